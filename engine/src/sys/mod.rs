@@ -1,0 +1,210 @@
+//! The only place that talks to the kernel: the I/O backend contract.
+//!
+//! The reactor is written against [`Backend`], a completion-style interface
+//! shaped after io_uring: the reactor asks for work (register a socket,
+//! send a batch, close) and later receives [`Completion`]s from
+//! [`Backend::poll`]. Two implementations:
+//!
+//! - [`uring::UringBackend`]: one io_uring per reactor thread, multishot
+//!   accept, multishot recv into a provided-buffer ring, vectored sends.
+//! - [`epoll::EpollBackend`]: mio (epoll) readiness turned into the same
+//!   completions, for kernels or sandboxes that refuse io_uring.
+//!
+//! # Contract
+//!
+//! - Tokens are chosen by the reactor (generational connection ids). A
+//!   backend may deliver completions for a token after [`Backend::close`];
+//!   the reactor recognises the stale generation and ignores them, but must
+//!   still [`Backend::release`] any [`RecvBuf`] it is handed.
+//! - After `register`, the backend delivers [`Completion::Recv`] for every
+//!   chunk read, until [`Completion::RecvClosed`] (EOF or error), after which
+//!   no more `Recv` arrive for that token. `pause_recv` stops reading as soon
+//!   as it can (a few `Recv` already under way may still arrive);
+//!   `resume_recv` starts again.
+//! - Receive buffers come from a fixed pool: an idle connection holds none.
+//!   A [`RecvBuf`] must be released promptly; when the pool is empty the
+//!   backend stops reading (kernel socket buffers absorb the data) and
+//!   resumes once buffers come back.
+//! - At most one send is in flight per token: `send` hands the backend a
+//!   batch, and exactly one [`Completion::Sent`] returns it, with the number
+//!   of bytes written (possibly fewer than offered) or the error.
+//! - `poll` returns when at least one completion is ready, the timeout
+//!   expires, or a [`Waker`] registered with `watch_waker` is woken.
+//! - Nothing here allocates per message in steady state.
+
+pub mod epoll;
+pub mod uring;
+mod waker;
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use waker::Waker;
+
+/// Identifies a connection in completions; chosen by the reactor.
+///
+/// Tokens use at most the low 56 bits (slab index in bits 0..32, generation
+/// in bits 32..56); the top 8 bits are the backend's, e.g. to tag the kind
+/// of io_uring operation in `user_data`.
+pub type Token = u64;
+
+/// Bits of a [`Token`] the reactor may use.
+pub const TOKEN_BITS: u32 = 56;
+
+/// A filled receive buffer lent by the backend's pool.
+///
+/// Read it with [`Backend::buf`], give it back with [`Backend::release`].
+#[derive(Debug)]
+#[must_use = "a RecvBuf must be released back to the pool"]
+pub struct RecvBuf {
+    /// Pool slot (io_uring buffer id, or epoll pool index).
+    pub(crate) id: u16,
+    /// Bytes filled.
+    pub(crate) len: u32,
+}
+
+impl RecvBuf {
+    /// Number of bytes received.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether nothing was received.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A batch of buffers to write in order with one vectored send.
+///
+/// The reactor fills `bufs`; the backend owns the batch while the send is in
+/// flight and returns it in [`Completion::Sent`] so its allocation is reused.
+#[derive(Debug, Default)]
+pub struct SendBatch {
+    /// Buffers to write, in order.
+    pub bufs: Vec<Bytes>,
+}
+
+impl SendBatch {
+    /// Total bytes in the batch.
+    pub fn len(&self) -> usize {
+        self.bufs.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the batch holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.bufs.iter().all(Bytes::is_empty)
+    }
+}
+
+/// Something the backend finished.
+#[derive(Debug)]
+pub enum Completion {
+    /// A listener accepted a connection (already non-blocking, TCP_NODELAY).
+    Accepted {
+        /// Index returned by [`Backend::add_listener`].
+        listener: usize,
+        /// The new connection.
+        stream: TcpStream,
+    },
+    /// Accepting failed (e.g. EMFILE); the backend keeps accepting.
+    AcceptFailed {
+        /// Index returned by [`Backend::add_listener`].
+        listener: usize,
+        /// What went wrong.
+        error: io::Error,
+    },
+    /// Bytes arrived on a connection.
+    Recv {
+        /// The connection.
+        token: Token,
+        /// The bytes; release after use.
+        buf: RecvBuf,
+    },
+    /// The connection will deliver no more bytes: EOF (`None`) or an error.
+    RecvClosed {
+        /// The connection.
+        token: Token,
+        /// `None` for an orderly EOF.
+        error: Option<io::Error>,
+    },
+    /// A send finished; the batch comes back for reuse.
+    Sent {
+        /// The connection.
+        token: Token,
+        /// Bytes written from the front of the batch, or the error.
+        result: io::Result<usize>,
+        /// The batch handed to [`Backend::send`].
+        batch: SendBatch,
+    },
+    /// A watched [`Waker`] was woken.
+    Woken,
+}
+
+/// Sizes fixed at start-up, per reactor thread.
+#[derive(Clone, Debug)]
+pub struct BackendConfig {
+    /// Submission queue entries (io_uring); completion queue is twice this.
+    pub ring_entries: u32,
+    /// Bytes per pooled receive buffer.
+    pub recv_buf_len: u32,
+    /// Number of pooled receive buffers (a power of two, at most 32768).
+    pub recv_buf_count: u16,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            ring_entries: 4096,
+            recv_buf_len: 16 * 1024,
+            recv_buf_count: 1024,
+        }
+    }
+}
+
+/// A completion-style I/O backend driven by one reactor thread.
+pub trait Backend: Sized {
+    /// A short name for logs and metrics (`"uring"`, `"epoll"`).
+    const NAME: &'static str;
+
+    /// Creates the backend; fails if the kernel refuses it.
+    fn new(config: &BackendConfig) -> io::Result<Self>;
+
+    /// Starts accepting on a (non-blocking, listening) socket.
+    fn add_listener(&mut self, listener: TcpListener) -> io::Result<usize>;
+
+    /// Stops accepting on every listener and closes them (graceful drain).
+    fn close_listeners(&mut self);
+
+    /// Takes ownership of an accepted connection and starts receiving.
+    fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()>;
+
+    /// Stops reading from the connection (backpressure).
+    fn pause_recv(&mut self, token: Token);
+
+    /// Starts reading again after `pause_recv`.
+    fn resume_recv(&mut self, token: Token);
+
+    /// Writes the batch; exactly one `Sent` completion follows.
+    fn send(&mut self, token: Token, batch: SendBatch);
+
+    /// Shuts the connection down and closes its socket. Completions for the
+    /// token may still arrive afterwards (see the contract).
+    fn close(&mut self, token: Token);
+
+    /// Watches a waker: when it is woken, `poll` returns `Woken`.
+    fn watch_waker(&mut self, waker: &Waker) -> io::Result<()>;
+
+    /// Submits queued work and waits up to `timeout` (`None`: forever) for
+    /// completions, appending them to `out`.
+    fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()>;
+
+    /// The bytes of a received buffer.
+    fn buf(&self, buf: &RecvBuf) -> &[u8];
+
+    /// Gives a received buffer back to the pool.
+    fn release(&mut self, buf: RecvBuf);
+}
