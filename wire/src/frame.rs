@@ -229,6 +229,14 @@ impl FrameDecoder {
         self.pending.len()
     }
 
+    /// Keeps `input` for the next `feed` without decoding it: used while
+    /// the reader is paused and a few reads already under way still land.
+    pub fn stash(&mut self, input: &[u8]) {
+        if !self.failed {
+            self.pending.extend_from_slice(input);
+        }
+    }
+
     /// Decodes every complete frame in the held bytes followed by `input`,
     /// calling `on_frame` for each, and keeps what is left.
     ///
