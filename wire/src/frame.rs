@@ -460,14 +460,18 @@ mod tests {
         let mut d = FrameDecoder::new(1024);
         let err = d.feed(b"G", |_| Control::Continue).unwrap_err();
         assert!(matches!(err, WireError::BadMagic(_)));
-        assert!(d.feed(&frame_bytes(FrameType::Ping, b""), |_| Control::Continue).is_err());
+        assert!(d
+            .feed(&frame_bytes(FrameType::Ping, b""), |_| Control::Continue)
+            .is_err());
     }
 
     #[test]
     fn oversized_payload_is_refused_before_it_arrives() {
         let mut d = FrameDecoder::new(16);
         let bytes = frame_bytes(FrameType::Send, &[0u8; 17]);
-        let err = d.feed(&bytes[..HEADER_LEN], |_| Control::Continue).unwrap_err();
+        let err = d
+            .feed(&bytes[..HEADER_LEN], |_| Control::Continue)
+            .unwrap_err();
         assert_eq!(err, WireError::TooLarge { len: 17, max: 16 });
     }
 }
