@@ -1,0 +1,7 @@
+//! The `wire` crate's integration tests, one binary with a module per
+//! concern.
+
+mod corpus;
+mod model;
+mod roundtrip;
+mod vectors;
