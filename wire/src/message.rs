@@ -303,3 +303,112 @@ pub fn decode_close(payload: &[u8]) -> Result<Close<'_>, WireError> {
         reason: c.reason().unwrap_or(""),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use flatbuffers::FlatBufferBuilder;
+
+    use super::*;
+
+    fn bad(r: Result<impl fmt::Debug, WireError>) -> &'static str {
+        match r {
+            Err(WireError::BadEnvelope(why)) => why,
+            other => panic!("expected BadEnvelope, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_and_short_payloads_are_bad_envelopes() {
+        for p in [&[][..], &[0], &[1, 2, 3], &[0xff; 4], &[0xff; 64]] {
+            bad(decode_hello(p));
+            bad(decode_send(p));
+            bad(decode_deliver(p));
+            bad(decode_topics(p));
+            bad(decode_ack(p));
+        }
+    }
+
+    #[test]
+    fn missing_required_field_is_refused() {
+        // The builder refuses to finish a table without its required
+        // fields, so borrow a CLOSE: its fields 0 and 1 line up with
+        // HELLO's protocol_version and user_id, and HELLO's token is absent.
+        let mut fbb = FlatBufferBuilder::new();
+        let reason = fbb.create_string("u");
+        let args = fb::CloseArgs {
+            code: 1,
+            reason: Some(reason),
+        };
+        let root = fb::Close::create(&mut fbb, &args);
+        fbb.finish_minimal(root);
+        assert_eq!(
+            bad(decode_hello(fbb.finished_data())),
+            "missing required field"
+        );
+    }
+
+    #[test]
+    fn optional_strings_default_to_empty() {
+        let mut fbb = FlatBufferBuilder::new();
+        let root = fb::Close::create(&mut fbb, &fb::CloseArgs::default());
+        fbb.finish_minimal(root);
+        let c = decode_close(fbb.finished_data()).unwrap();
+        assert_eq!(
+            c,
+            Close {
+                code: 0,
+                reason: ""
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_target_kind_is_refused() {
+        let mut fbb = FlatBufferBuilder::new();
+        let id = fbb.create_string("x");
+        let t = fb::Target::create(
+            &mut fbb,
+            &fb::TargetArgs {
+                kind: fb::TargetKind(9),
+                id: Some(id),
+            },
+        );
+        let body = fbb.create_vector::<u8>(&[]);
+        let args = fb::SendArgs {
+            target: Some(t),
+            body: Some(body),
+        };
+        let root = fb::Send::create(&mut fbb, &args);
+        fbb.finish_minimal(root);
+        assert_eq!(bad(decode_send(fbb.finished_data())), "unknown target kind");
+    }
+
+    #[test]
+    fn unknown_error_code_is_refused() {
+        let mut fbb = FlatBufferBuilder::new();
+        let args = fb::ErrorArgs {
+            code: 999,
+            reason: None,
+        };
+        let root = fb::Error::create(&mut fbb, &args);
+        fbb.finish_minimal(root);
+        assert_eq!(bad(decode_error(fbb.finished_data())), "unknown error code");
+    }
+
+    #[test]
+    fn topics_read_in_place() {
+        let mut fbb = FlatBufferBuilder::new();
+        let a = fbb.create_string("news");
+        let b = fbb.create_string("");
+        let list = fbb.create_vector(&[a, b]);
+        let root = fb::Subscribe::create(&mut fbb, &fb::SubscribeArgs { topics: Some(list) });
+        fbb.finish_minimal(root);
+        let t = decode_topics(fbb.finished_data()).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(!t.is_empty());
+        assert_eq!(t.get(0), "news");
+        assert_eq!(t.get(1), "");
+        assert_eq!(t.iter().collect::<Vec<_>>(), ["news", ""]);
+        assert_eq!(format!("{t:?}"), r#"["news", ""]"#);
+    }
+}
