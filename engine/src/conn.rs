@@ -1,0 +1,212 @@
+//! The connection table: one slot per live connection on this core, named
+//! by a generational [`Token`] that io_uring carries in `user_data`.
+//!
+//! A token is `generation << 32 | slot`. A slot's generation moves on when
+//! its connection closes, so completions that arrive late for a closed
+//! connection name a generation that no longer matches and are ignored.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use wire::FrameDecoder;
+
+use crate::sys::Token;
+
+/// Generation bits in a token (bits 32..56; the top 8 are the backend's).
+const GEN_MASK: u32 = (1 << 24) - 1;
+
+/// What a connection waits for next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepted; only HELLO (or PING) is valid.
+    ExpectHello,
+    /// Welcomed; routing frames flow.
+    Open,
+    /// A final frame is queued; close once the send queue is flushed.
+    Closing,
+}
+
+/// A connection's state on its owning core. Kept small: an idle open
+/// connection owns no heap memory besides its user id.
+#[derive(Debug)]
+pub struct Conn {
+    /// Lifecycle.
+    pub phase: Phase,
+    /// Reading is paused (backpressure) until a resume.
+    pub paused: bool,
+    /// The peer will send no more bytes.
+    pub recv_closed: bool,
+    /// A send batch is with the backend.
+    pub send_in_flight: bool,
+    /// Already on the reactor's flush list this tick.
+    pub dirty: bool,
+    /// Bytes queued or in flight to this connection.
+    pub queued_bytes: u32,
+    /// Coarse clock (reactor ticks in ms / 1024) of the last frame read.
+    pub last_active: u32,
+    /// The user named in HELLO.
+    pub user: Option<Rc<str>>,
+    /// Incremental frame decoder; holds bytes only mid-frame.
+    pub decoder: FrameDecoder,
+    /// Frames waiting for the socket, oldest first.
+    pub send_queue: VecDeque<Bytes>,
+    /// Topics this connection subscribed to (for cleanup on close).
+    pub topics: Vec<Rc<str>>,
+    /// Senders paused because this connection's queue was full: (core, token).
+    pub waiters: Vec<(u16, Token)>,
+}
+
+impl Conn {
+    /// A freshly accepted connection.
+    pub fn new(max_payload_len: u32, now: u32) -> Conn {
+        Conn {
+            phase: Phase::ExpectHello,
+            paused: false,
+            recv_closed: false,
+            send_in_flight: false,
+            dirty: false,
+            queued_bytes: 0,
+            last_active: now,
+            user: None,
+            decoder: FrameDecoder::new(max_payload_len),
+            send_queue: VecDeque::new(),
+            topics: Vec::new(),
+            waiters: Vec::new(),
+        }
+    }
+}
+
+struct Slot {
+    generation: u32,
+    conn: Option<Conn>,
+}
+
+/// Slots for this core's connections, reused through a free list.
+pub struct ConnTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl ConnTable {
+    /// An empty table.
+    pub fn new() -> ConnTable {
+        ConnTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Stores a connection and returns its token.
+    pub fn insert(&mut self, conn: Conn) -> Token {
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            debug_assert!(slot.conn.is_none());
+            slot.conn = Some(conn);
+            return make_token(index, slot.generation);
+        }
+        let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 slots");
+        self.slots.push(Slot {
+            generation: 0,
+            conn: Some(conn),
+        });
+        make_token(index, 0)
+    }
+
+    /// The live connection `token` names, if it is still that one.
+    pub fn get(&self, token: Token) -> Option<&Conn> {
+        let (index, generation) = split_token(token);
+        let slot = self.slots.get(index as usize)?;
+        (slot.generation == generation).then_some(())?;
+        slot.conn.as_ref()
+    }
+
+    /// Mutable access to the live connection `token` names.
+    pub fn get_mut(&mut self, token: Token) -> Option<&mut Conn> {
+        let (index, generation) = split_token(token);
+        let slot = self.slots.get_mut(index as usize)?;
+        (slot.generation == generation).then_some(())?;
+        slot.conn.as_mut()
+    }
+
+    /// Removes the connection; its token goes stale.
+    pub fn remove(&mut self, token: Token) -> Option<Conn> {
+        let (index, generation) = split_token(token);
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let conn = slot.conn.take()?;
+        slot.generation = (slot.generation + 1) & GEN_MASK;
+        self.free.push(index);
+        self.live -= 1;
+        Some(conn)
+    }
+
+    /// Tokens of every live connection (for timers and drain).
+    pub fn tokens(&self) -> impl Iterator<Item = Token> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.conn.is_some())
+            .map(|(i, s)| make_token(i as u32, s.generation))
+    }
+
+    /// The token of slot `index` if it is live (for incremental sweeps).
+    pub fn token_at(&self, index: usize) -> Option<Token> {
+        let slot = self.slots.get(index)?;
+        slot.conn.as_ref()?;
+        Some(make_token(index as u32, slot.generation))
+    }
+
+    /// Number of slots ever allocated (live or free).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+impl Default for ConnTable {
+    fn default() -> Self {
+        ConnTable::new()
+    }
+}
+
+fn make_token(index: u32, generation: u32) -> Token {
+    (u64::from(generation & GEN_MASK) << 32) | u64::from(index)
+}
+
+fn split_token(token: Token) -> (u32, u32) {
+    (token as u32, ((token >> 32) as u32) & GEN_MASK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_tokens_do_not_reach_a_reused_slot() {
+        let mut t = ConnTable::new();
+        let a = t.insert(Conn::new(1024, 0));
+        assert!(t.remove(a).is_some());
+        let b = t.insert(Conn::new(1024, 0));
+        assert_ne!(a, b);
+        assert!(t.get(a).is_none());
+        assert!(t.get(b).is_some());
+        assert!(t.remove(a).is_none());
+        assert_eq!(t.len(), 1);
+        assert!(b < (1 << crate::sys::TOKEN_BITS));
+    }
+}

@@ -1,0 +1,517 @@
+//! Everything one reactor core owns besides its I/O backend: connections,
+//! the registry, the mesh port, and the delivery logic between them.
+//!
+//! `CoreState` never calls the backend. It records what the backend must do
+//! (flush, pause, resume, close) in intent lists that the reactor applies
+//! after each batch of completions; this keeps the protocol logic testable
+//! and lets a received buffer stay borrowed from the backend while frames
+//! are handled.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use slab::Slab;
+use wire::{ErrorCode, FrameHeader, FrameType, TargetKind};
+
+use crate::config::Limits;
+use crate::conn::{ConnTable, Phase};
+use crate::ids::IdGenerator;
+use crate::mesh::{Delivery, Lane, MeshMsg, MeshPort, NameKind};
+use crate::metrics::{self, CoreStats};
+use crate::route::{Change, Registry};
+use crate::sys::Token;
+
+/// Arena refill size: frames are encoded into one growing buffer and split
+/// off as `Bytes`, so encoding allocates once per this many bytes.
+const ARENA_BYTES: usize = 64 * 1024;
+
+/// An ACK owed to a sender once every remote core has answered.
+#[derive(Debug)]
+struct PendingAck {
+    token: Token,
+    client_message_id: u64,
+    server_message_id: u64,
+    stream_id: u32,
+    cores_left: u32,
+    recipients: u32,
+    /// A user target with nobody online is an error, a topic is not.
+    empty_is_error: bool,
+}
+
+/// Work for the backend, collected while handling completions.
+#[derive(Debug, Default)]
+pub struct Intents {
+    /// Connections with frames to write.
+    pub flush: Vec<Token>,
+    /// Connections whose reads must stop.
+    pub pause: Vec<Token>,
+    /// Connections whose reads may start again.
+    pub resume: Vec<Token>,
+    /// Connections to close now.
+    pub close: Vec<Token>,
+}
+
+/// Static per-core settings.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// This core's index in the mesh.
+    pub core: u16,
+    /// Node id (WELCOME).
+    pub node_id: u16,
+    /// Server name (WELCOME).
+    pub server_name: Arc<str>,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// One core's connections, registry and mesh port.
+pub struct CoreState {
+    /// Static settings.
+    pub settings: CoreSettings,
+    /// Live connections.
+    pub conns: ConnTable,
+    /// Users and topics.
+    pub registry: Registry,
+    /// Rings to and from other cores.
+    pub mesh: MeshPort,
+    /// Message ids, shared by the node's cores.
+    pub ids: Arc<IdGenerator>,
+    /// Counters.
+    pub stats: Arc<CoreStats>,
+    /// Work for the backend.
+    pub intents: Intents,
+    /// Coarse clock, in milliseconds since start.
+    pub now_ms: u64,
+    /// SIGTERM received: no new connections or HELLOs.
+    pub draining: bool,
+    pub(crate) encoder: wire::Encoder,
+    arena: BytesMut,
+    acks: Slab<PendingAck>,
+    scratch: Vec<Token>,
+}
+
+impl CoreState {
+    /// State for one core.
+    pub fn new(
+        settings: CoreSettings,
+        mesh: MeshPort,
+        ids: Arc<IdGenerator>,
+        stats: Arc<CoreStats>,
+    ) -> CoreState {
+        CoreState {
+            settings,
+            conns: ConnTable::new(),
+            registry: Registry::default(),
+            mesh,
+            ids,
+            stats,
+            intents: Intents::default(),
+            now_ms: 0,
+            draining: false,
+            encoder: wire::Encoder::new(),
+            arena: BytesMut::new(),
+            acks: Slab::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The coarse clock in the unit connections store (64 ms).
+    pub fn tick(&self) -> u32 {
+        (self.now_ms >> 6) as u32
+    }
+
+    /// The encode buffer; split the frame off with [`CoreState::take_frame`].
+    pub fn arena(&mut self) -> &mut BytesMut {
+        if self.arena.capacity() - self.arena.len() < 4096 {
+            self.arena.reserve(ARENA_BYTES);
+        }
+        &mut self.arena
+    }
+
+    /// Everything encoded into the arena since the last call, as one frame.
+    pub fn take_frame(&mut self) -> Bytes {
+        self.arena.split().freeze()
+    }
+
+    /// Copies a short name into the arena and returns it as `Bytes`.
+    fn arena_bytes(&mut self, s: &[u8]) -> Bytes {
+        self.arena().put_slice(s);
+        self.take_frame()
+    }
+
+    /// Queues a frame to a local connection. Returns `None` if the
+    /// connection is gone, else whether its queue is now over the high
+    /// watermark.
+    pub fn queue(&mut self, token: Token, frame: Bytes) -> Option<bool> {
+        let high = self.settings.limits.send_queue_high_bytes;
+        let conn = self.conns.get_mut(token)?;
+        conn.queued_bytes = conn.queued_bytes.saturating_add(frame.len() as u32);
+        conn.send_queue.push_back(frame);
+        if !conn.dirty {
+            conn.dirty = true;
+            self.intents.flush.push(token);
+        }
+        Some(conn.queued_bytes > high)
+    }
+
+    /// Queues `frame` to each local member. A member over its high
+    /// watermark remembers the origin and pauses it. Returns (recipients,
+    /// whether a local origin must pause).
+    fn deliver_local(&mut self, members: &[Token], frame: &Bytes, origin: (u16, Token)) -> (u32, bool) {
+        let me = self.settings.core;
+        let mut count = 0;
+        let mut pause_origin = false;
+        for &m in members {
+            let Some(over) = self.queue(m, frame.clone()) else {
+                continue;
+            };
+            count += 1;
+            if !over || (origin.0 == me && origin.1 == m) {
+                continue;
+            }
+            let conn = self.conns.get_mut(m).expect("queued above");
+            if !conn.waiters.contains(&origin) {
+                conn.waiters.push(origin);
+            }
+            if origin.0 == me {
+                pause_origin = true;
+            } else {
+                self.mesh.send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
+            }
+        }
+        metrics::add(&self.stats.messages_delivered_total, u64::from(count));
+        (count, pause_origin)
+    }
+
+    /// Routes an encoded DELIVER frame to a target on every core that has
+    /// it. Returns true if the sending connection must pause.
+    pub fn route(&mut self, from: Token, header: &FrameHeader, target: wire::Target<'_>, server_id: u64, frame: Bytes) -> bool {
+        let (kind, id) = (target.kind, target.id);
+        let me = self.settings.core;
+        let (mut remote, empty_is_error) = self.members_of(kind, id);
+        let members = std::mem::take(&mut self.scratch);
+        let (count, mut pause) = self.deliver_local(&members, &frame, (me, from));
+        self.scratch = members;
+        remote &= !(1u64 << me);
+        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
+        if remote == 0 {
+            self.answer_send(from, header, server_id, count, empty_is_error);
+            return pause;
+        }
+        let ticket = wants_ack.then(|| {
+            self.acks.insert(PendingAck {
+                token: from,
+                client_message_id: header.message_id,
+                server_message_id: server_id,
+                stream_id: header.stream_id,
+                cores_left: remote.count_ones(),
+                recipients: count,
+                empty_is_error,
+            }) as u32
+        });
+        let target = self.target_bytes(kind, id);
+        let lane = lane_of(header);
+        let mut bits = remote;
+        while bits != 0 {
+            let core = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let d = Delivery {
+                kind,
+                target: target.clone(),
+                frame: frame.clone(),
+                origin_core: me,
+                origin_token: from,
+                ticket,
+            };
+            if !self.mesh.send(core, lane, MeshMsg::Deliver(d)) {
+                metrics::inc(&self.stats.mesh_ring_full_total);
+                self.mesh.wait_for_ring(core, from);
+                pause = true;
+            }
+        }
+        pause
+    }
+
+    /// Fills `scratch` with the local members of a target and returns the
+    /// bitmask of cores that have members, plus whether "nobody" is an error.
+    fn members_of(&mut self, kind: TargetKind, id: &str) -> (u64, bool) {
+        self.scratch.clear();
+        let me = self.settings.core;
+        let presence = match kind {
+            TargetKind::User => self.registry.users.get(id),
+            TargetKind::Topic | TargetKind::Conversation => {
+                let name = topic_name(kind, id);
+                self.registry.topics.get(&name)
+            }
+            TargetKind::Connection => {
+                let Some((core, token)) = parse_connection_id(id) else {
+                    return (0, true);
+                };
+                if core != me {
+                    return (1u64 << core, true);
+                }
+                if self.conns.get(token).is_some_and(|c| c.phase == Phase::Open) {
+                    self.scratch.push(token);
+                }
+                return (0, true);
+            }
+        };
+        let Some(p) = presence else {
+            return (0, kind == TargetKind::User);
+        };
+        self.scratch.extend_from_slice(p.local.as_slice());
+        (p.remote_cores, kind == TargetKind::User)
+    }
+
+    fn target_bytes(&mut self, kind: TargetKind, id: &str) -> Bytes {
+        match kind {
+            TargetKind::Connection => {
+                let token = parse_connection_id(id).map_or(0, |(_, t)| t);
+                self.arena_bytes(&token.to_be_bytes())
+            }
+            TargetKind::Topic | TargetKind::Conversation => {
+                let name = topic_name(kind, id);
+                self.arena_bytes(name.as_bytes())
+            }
+            _ => self.arena_bytes(id.as_bytes()),
+        }
+    }
+
+    /// ACK or ERROR for a SEND once its recipients are known.
+    fn answer_send(&mut self, token: Token, header: &FrameHeader, server_id: u64, recipients: u32, empty_is_error: bool) {
+        if recipients == 0 && empty_is_error {
+            metrics::inc(&self.stats.no_target_total);
+            self.send_error(token, header.message_id, ErrorCode::NoSuchTarget, "no such target");
+            return;
+        }
+        if header.flags.contains(wire::Flags::ACK_REQUESTED) {
+            let mut h = FrameHeader::new(FrameType::Ack, 0);
+            h.message_id = header.message_id;
+            h.stream_id = header.stream_id;
+            let ack = wire::Ack {
+                server_message_id: server_id,
+                recipients,
+            };
+            let mut enc = std::mem::take(&mut self.encoder);
+            enc.ack(self.arena(), h, &ack);
+            self.encoder = enc;
+            let f = self.take_frame();
+            self.queue(token, f);
+        }
+    }
+
+    /// Queues an ERROR frame (the connection stays open).
+    pub fn send_error(&mut self, token: Token, message_id: u64, code: ErrorCode, reason: &str) {
+        let mut h = FrameHeader::new(FrameType::Error, 0);
+        h.message_id = message_id;
+        let mut enc = std::mem::take(&mut self.encoder);
+        enc.error(self.arena(), h, &wire::ErrorMsg { code, reason });
+        self.encoder = enc;
+        let f = self.take_frame();
+        self.queue(token, f);
+    }
+
+    /// Sends ERROR and CLOSE, then closes once they are written.
+    pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
+        if self.conns.get(token).is_none_or(|c| c.phase == Phase::Closing) {
+            return;
+        }
+        self.send_error(token, 0, code, reason);
+        self.send_close(token, code as u16, reason);
+    }
+
+    /// Queues CLOSE and moves the connection to `Closing`.
+    pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
+        let mut enc = std::mem::take(&mut self.encoder);
+        enc.close(self.arena(), FrameHeader::new(FrameType::Close, 0), &wire::Close { code, reason });
+        self.encoder = enc;
+        let f = self.take_frame();
+        self.queue(token, f);
+        self.begin_close(token);
+    }
+
+    /// Stops taking input; the connection closes when its queue is empty.
+    pub fn begin_close(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        conn.phase = Phase::Closing;
+        if conn.send_queue.is_empty() && !conn.send_in_flight {
+            self.intents.close.push(token);
+        }
+    }
+
+    /// Handles a message from another core.
+    pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
+        match msg {
+            MeshMsg::Deliver(d) => self.on_delivery(from, d),
+            MeshMsg::Delivered { ticket, recipients } => self.on_delivered(ticket, recipients),
+            MeshMsg::Pause(token) => self.pause(token),
+            MeshMsg::Resume(token) => self.intents.resume.push(token),
+            MeshMsg::Presence { kind, name, present } => {
+                let Ok(name) = std::str::from_utf8(&name) else {
+                    return;
+                };
+                let dir = match kind {
+                    NameKind::User => &mut self.registry.users,
+                    NameKind::Topic => &mut self.registry.topics,
+                };
+                dir.set_remote(name, from as u16, present);
+            }
+        }
+    }
+
+    fn on_delivery(&mut self, from: usize, d: Delivery) {
+        self.scratch.clear();
+        match d.kind {
+            TargetKind::Connection => {
+                let token = d.target.first_chunk::<8>().map_or(0, |b| u64::from_be_bytes(*b));
+                if self.conns.get(token).is_some_and(|c| c.phase == Phase::Open) {
+                    self.scratch.push(token);
+                }
+            }
+            kind => {
+                let name = std::str::from_utf8(&d.target).unwrap_or("");
+                let dir = if kind == TargetKind::User {
+                    &self.registry.users
+                } else {
+                    &self.registry.topics
+                };
+                if let Some(p) = dir.get(name) {
+                    self.scratch.extend_from_slice(p.local.as_slice());
+                }
+            }
+        }
+        let members = std::mem::take(&mut self.scratch);
+        let (count, _) = self.deliver_local(&members, &d.frame, (d.origin_core, d.origin_token));
+        self.scratch = members;
+        if let Some(ticket) = d.ticket {
+            let reply = MeshMsg::Delivered { ticket, recipients: count };
+            self.mesh.send(from, Lane::High, reply);
+        }
+    }
+
+    fn on_delivered(&mut self, ticket: u32, recipients: u32) {
+        let Some(p) = self.acks.get_mut(ticket as usize) else {
+            return;
+        };
+        p.recipients += recipients;
+        p.cores_left -= 1;
+        if p.cores_left > 0 {
+            return;
+        }
+        let p = self.acks.remove(ticket as usize);
+        let mut h = FrameHeader::new(FrameType::Send, 0);
+        h.message_id = p.client_message_id;
+        h.stream_id = p.stream_id;
+        h.flags = wire::Flags::ACK_REQUESTED;
+        if self.conns.get(p.token).is_some() {
+            self.answer_send(p.token, &h, p.server_message_id, p.recipients, p.empty_is_error);
+        }
+    }
+
+    /// Marks a connection paused; the reactor stops its reads.
+    pub fn pause(&mut self, token: Token) {
+        if let Some(conn) = self.conns.get_mut(token) {
+            if !conn.paused {
+                conn.paused = true;
+                metrics::inc(&self.stats.backpressure_pauses_total);
+                self.intents.pause.push(token);
+            }
+        }
+    }
+
+    /// After a send completes: wake the senders waiting on this connection
+    /// once its queue is below the low watermark.
+    pub fn after_drain(&mut self, token: Token) {
+        let low = self.settings.limits.send_queue_low_bytes;
+        let me = self.settings.core;
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.queued_bytes >= low {
+            return;
+        }
+        if conn.paused {
+            self.intents.resume.push(token);
+        }
+        for (core, t) in std::mem::take(&mut conn.waiters) {
+            if core == me {
+                self.intents.resume.push(t);
+            } else {
+                self.mesh.send(core as usize, Lane::High, MeshMsg::Resume(t));
+            }
+        }
+    }
+
+    /// Tells every other core about a presence change.
+    pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
+        if change == Change::None {
+            return;
+        }
+        let me = self.settings.core as usize;
+        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
+            let msg = MeshMsg::Presence {
+                kind,
+                name: Bytes::copy_from_slice(name.as_bytes()),
+                present: change == Change::Up,
+            };
+            self.mesh.send(core, Lane::High, msg);
+        }
+    }
+
+    /// Removes a connection and everything that refers to it.
+    pub fn remove_conn(&mut self, token: Token) -> bool {
+        let Some(conn) = self.conns.remove(token) else {
+            return false;
+        };
+        if let Some(user) = &conn.user {
+            let change = self.registry.users.leave(user, token);
+            self.announce(NameKind::User, user, change);
+        }
+        for topic in &conn.topics {
+            let change = self.registry.topics.leave(topic, token);
+            self.announce(NameKind::Topic, topic, change);
+        }
+        let me = self.settings.core;
+        for (core, t) in conn.waiters {
+            if core == me {
+                self.intents.resume.push(t);
+            } else {
+                self.mesh.send(core as usize, Lane::High, MeshMsg::Resume(t));
+            }
+        }
+        metrics::inc(&self.stats.connections_closed_total);
+        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
+        true
+    }
+
+    /// The connection id clients see: core in the top byte, token below.
+    pub fn connection_id(&self, token: Token) -> u64 {
+        (u64::from(self.settings.core) << 56) | token
+    }
+}
+
+/// Topic directory key: conversations live beside topics as
+/// `$conversation/<id>` until the dispatcher stage owns them.
+fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str> {
+    if kind == TargetKind::Conversation {
+        format!("$conversation/{id}").into()
+    } else {
+        id.into()
+    }
+}
+
+/// Parses a connection id (decimal) into (core, token).
+pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
+    let n: u64 = id.parse().ok()?;
+    Some(((n >> 56) as u16, n & ((1 << 56) - 1)))
+}
+
+fn lane_of(header: &FrameHeader) -> Lane {
+    if header.flags.contains(wire::Flags::HIGH_PRIORITY) {
+        Lane::High
+    } else {
+        Lane::Normal
+    }
+}

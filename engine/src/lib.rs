@@ -1,0 +1,29 @@
+//! Switchboard's edge engine: a thread-per-core reactor that holds every
+//! live connection, routes messages between them over a core-to-core mesh
+//! of lock-free rings, and writes them back out.
+//!
+//! Module map (each owns one idea):
+//! - [`sys`]: the kernel boundary (io_uring and epoll backends).
+//! - [`shard`]: start-up: one pinned thread per core, listeners, the mesh.
+//! - [`reactor`]: one core's loop: reap completions, drive connections,
+//!   drain the mesh, flush sends, run timers.
+//! - [`conn`]: the connection table with generational tokens.
+//! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
+//! - [`route`]: who is where: users and topics, local and on other cores.
+//! - [`mesh`]: the core-to-core rings with a high and a normal lane.
+//! - [`ids`]: snowflake message ids.
+//! - [`config`], [`metrics`], [`admin`]: operations.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod admin;
+pub mod config;
+pub mod conn;
+pub mod core_state;
+pub mod ids;
+pub mod mesh;
+pub mod metrics;
+pub mod proto;
+pub mod reactor;
+pub mod route;
+pub mod shard;
+pub mod sys;

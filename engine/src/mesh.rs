@@ -1,0 +1,339 @@
+//! The core-to-core mesh: one single-producer single-consumer ring per
+//! ordered pair of cores and per lane, so no two threads ever contend on a
+//! ring. The high lane (control, VIP, agent actions) is always drained
+//! before the normal lane.
+//!
+//! A core that finds a ring full keeps the message in a per-destination
+//! outbox (so order is kept) and pauses the connection that produced it;
+//! the outbox is retried every tick and the connection resumes once it
+//! empties. A core goes to sleep in its backend's `poll`; a producer wakes
+//! it through its eventfd only when it announced it was sleeping.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rtrb::{Consumer, Producer, RingBuffer};
+use wire::TargetKind;
+
+use crate::sys::{Token, Waker};
+
+/// Which lane a message travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Drained first.
+    High = 0,
+    /// Drained when the high lane is empty.
+    Normal = 1,
+}
+
+/// A message from one core to another.
+#[derive(Debug)]
+pub enum MeshMsg {
+    /// Deliver an encoded frame to the local members of a target.
+    Deliver(Delivery),
+    /// Answer to a `Delivery` that carried an ack ticket.
+    Delivered {
+        /// Ticket on the origin core.
+        ticket: u32,
+        /// Connections the frame was queued to.
+        recipients: u32,
+    },
+    /// Stop reading from this (origin core's) connection.
+    Pause(Token),
+    /// Start reading again.
+    Resume(Token),
+    /// A user or topic appeared on, or left, the sending core.
+    Presence {
+        /// Users or topics.
+        kind: NameKind,
+        /// The name.
+        name: Bytes,
+        /// Present now or not.
+        present: bool,
+    },
+}
+
+/// The namespace of a presence message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    /// HELLO user ids.
+    User,
+    /// Topics and conversations.
+    Topic,
+}
+
+/// A frame to queue to a target's connections on the receiving core.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Namespace of `target`.
+    pub kind: TargetKind,
+    /// User id, topic name, or connection token (8 bytes, big-endian).
+    pub target: Bytes,
+    /// The whole encoded DELIVER frame, shared by every recipient.
+    pub frame: Bytes,
+    /// The sending core and connection (for backpressure).
+    pub origin_core: u16,
+    /// The sending connection on `origin_core`.
+    pub origin_token: Token,
+    /// Ack ticket on the origin core, if the sender asked for an ACK.
+    pub ticket: Option<u32>,
+}
+
+/// What every core shares about every other: wakers and sleep flags.
+pub struct MeshShared {
+    wakers: Vec<Waker>,
+    sleeping: Vec<AtomicBool>,
+}
+
+impl MeshShared {
+    /// Wakes core `core` if it is (about to be) asleep.
+    pub fn wake(&self, core: usize) {
+        // Pairs with the SeqCst store in `MeshPort::prepare_sleep`: either
+        // the consumer sees our push on its re-check, or we see its flag.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping[core].load(Ordering::SeqCst) {
+            self.wakers[core].wake();
+        }
+    }
+
+    /// Wakes every core unconditionally (shutdown).
+    pub fn wake_all(&self) {
+        for w in &self.wakers {
+            w.wake();
+        }
+    }
+}
+
+type Lanes<T> = [T; 2];
+
+/// One core's ends of the mesh.
+pub struct MeshPort {
+    me: usize,
+    producers: Vec<Option<Lanes<Producer<MeshMsg>>>>,
+    consumers: Vec<Option<Lanes<Consumer<MeshMsg>>>>,
+    outbox: Vec<VecDeque<(Lane, MeshMsg)>>,
+    /// Connections paused because the outbox to core i was not empty.
+    ring_waiters: Vec<Vec<Token>>,
+    /// Bit i: pushed to core i since the last `wake_peers`.
+    pushed: u64,
+    shared: Arc<MeshShared>,
+}
+
+/// Builds the mesh for `wakers.len()` cores with `slots` per ring lane.
+pub fn build(wakers: Vec<Waker>, slots: usize) -> (Arc<MeshShared>, Vec<MeshPort>) {
+    let n = wakers.len();
+    let shared = Arc::new(MeshShared {
+        sleeping: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        wakers,
+    });
+    let mut ports: Vec<MeshPort> = (0..n)
+        .map(|me| MeshPort {
+            me,
+            producers: (0..n).map(|_| None).collect(),
+            consumers: (0..n).map(|_| None).collect(),
+            outbox: (0..n).map(|_| VecDeque::new()).collect(),
+            ring_waiters: vec![Vec::new(); n],
+            pushed: 0,
+            shared: shared.clone(),
+        })
+        .collect();
+    for from in 0..n {
+        for to in (0..n).filter(|&to| to != from) {
+            let (hp, hc) = RingBuffer::new(slots);
+            let (np, nc) = RingBuffer::new(slots);
+            ports[from].producers[to] = Some([hp, np]);
+            ports[to].consumers[from] = Some([hc, nc]);
+        }
+    }
+    (shared, ports)
+}
+
+impl MeshPort {
+    /// This core's index.
+    pub fn core(&self) -> usize {
+        self.me
+    }
+
+    /// Number of cores in the mesh.
+    pub fn cores(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Sends `msg` to core `to`. Returns false if it had to wait in the
+    /// outbox (ring full): the caller should pause its producer connection.
+    pub fn send(&mut self, to: usize, lane: Lane, msg: MeshMsg) -> bool {
+        debug_assert_ne!(to, self.me);
+        self.pushed |= 1 << to;
+        if self.outbox[to].is_empty() {
+            let ring = &mut self.producers[to].as_mut().expect("peer ring")[lane as usize];
+            match ring.push(msg) {
+                Ok(()) => return true,
+                Err(rtrb::PushError::Full(m)) => {
+                    self.outbox[to].push_back((lane, m));
+                    return false;
+                }
+            }
+        }
+        self.outbox[to].push_back((lane, msg));
+        false
+    }
+
+    /// Whether messages to `to` are waiting for ring space.
+    pub fn congested(&self, to: usize) -> bool {
+        !self.outbox[to].is_empty()
+    }
+
+    /// Parks `token` until the outbox to `to` drains.
+    pub fn wait_for_ring(&mut self, to: usize, token: Token) {
+        if !self.ring_waiters[to].contains(&token) {
+            self.ring_waiters[to].push(token);
+        }
+    }
+
+    /// Moves outboxed messages into rings; appends to `resumed` the
+    /// connections whose wait is over.
+    pub fn flush_outbox(&mut self, resumed: &mut Vec<Token>) {
+        for to in 0..self.outbox.len() {
+            if self.outbox[to].is_empty() {
+                continue;
+            }
+            let Some(rings) = self.producers[to].as_mut() else {
+                continue;
+            };
+            while let Some((lane, msg)) = self.outbox[to].pop_front() {
+                if let Err(rtrb::PushError::Full(m)) = rings[lane as usize].push(msg) {
+                    self.outbox[to].push_front((lane, m));
+                    break;
+                }
+                self.pushed |= 1 << to;
+            }
+            if self.outbox[to].is_empty() {
+                resumed.append(&mut self.ring_waiters[to]);
+            }
+        }
+    }
+
+    /// Whether any outbox still holds messages.
+    pub fn has_outbox(&self) -> bool {
+        self.outbox.iter().any(|o| !o.is_empty())
+    }
+
+    /// Wakes the cores pushed to since the last call.
+    pub fn wake_peers(&mut self) {
+        let mut bits = std::mem::take(&mut self.pushed);
+        while bits != 0 {
+            let core = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.shared.wake(core);
+        }
+    }
+
+    /// Pops up to `budget` messages, high lane first across all peers.
+    pub fn drain(&mut self, budget: usize, out: &mut Vec<(usize, MeshMsg)>) {
+        let mut left = budget;
+        for lane in [Lane::High, Lane::Normal] {
+            for (from, c) in self.consumers.iter_mut().enumerate() {
+                let Some(rings) = c.as_mut() else { continue };
+                while left > 0 {
+                    match rings[lane as usize].pop() {
+                        Ok(m) => {
+                            out.push((from, m));
+                            left -= 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether any inbound ring holds a message.
+    pub fn has_inbound(&self) -> bool {
+        self.consumers
+            .iter()
+            .flatten()
+            .any(|rings| rings.iter().any(|r| !r.is_empty()))
+    }
+
+    /// Announces that this core is about to sleep; returns false if it
+    /// must not (messages arrived meanwhile).
+    pub fn prepare_sleep(&self) -> bool {
+        self.shared.sleeping[self.me].store(true, Ordering::SeqCst);
+        if self.has_inbound() {
+            self.shared.sleeping[self.me].store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Announces that this core is awake.
+    pub fn woke(&self) {
+        self.shared.sleeping[self.me].store(false, Ordering::Relaxed);
+    }
+
+    /// Messages waiting in this core's ring toward `to` (for metrics).
+    pub fn depth_to(&self, to: usize) -> usize {
+        self.producers[to].as_ref().map_or(0, |rings| {
+            rings.iter().map(|r| r.buffer().capacity() - r.slots()).sum()
+        }) + self.outbox[to].len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port_pair(slots: usize) -> Vec<MeshPort> {
+        let wakers = vec![Waker::new().unwrap(), Waker::new().unwrap()];
+        build(wakers, slots).1
+    }
+
+    #[test]
+    fn high_lane_is_drained_first() {
+        let mut ports = port_pair(16);
+        let (a, b) = ports.split_at_mut(1);
+        a[0].send(1, Lane::Normal, MeshMsg::Pause(1));
+        a[0].send(1, Lane::High, MeshMsg::Pause(2));
+        let mut out = Vec::new();
+        b[0].drain(10, &mut out);
+        let order: Vec<Token> = out
+            .iter()
+            .map(|(_, m)| match m {
+                MeshMsg::Pause(t) => *t,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(order, vec![2, 1]);
+    }
+
+    #[test]
+    fn full_ring_spills_to_outbox_in_order_and_resumes_waiters() {
+        let mut ports = port_pair(16);
+        let (a, b) = ports.split_at_mut(1);
+        let mut accepted = 0;
+        for i in 0..40 {
+            if a[0].send(1, Lane::Normal, MeshMsg::Pause(i)) {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 16);
+        a[0].wait_for_ring(1, 77);
+        let mut out = Vec::new();
+        let mut resumed = Vec::new();
+        while out.len() < 40 {
+            b[0].drain(8, &mut out);
+            a[0].flush_outbox(&mut resumed);
+        }
+        let seq: Vec<Token> = out
+            .iter()
+            .map(|(_, m)| match m {
+                MeshMsg::Pause(t) => *t,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(seq, (0..40).collect::<Vec<_>>());
+        assert_eq!(resumed, vec![77]);
+    }
+}

@@ -1,0 +1,262 @@
+//! The `wire` protocol on a connection: feeds received bytes to the
+//! connection's [`wire::FrameDecoder`] and acts on each frame. All parsing
+//! happens in `wire`; this module only decides what a frame means here.
+
+use wire::{Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, WireError};
+
+use crate::conn::Phase;
+use crate::core_state::CoreState;
+use crate::mesh::NameKind;
+use crate::metrics;
+use crate::sys::Token;
+
+/// Longest user id or topic name accepted, in bytes.
+pub const NAME_LEN_MAX: usize = 256;
+/// Most topics in one SUBSCRIBE.
+pub const TOPICS_PER_FRAME_MAX: usize = 64;
+/// Most topics one connection may hold.
+pub const TOPICS_PER_CONN_MAX: usize = 1024;
+
+impl CoreState {
+    /// Bytes arrived on `token`: decode and handle every complete frame.
+    pub fn on_bytes(&mut self, token: Token, data: &[u8]) {
+        metrics::add(&self.stats.bytes_in_total, data.len() as u64);
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        match conn.phase {
+            Phase::Closing => return,
+            _ if conn.paused => {
+                conn.decoder.stash(data);
+                return;
+            }
+            _ => {}
+        }
+        let mut decoder = std::mem::replace(&mut conn.decoder, FrameDecoder::new(0));
+        let result = decoder.feed(data, |frame| self.on_frame(token, frame));
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        conn.decoder = decoder;
+        if let Err(e) = result {
+            self.on_decode_error(token, &e);
+            return;
+        }
+        let over = conn.queued_bytes > self.settings.limits.send_queue_high_bytes;
+        if over {
+            // A peer that sends but does not read its answers waits for them.
+            self.pause(token);
+        }
+    }
+
+    /// Re-reads what was stashed while paused; returns whether the
+    /// connection may read from its socket again.
+    pub fn on_resume(&mut self, token: Token) -> bool {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return false;
+        };
+        if !conn.paused {
+            return false;
+        }
+        conn.paused = false;
+        if conn.decoder.buffered_len() > 0 {
+            self.on_bytes(token, &[]);
+        }
+        let Some(conn) = self.conns.get(token) else {
+            return false;
+        };
+        if conn.recv_closed && !conn.paused {
+            self.begin_close(token);
+            return false;
+        }
+        !conn.paused && conn.phase != Phase::Closing
+    }
+
+    fn on_decode_error(&mut self, token: Token, e: &WireError) {
+        let counter = match e {
+            WireError::TooLarge { .. } => &self.stats.oversized_frames_total,
+            _ => &self.stats.protocol_errors_total,
+        };
+        metrics::inc(counter);
+        self.fail(token, e.code(), &e.to_string());
+    }
+
+    fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
+        metrics::inc(&self.stats.frames_in_total);
+        let tick = self.tick();
+        let Some(conn) = self.conns.get_mut(token) else {
+            return Control::Pause;
+        };
+        conn.last_active = tick;
+        let h = frame.header;
+        match (conn.phase, h.frame_type) {
+            (Phase::Closing, _) => return Control::Pause,
+            (Phase::ExpectHello, FrameType::Hello) => self.on_hello(token, frame),
+            (Phase::Open, FrameType::Send) => return self.on_send(token, frame),
+            (Phase::Open, FrameType::Subscribe) => self.on_subscribe(token, frame, true),
+            (Phase::Open, FrameType::Unsubscribe) => self.on_subscribe(token, frame, false),
+            (_, FrameType::Ping) => {
+                let mut pong = h;
+                pong.flags = wire::Flags::NONE;
+                self.encode(token, |enc, out| enc.pong(out, pong, frame.payload));
+            }
+            (_, FrameType::Close) => self.send_close(token, 0, "closed by peer"),
+            (Phase::Open, FrameType::Ack) | (_, FrameType::Pong) => {}
+            (phase, t) => {
+                metrics::inc(&self.stats.unexpected_frames_total);
+                let reason = if phase == Phase::ExpectHello {
+                    "HELLO must come first"
+                } else {
+                    unexpected_reason(t)
+                };
+                self.fail(token, ErrorCode::UnexpectedFrame, reason);
+            }
+        }
+        if self.conns.get(token).is_some_and(|c| c.phase == Phase::Closing) {
+            Control::Pause
+        } else {
+            Control::Continue
+        }
+    }
+
+    /// Encodes one frame with the core's encoder and queues it.
+    fn encode<F>(&mut self, token: Token, f: F)
+    where
+        F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
+    {
+        let mut enc = std::mem::take(&mut self.encoder);
+        f(&mut enc, self.arena());
+        self.encoder = enc;
+        let frame = self.take_frame();
+        self.queue(token, frame);
+    }
+
+    fn on_hello(&mut self, token: Token, frame: Frame<'_>) {
+        let hello = match wire::decode_hello(frame.payload) {
+            Ok(h) => h,
+            Err(e) => return self.on_decode_error(token, &e),
+        };
+        if hello.protocol_version != u16::from(wire::VERSION) {
+            return self.fail(token, ErrorCode::UnsupportedVersion, "protocol version 1 only");
+        }
+        if hello.user_id.is_empty() || hello.user_id.len() > NAME_LEN_MAX {
+            return self.fail(token, ErrorCode::Unauthorized, "user id must be 1..=256 bytes");
+        }
+        if self.draining {
+            return self.fail(token, ErrorCode::GoingAway, "server is draining");
+        }
+        let (user, change) = self.registry.users.join(hello.user_id, token);
+        // Presence goes out before WELCOME so that anything the client does
+        // after reading WELCOME finds it on every core.
+        self.announce(NameKind::User, &user, change);
+        let conn = self.conns.get_mut(token).expect("live");
+        conn.user = Some(user);
+        conn.phase = Phase::Open;
+        let name = self.settings.server_name.clone();
+        let welcome = wire::Welcome {
+            connection_id: self.connection_id(token),
+            node_id: self.settings.node_id,
+            server_name: &name,
+            max_payload_len: self.settings.limits.max_payload_len,
+            idle_timeout_ms: self.settings.limits.idle_timeout_ms as u32,
+        };
+        let h = FrameHeader::new(FrameType::Welcome, 0);
+        self.encode(token, |enc, out| enc.welcome(out, h, &welcome));
+    }
+
+    fn on_send(&mut self, token: Token, frame: Frame<'_>) -> Control {
+        let send = match wire::decode_send(frame.payload) {
+            Ok(s) => s,
+            Err(e) => {
+                self.on_decode_error(token, &e);
+                return Control::Pause;
+            }
+        };
+        metrics::inc(&self.stats.messages_routed_total);
+        let h = frame.header;
+        let server_id = self.ids.next_id();
+        let sender = self.conns.get(token).and_then(|c| c.user.clone()).expect("open has user");
+        let mut dh = FrameHeader::new(FrameType::Deliver, 0);
+        dh.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
+        dh.stream_id = h.stream_id;
+        dh.message_id = server_id;
+        let deliver = wire::Deliver {
+            sender: &sender,
+            target: send.target,
+            body: send.body,
+        };
+        let mut enc = std::mem::take(&mut self.encoder);
+        enc.deliver(self.arena(), dh, &deliver);
+        self.encoder = enc;
+        let out = self.take_frame();
+        if self.route(token, &h, send.target, server_id, out) {
+            self.pause(token);
+            return Control::Pause;
+        }
+        Control::Continue
+    }
+
+    fn on_subscribe(&mut self, token: Token, frame: Frame<'_>, subscribe: bool) {
+        let topics = match wire::decode_topics(frame.payload) {
+            Ok(t) => t,
+            Err(e) => return self.on_decode_error(token, &e),
+        };
+        if topics.len() > TOPICS_PER_FRAME_MAX {
+            return self.fail(token, ErrorCode::BadFrame, "too many topics in one frame");
+        }
+        for topic in topics.iter() {
+            if topic.is_empty() || topic.len() > NAME_LEN_MAX {
+                return self.fail(token, ErrorCode::BadFrame, "topic must be 1..=256 bytes");
+            }
+            if subscribe {
+                self.subscribe(token, topic);
+            } else {
+                self.unsubscribe(token, topic);
+            }
+            if self.conns.get(token).is_some_and(|c| c.phase == Phase::Closing) {
+                return;
+            }
+        }
+        if frame.header.flags.contains(wire::Flags::ACK_REQUESTED) {
+            let mut h = FrameHeader::new(FrameType::Ack, 0);
+            h.message_id = frame.header.message_id;
+            h.stream_id = frame.header.stream_id;
+            let ack = wire::Ack {
+                server_message_id: 0,
+                recipients: topics.len() as u32,
+            };
+            self.encode(token, |enc, out| enc.ack(out, h, &ack));
+        }
+    }
+
+    fn subscribe(&mut self, token: Token, topic: &str) {
+        let conn = self.conns.get(token).expect("live");
+        if conn.topics.iter().any(|t| &**t == topic) {
+            return;
+        }
+        if conn.topics.len() >= TOPICS_PER_CONN_MAX {
+            return self.fail(token, ErrorCode::Overload, "too many subscriptions");
+        }
+        let (name, change) = self.registry.topics.join(topic, token);
+        self.announce(NameKind::Topic, topic, change);
+        self.conns.get_mut(token).expect("live").topics.push(name);
+    }
+
+    fn unsubscribe(&mut self, token: Token, topic: &str) {
+        let conn = self.conns.get_mut(token).expect("live");
+        let Some(i) = conn.topics.iter().position(|t| &**t == topic) else {
+            return;
+        };
+        conn.topics.swap_remove(i);
+        let change = self.registry.topics.leave(topic, token);
+        self.announce(NameKind::Topic, topic, change);
+    }
+}
+
+fn unexpected_reason(t: FrameType) -> &'static str {
+    match t {
+        FrameType::Hello => "HELLO was already received",
+        FrameType::Welcome | FrameType::Deliver => "server-only frame type",
+        _ => "frame type not valid now",
+    }
+}

@@ -1,0 +1,324 @@
+//! One core's event loop: wait for completions, drain the mesh, handle
+//! completions, then apply the resulting intents to the backend. Every
+//! step has a bounded budget so one busy peer cannot starve the others.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::conn::{Conn, Phase};
+use crate::core_state::CoreState;
+use crate::metrics;
+use crate::sys::{Backend, Completion, SendBatch, Token};
+
+/// Mesh messages handled per tick before completions get their turn.
+const MESH_BUDGET: usize = 4096;
+/// Buffers gathered into one vectored send.
+const BATCH_BUFS_MAX: usize = 64;
+/// Bytes gathered into one vectored send.
+const BATCH_BYTES_MAX: usize = 256 * 1024;
+/// How often idle and HELLO timeouts are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// A core's reactor: its state plus the backend that does its I/O.
+pub struct Reactor<B: Backend> {
+    /// Connections, registry, mesh port.
+    pub state: CoreState,
+    backend: B,
+    completions: Vec<Completion>,
+    mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
+    batches: Vec<SendBatch>,
+    started: Instant,
+    next_sweep: Instant,
+    sweep_cursor: usize,
+    stop: Arc<AtomicBool>,
+    drain_deadline: Option<Instant>,
+}
+
+impl<B: Backend> Reactor<B> {
+    /// A reactor over an initialised backend (listeners already added).
+    pub fn new(state: CoreState, backend: B, stop: Arc<AtomicBool>) -> Self {
+        let now = Instant::now();
+        Reactor {
+            state,
+            backend,
+            completions: Vec::with_capacity(1024),
+            mesh_inbox: Vec::with_capacity(MESH_BUDGET),
+            batches: Vec::new(),
+            started: now,
+            next_sweep: now + SWEEP_EVERY,
+            sweep_cursor: 0,
+            stop,
+            drain_deadline: None,
+        }
+    }
+
+    /// The backend (for adding listeners before `run`).
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// Runs until a stop is requested and every connection has drained.
+    pub fn run(&mut self) -> std::io::Result<()> {
+        loop {
+            self.wait()?;
+            self.state.now_ms = self.started.elapsed().as_millis() as u64;
+            self.drain_mesh();
+            self.handle_completions();
+            self.apply_intents();
+            self.state.mesh.wake_peers();
+            if Instant::now() >= self.next_sweep {
+                self.sweep();
+            }
+            if self.stop.load(Ordering::Relaxed) && self.shutdown_step() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn wait(&mut self) -> std::io::Result<()> {
+        let busy = self.state.mesh.has_outbox() || !self.state.intents.resume.is_empty();
+        let timeout = if busy || !self.state.mesh.prepare_sleep() {
+            Some(Duration::ZERO)
+        } else {
+            Some(self.next_sweep.saturating_duration_since(Instant::now()))
+        };
+        let r = self.backend.poll(timeout, &mut self.completions);
+        self.state.mesh.woke();
+        r
+    }
+
+    fn drain_mesh(&mut self) {
+        let mut inbox = std::mem::take(&mut self.mesh_inbox);
+        self.state.mesh.drain(MESH_BUDGET, &mut inbox);
+        for (from, msg) in inbox.drain(..) {
+            self.state.on_mesh(from, msg);
+        }
+        self.mesh_inbox = inbox;
+    }
+
+    fn handle_completions(&mut self) {
+        let mut completions = std::mem::take(&mut self.completions);
+        for c in completions.drain(..) {
+            match c {
+                Completion::Accepted { stream, .. } => self.on_accept(stream),
+                Completion::AcceptFailed { .. } => {
+                    metrics::inc(&self.state.stats.accept_errors_total);
+                }
+                Completion::Recv { token, buf } => {
+                    self.state.on_bytes(token, self.backend.buf(&buf));
+                    self.backend.release(buf);
+                }
+                Completion::RecvClosed { token, .. } => self.on_recv_closed(token),
+                Completion::Sent { token, result, batch } => self.on_sent(token, result, batch),
+                Completion::Woken => {}
+            }
+        }
+        self.completions = completions;
+    }
+
+    fn on_accept(&mut self, stream: std::net::TcpStream) {
+        let s = &mut self.state;
+        if s.draining || s.conns.len() >= s.settings.limits.max_connections_per_core {
+            metrics::inc(&s.stats.accept_errors_total);
+            return;
+        }
+        let token = s.conns.insert(Conn::new(s.settings.limits.max_payload_len, s.tick()));
+        if self.backend.register(token, stream).is_err() {
+            s.conns.remove(token);
+            metrics::inc(&s.stats.accept_errors_total);
+            return;
+        }
+        metrics::inc(&s.stats.connections_accepted_total);
+        metrics::set(&s.stats.connections_open, s.conns.len() as u64);
+    }
+
+    fn on_recv_closed(&mut self, token: Token) {
+        let Some(conn) = self.state.conns.get_mut(token) else {
+            return;
+        };
+        conn.recv_closed = true;
+        if !conn.paused {
+            self.state.begin_close(token);
+        }
+    }
+
+    fn on_sent(&mut self, token: Token, result: std::io::Result<usize>, mut batch: SendBatch) {
+        let s = &mut self.state;
+        let Some(conn) = s.conns.get_mut(token) else {
+            batch.bufs.clear();
+            self.batches.push(batch);
+            return;
+        };
+        conn.send_in_flight = false;
+        match result {
+            Ok(written) => {
+                metrics::add(&s.stats.bytes_out_total, written as u64);
+                conn.queued_bytes = conn.queued_bytes.saturating_sub(written as u32);
+                requeue_unwritten(&mut batch, written, &mut conn.send_queue);
+            }
+            Err(_) => {
+                // The peer is gone; nothing more can be written.
+                conn.send_queue.clear();
+                conn.queued_bytes = 0;
+                s.intents.close.push(token);
+            }
+        }
+        batch.bufs.clear();
+        self.batches.push(batch);
+        if !conn.send_queue.is_empty() {
+            if !conn.dirty {
+                conn.dirty = true;
+                s.intents.flush.push(token);
+            }
+        } else if conn.phase == Phase::Closing {
+            s.intents.close.push(token);
+        }
+        s.after_drain(token);
+    }
+
+    fn apply_intents(&mut self) {
+        let mut pause = std::mem::take(&mut self.state.intents.pause);
+        for token in pause.drain(..) {
+            if self.state.conns.get(token).is_some_and(|c| c.paused) {
+                self.backend.pause_recv(token);
+            }
+        }
+        self.state.intents.pause = pause;
+        self.resume_waiters();
+        self.flush_sends();
+        let mut close = std::mem::take(&mut self.state.intents.close);
+        for token in close.drain(..) {
+            if self.state.remove_conn(token) {
+                self.backend.close(token);
+            }
+        }
+        self.state.intents.close = close;
+    }
+
+    fn resume_waiters(&mut self) {
+        let mut resume = std::mem::take(&mut self.state.intents.resume);
+        self.state.mesh.flush_outbox(&mut resume);
+        for token in resume.drain(..) {
+            if self.state.on_resume(token) {
+                self.backend.resume_recv(token);
+            }
+        }
+        // Resuming may queue more resumes (a re-fed frame drained a queue);
+        // they run next tick, which `wait` makes immediate.
+        if self.state.intents.resume.is_empty() {
+            self.state.intents.resume = resume;
+        }
+    }
+
+    fn flush_sends(&mut self) {
+        let mut flush = std::mem::take(&mut self.state.intents.flush);
+        for token in flush.drain(..) {
+            let Some(conn) = self.state.conns.get_mut(token) else {
+                continue;
+            };
+            conn.dirty = false;
+            if conn.send_in_flight || conn.send_queue.is_empty() {
+                continue;
+            }
+            let mut batch = self.batches.pop().unwrap_or_default();
+            let mut bytes = 0;
+            while let Some(b) = conn.send_queue.pop_front() {
+                bytes += b.len();
+                batch.bufs.push(b);
+                if batch.bufs.len() >= BATCH_BUFS_MAX || bytes >= BATCH_BYTES_MAX {
+                    break;
+                }
+            }
+            conn.send_in_flight = true;
+            self.backend.send(token, batch);
+        }
+        self.state.intents.flush = flush;
+    }
+
+    /// Closes connections past their HELLO or idle timeout, a slice of the
+    /// table per sweep so that a sweep's cost stays bounded.
+    fn sweep(&mut self) {
+        self.next_sweep = Instant::now() + SWEEP_EVERY;
+        let s = &mut self.state;
+        let limits = &s.settings.limits;
+        let hello_ticks = (limits.hello_timeout_ms >> 6) as u32;
+        let idle_ticks = (limits.idle_timeout_ms >> 6) as u32;
+        let now = s.tick();
+        let cap = s.conns.capacity();
+        let slice = cap / 4 + 1;
+        for _ in 0..slice.min(cap) {
+            let i = self.sweep_cursor % cap.max(1);
+            self.sweep_cursor = i + 1;
+            let Some(token) = s.conns.token_at(i) else {
+                continue;
+            };
+            let conn = s.conns.get(token).expect("live slot");
+            let age = now.wrapping_sub(conn.last_active);
+            let expired = match conn.phase {
+                Phase::ExpectHello => age > hello_ticks,
+                Phase::Open => age > idle_ticks,
+                Phase::Closing => false,
+            };
+            if expired {
+                metrics::inc(&s.stats.timeouts_total);
+                s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
+            }
+        }
+        let depth: usize = (0..s.mesh.cores())
+            .filter(|&c| c != s.mesh.core())
+            .map(|c| s.mesh.depth_to(c))
+            .sum();
+        metrics::set(&s.stats.mesh_ring_depth, depth as u64);
+    }
+
+    /// One step of a graceful drain; returns true when the core is done.
+    fn shutdown_step(&mut self) -> bool {
+        let deadline = match self.drain_deadline {
+            Some(d) => d,
+            None => {
+                let d = Instant::now() + Duration::from_millis(self.state.settings.limits.drain_timeout_ms);
+                self.drain_deadline = Some(d);
+                self.state.draining = true;
+                self.backend.close_listeners();
+                let tokens: Vec<Token> = self.state.conns.tokens().collect();
+                for t in tokens {
+                    self.state.send_close(t, wire::ErrorCode::GoingAway as u16, "server shutting down");
+                }
+                self.apply_intents();
+                d
+            }
+        };
+        if self.state.conns.is_empty() {
+            return true;
+        }
+        if Instant::now() < deadline {
+            return false;
+        }
+        let tokens: Vec<Token> = self.state.conns.tokens().collect();
+        for t in tokens {
+            if self.state.remove_conn(t) {
+                self.backend.close(t);
+            }
+        }
+        true
+    }
+}
+
+/// Puts what a short write left behind back at the front of the queue.
+fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut std::collections::VecDeque<bytes::Bytes>) {
+    let mut skip = written;
+    let mut rest = Vec::new();
+    for mut b in batch.bufs.drain(..) {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        let _ = b.split_to(skip);
+        skip = 0;
+        rest.push(b);
+    }
+    for b in rest.into_iter().rev() {
+        queue.push_front(b);
+    }
+}
