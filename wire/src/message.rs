@@ -20,10 +20,11 @@
 
 use std::fmt;
 
-use flatbuffers::{ForwardsUOffset, InvalidFlatbuffer, Vector, VerifierOptions};
+use flatbuffers::{ForwardsUOffset, Vector};
 
 use crate::envelope::switchboard::wire as fb;
 use crate::error::{ErrorCode, WireError};
+use crate::verify::root;
 
 /// What a [`Target`] id names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,44 +171,6 @@ impl PartialEq for Topics<'_> {
 
 impl Eq for Topics<'_> {}
 
-/// Verifier limits for one payload. Our deepest table is two levels
-/// (DELIVER -> Target) and no payload holds more than two tables; the
-/// apparent-size bound stops offsets that alias one string many times from
-/// turning a small payload into a large amount of verification work.
-fn verifier_options(payload: &[u8]) -> VerifierOptions {
-    VerifierOptions {
-        max_depth: 4,
-        max_tables: 8,
-        max_apparent_size: payload.len().saturating_mul(2).saturating_add(64),
-        ignore_missing_null_terminator: false,
-    }
-}
-
-/// Names a verifier failure without allocating (the verifier's own error
-/// carries a trace we drop).
-fn invalid(e: InvalidFlatbuffer) -> WireError {
-    WireError::BadEnvelope(match e {
-        InvalidFlatbuffer::MissingRequiredField { .. } => "missing required field",
-        InvalidFlatbuffer::Utf8Error { .. } => "string is not UTF-8",
-        InvalidFlatbuffer::MissingNullTerminator { .. } => "string lacks its NUL terminator",
-        InvalidFlatbuffer::Unaligned { .. } => "unaligned field",
-        InvalidFlatbuffer::RangeOutOfBounds { .. } => "offset out of bounds",
-        InvalidFlatbuffer::SignedOffsetOutOfBounds { .. } => "vtable offset out of bounds",
-        InvalidFlatbuffer::TooManyTables => "too many tables",
-        InvalidFlatbuffer::ApparentSizeTooLarge => "apparent size too large",
-        InvalidFlatbuffer::DepthLimitReached => "tables nested too deep",
-        _ => "payload does not verify",
-    })
-}
-
-/// Verifies `payload` as a root table of type `T` and returns its view.
-fn root<'a, T>(payload: &'a [u8]) -> Result<T::Inner, WireError>
-where
-    T: flatbuffers::Follow<'a> + flatbuffers::Verifiable + 'a,
-{
-    flatbuffers::root_with_opts::<T>(&verifier_options(payload), payload).map_err(invalid)
-}
-
 fn target_kind(k: fb::TargetKind) -> Result<TargetKind, WireError> {
     Ok(match k {
         fb::TargetKind::User => TargetKind::User,
@@ -227,7 +190,7 @@ fn target(t: fb::Target<'_>) -> Result<Target<'_>, WireError> {
 
 /// Decodes a HELLO payload.
 pub fn decode_hello(payload: &[u8]) -> Result<Hello<'_>, WireError> {
-    let h = root::<fb::Hello>(payload)?;
+    let h = root::<fb::Hello>(payload, None)?;
     Ok(Hello {
         protocol_version: h.protocol_version(),
         user_id: h.user_id(),
@@ -238,7 +201,7 @@ pub fn decode_hello(payload: &[u8]) -> Result<Hello<'_>, WireError> {
 
 /// Decodes a WELCOME payload.
 pub fn decode_welcome(payload: &[u8]) -> Result<Welcome<'_>, WireError> {
-    let w = root::<fb::Welcome>(payload)?;
+    let w = root::<fb::Welcome>(payload, None)?;
     Ok(Welcome {
         connection_id: w.connection_id(),
         node_id: w.node_id(),
@@ -250,7 +213,7 @@ pub fn decode_welcome(payload: &[u8]) -> Result<Welcome<'_>, WireError> {
 
 /// Decodes a SEND payload.
 pub fn decode_send(payload: &[u8]) -> Result<Send<'_>, WireError> {
-    let s = root::<fb::Send>(payload)?;
+    let s = root::<fb::Send>(payload, Some(fb::Send::VT_TARGET))?;
     Ok(Send {
         target: target(s.target())?,
         body: s.body(),
@@ -259,7 +222,7 @@ pub fn decode_send(payload: &[u8]) -> Result<Send<'_>, WireError> {
 
 /// Decodes a DELIVER payload.
 pub fn decode_deliver(payload: &[u8]) -> Result<Deliver<'_>, WireError> {
-    let d = root::<fb::Deliver>(payload)?;
+    let d = root::<fb::Deliver>(payload, Some(fb::Deliver::VT_TARGET))?;
     Ok(Deliver {
         sender: d.sender(),
         target: target(d.target())?,
@@ -269,7 +232,7 @@ pub fn decode_deliver(payload: &[u8]) -> Result<Deliver<'_>, WireError> {
 
 /// Decodes an ACK payload.
 pub fn decode_ack(payload: &[u8]) -> Result<Ack, WireError> {
-    let a = root::<fb::Ack>(payload)?;
+    let a = root::<fb::Ack>(payload, None)?;
     Ok(Ack {
         server_message_id: a.server_message_id(),
         recipients: a.recipients(),
@@ -279,7 +242,7 @@ pub fn decode_ack(payload: &[u8]) -> Result<Ack, WireError> {
 /// Decodes an ERROR payload; a code number this crate does not know is
 /// [`WireError::BadEnvelope`].
 pub fn decode_error(payload: &[u8]) -> Result<ErrorMsg<'_>, WireError> {
-    let e = root::<fb::Error>(payload)?;
+    let e = root::<fb::Error>(payload, None)?;
     let code = ErrorCode::from_u16(e.code()).ok_or(WireError::BadEnvelope("unknown error code"))?;
     Ok(ErrorMsg {
         code,
@@ -289,7 +252,7 @@ pub fn decode_error(payload: &[u8]) -> Result<ErrorMsg<'_>, WireError> {
 
 /// Decodes a SUBSCRIBE or UNSUBSCRIBE payload.
 pub fn decode_topics(payload: &[u8]) -> Result<Topics<'_>, WireError> {
-    let s = root::<fb::Subscribe>(payload)?;
+    let s = root::<fb::Subscribe>(payload, None)?;
     Ok(Topics { list: s.topics() })
 }
 
@@ -297,7 +260,7 @@ pub fn decode_topics(payload: &[u8]) -> Result<Topics<'_>, WireError> {
 /// close, other numbers are [`ErrorCode`]s, possibly ones newer than this
 /// crate (a closing peer is not worth failing over).
 pub fn decode_close(payload: &[u8]) -> Result<Close<'_>, WireError> {
-    let c = root::<fb::Close>(payload)?;
+    let c = root::<fb::Close>(payload, None)?;
     Ok(Close {
         code: c.code(),
         reason: c.reason().unwrap_or(""),
