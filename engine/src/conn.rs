@@ -51,6 +51,14 @@ pub struct Conn {
     pub decoder: FrameDecoder,
     /// Frames waiting for the socket, oldest first.
     pub send_queue: VecDeque<Bytes>,
+    /// Subscriptions and waiters; most connections never have either, so
+    /// they cost an idle connection one pointer.
+    pub lists: Option<Box<ConnLists>>,
+}
+
+/// A connection's rarely used lists.
+#[derive(Debug, Default)]
+pub struct ConnLists {
     /// Topics this connection subscribed to (for cleanup on close).
     pub topics: Vec<Rc<str>>,
     /// Senders paused because this connection's queue was full: (core, token).
@@ -71,9 +79,23 @@ impl Conn {
             user: None,
             decoder: FrameDecoder::new(max_payload_len),
             send_queue: VecDeque::new(),
-            topics: Vec::new(),
-            waiters: Vec::new(),
+            lists: None,
         }
+    }
+
+    /// The lists, created on first use.
+    pub fn lists_mut(&mut self) -> &mut ConnLists {
+        self.lists.get_or_insert_with(Box::default)
+    }
+
+    /// Topics this connection subscribed to.
+    pub fn topics(&self) -> &[Rc<str>] {
+        self.lists.as_ref().map_or(&[], |l| &l.topics)
+    }
+
+    /// Takes the waiter list, leaving it empty.
+    pub fn take_waiters(&mut self) -> Vec<(u16, Token)> {
+        self.lists.as_mut().map(|l| std::mem::take(&mut l.waiters)).unwrap_or_default()
     }
 }
 

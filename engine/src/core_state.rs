@@ -170,8 +170,9 @@ impl CoreState {
                 continue;
             }
             let conn = self.conns.get_mut(m).expect("queued above");
-            if !conn.waiters.contains(&origin) {
-                conn.waiters.push(origin);
+            let waiters = &mut conn.lists_mut().waiters;
+            if !waiters.contains(&origin) {
+                waiters.push(origin);
             }
             if origin.0 == me {
                 pause_origin = true;
@@ -435,7 +436,7 @@ impl CoreState {
         if conn.paused {
             self.intents.resume.push(token);
         }
-        for (core, t) in std::mem::take(&mut conn.waiters) {
+        for (core, t) in conn.take_waiters() {
             if core == me {
                 self.intents.resume.push(t);
             } else {
@@ -462,19 +463,20 @@ impl CoreState {
 
     /// Removes a connection and everything that refers to it.
     pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(conn) = self.conns.remove(token) else {
+        let Some(mut conn) = self.conns.remove(token) else {
             return false;
         };
+        let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
         if let Some(user) = &conn.user {
             let change = self.registry.users.leave(user, token);
             self.announce(NameKind::User, user, change);
         }
-        for topic in &conn.topics {
+        for topic in &lists.topics {
             let change = self.registry.topics.leave(topic, token);
             self.announce(NameKind::Topic, topic, change);
         }
         let me = self.settings.core;
-        for (core, t) in conn.waiters {
+        for (core, t) in lists.waiters {
             if core == me {
                 self.intents.resume.push(t);
             } else {

@@ -231,23 +231,23 @@ impl CoreState {
 
     fn subscribe(&mut self, token: Token, topic: &str) {
         let conn = self.conns.get(token).expect("live");
-        if conn.topics.iter().any(|t| &**t == topic) {
+        if conn.topics().iter().any(|t| &**t == topic) {
             return;
         }
-        if conn.topics.len() >= TOPICS_PER_CONN_MAX {
+        if conn.topics().len() >= TOPICS_PER_CONN_MAX {
             return self.fail(token, ErrorCode::Overload, "too many subscriptions");
         }
         let (name, change) = self.registry.topics.join(topic, token);
         self.announce(NameKind::Topic, topic, change);
-        self.conns.get_mut(token).expect("live").topics.push(name);
+        self.conns.get_mut(token).expect("live").lists_mut().topics.push(name);
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {
         let conn = self.conns.get_mut(token).expect("live");
-        let Some(i) = conn.topics.iter().position(|t| &**t == topic) else {
+        let Some(i) = conn.topics().iter().position(|t| &**t == topic) else {
             return;
         };
-        conn.topics.swap_remove(i);
+        conn.lists_mut().topics.swap_remove(i);
         let change = self.registry.topics.leave(topic, token);
         self.announce(NameKind::Topic, topic, change);
     }
