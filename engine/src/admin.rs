@@ -40,15 +40,30 @@ fn handle(mut stream: TcpStream, metrics: &Metrics, draining: &AtomicBool) -> io
         match req.parse(&buf[..len]) {
             Ok(httparse::Status::Complete(_)) => break req.path.unwrap_or("/").to_string(),
             Ok(httparse::Status::Partial) if len < buf.len() => continue,
-            _ => return respond(&mut stream, "400 Bad Request", "text/plain", "bad request\n"),
+            _ => {
+                return respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "text/plain",
+                    "bad request\n",
+                )
+            }
         }
     };
     match path.as_str() {
-        "/metrics" => respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &metrics.render()),
+        "/metrics" => respond(
+            &mut stream,
+            "200 OK",
+            "text/plain; version=0.0.4",
+            &metrics.render(),
+        ),
         "/healthz" => respond(&mut stream, "200 OK", "text/plain", "ok\n"),
-        "/readyz" if draining.load(Ordering::Relaxed) => {
-            respond(&mut stream, "503 Service Unavailable", "text/plain", "draining\n")
-        }
+        "/readyz" if draining.load(Ordering::Relaxed) => respond(
+            &mut stream,
+            "503 Service Unavailable",
+            "text/plain",
+            "draining\n",
+        ),
         "/readyz" => respond(&mut stream, "200 OK", "text/plain", "ready\n"),
         _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n"),
     }

@@ -111,7 +111,11 @@ impl Default for Limits {
 
 /// Command line; each flag can also come from its `SWITCHBOARD_*` variable.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Switchboard edge connection engine")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard edge connection engine"
+)]
 pub struct Cli {
     /// TOML configuration file (see switchboard.example.toml).
     #[arg(long, env = "SWITCHBOARD_CONFIG")]

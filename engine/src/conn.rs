@@ -95,7 +95,10 @@ impl Conn {
 
     /// Takes the waiter list, leaving it empty.
     pub fn take_waiters(&mut self) -> Vec<(u16, Token)> {
-        self.lists.as_mut().map(|l| std::mem::take(&mut l.waiters)).unwrap_or_default()
+        self.lists
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.waiters))
+            .unwrap_or_default()
     }
 }
 

@@ -157,7 +157,12 @@ impl CoreState {
     /// Queues `frame` to each local member. A member over its high
     /// watermark remembers the origin and pauses it. Returns (recipients,
     /// whether a local origin must pause).
-    fn deliver_local(&mut self, members: &[Token], frame: &Bytes, origin: (u16, Token)) -> (u32, bool) {
+    fn deliver_local(
+        &mut self,
+        members: &[Token],
+        frame: &Bytes,
+        origin: (u16, Token),
+    ) -> (u32, bool) {
         let me = self.settings.core;
         let mut count = 0;
         let mut pause_origin = false;
@@ -177,7 +182,8 @@ impl CoreState {
             if origin.0 == me {
                 pause_origin = true;
             } else {
-                self.mesh.send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
+                self.mesh
+                    .send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
             }
         }
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
@@ -186,7 +192,14 @@ impl CoreState {
 
     /// Routes an encoded DELIVER frame to a target on every core that has
     /// it. Returns true if the sending connection must pause.
-    pub fn route(&mut self, from: Token, header: &FrameHeader, target: wire::Target<'_>, server_id: u64, frame: Bytes) -> bool {
+    pub fn route(
+        &mut self,
+        from: Token,
+        header: &FrameHeader,
+        target: wire::Target<'_>,
+        server_id: u64,
+        frame: Bytes,
+    ) -> bool {
         let (kind, id) = (target.kind, target.id);
         let me = self.settings.core;
         let (mut remote, empty_is_error) = self.members_of(kind, id);
@@ -251,7 +264,11 @@ impl CoreState {
                 if core != me {
                     return (1u64 << core, true);
                 }
-                if self.conns.get(token).is_some_and(|c| c.phase == Phase::Open) {
+                if self
+                    .conns
+                    .get(token)
+                    .is_some_and(|c| c.phase == Phase::Open)
+                {
                     self.scratch.push(token);
                 }
                 return (0, true);
@@ -279,10 +296,22 @@ impl CoreState {
     }
 
     /// ACK or ERROR for a SEND once its recipients are known.
-    fn answer_send(&mut self, token: Token, header: &FrameHeader, server_id: u64, recipients: u32, empty_is_error: bool) {
+    fn answer_send(
+        &mut self,
+        token: Token,
+        header: &FrameHeader,
+        server_id: u64,
+        recipients: u32,
+        empty_is_error: bool,
+    ) {
         if recipients == 0 && empty_is_error {
             metrics::inc(&self.stats.no_target_total);
-            self.send_error(token, header.message_id, ErrorCode::NoSuchTarget, "no such target");
+            self.send_error(
+                token,
+                header.message_id,
+                ErrorCode::NoSuchTarget,
+                "no such target",
+            );
             return;
         }
         if header.flags.contains(wire::Flags::ACK_REQUESTED) {
@@ -314,7 +343,11 @@ impl CoreState {
 
     /// Sends ERROR and CLOSE, then closes once they are written.
     pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        if self.conns.get(token).is_none_or(|c| c.phase == Phase::Closing) {
+        if self
+            .conns
+            .get(token)
+            .is_none_or(|c| c.phase == Phase::Closing)
+        {
             return;
         }
         self.send_error(token, 0, code, reason);
@@ -324,7 +357,11 @@ impl CoreState {
     /// Queues CLOSE and moves the connection to `Closing`.
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
         let mut enc = std::mem::take(&mut self.encoder);
-        enc.close(self.arena(), FrameHeader::new(FrameType::Close, 0), &wire::Close { code, reason });
+        enc.close(
+            self.arena(),
+            FrameHeader::new(FrameType::Close, 0),
+            &wire::Close { code, reason },
+        );
         self.encoder = enc;
         let f = self.take_frame();
         self.queue(token, f);
@@ -349,7 +386,11 @@ impl CoreState {
             MeshMsg::Delivered { ticket, recipients } => self.on_delivered(ticket, recipients),
             MeshMsg::Pause(token) => self.pause(token),
             MeshMsg::Resume(token) => self.intents.resume.push(token),
-            MeshMsg::Presence { kind, name, present } => {
+            MeshMsg::Presence {
+                kind,
+                name,
+                present,
+            } => {
                 let Ok(name) = std::str::from_utf8(&name) else {
                     return;
                 };
@@ -366,8 +407,15 @@ impl CoreState {
         self.scratch.clear();
         match d.kind {
             TargetKind::Connection => {
-                let token = d.target.first_chunk::<8>().map_or(0, |b| u64::from_be_bytes(*b));
-                if self.conns.get(token).is_some_and(|c| c.phase == Phase::Open) {
+                let token = d
+                    .target
+                    .first_chunk::<8>()
+                    .map_or(0, |b| u64::from_be_bytes(*b));
+                if self
+                    .conns
+                    .get(token)
+                    .is_some_and(|c| c.phase == Phase::Open)
+                {
                     self.scratch.push(token);
                 }
             }
@@ -387,7 +435,10 @@ impl CoreState {
         let (count, _) = self.deliver_local(&members, &d.frame, (d.origin_core, d.origin_token));
         self.scratch = members;
         if let Some(ticket) = d.ticket {
-            let reply = MeshMsg::Delivered { ticket, recipients: count };
+            let reply = MeshMsg::Delivered {
+                ticket,
+                recipients: count,
+            };
             self.mesh.send(from, Lane::High, reply);
         }
     }
@@ -407,7 +458,13 @@ impl CoreState {
         h.stream_id = p.stream_id;
         h.flags = wire::Flags::ACK_REQUESTED;
         if self.conns.get(p.token).is_some() {
-            self.answer_send(p.token, &h, p.server_message_id, p.recipients, p.empty_is_error);
+            self.answer_send(
+                p.token,
+                &h,
+                p.server_message_id,
+                p.recipients,
+                p.empty_is_error,
+            );
         }
     }
 
@@ -440,7 +497,8 @@ impl CoreState {
             if core == me {
                 self.intents.resume.push(t);
             } else {
-                self.mesh.send(core as usize, Lane::High, MeshMsg::Resume(t));
+                self.mesh
+                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
             }
         }
     }
@@ -480,7 +538,8 @@ impl CoreState {
             if core == me {
                 self.intents.resume.push(t);
             } else {
-                self.mesh.send(core as usize, Lane::High, MeshMsg::Resume(t));
+                self.mesh
+                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
             }
         }
         metrics::inc(&self.stats.connections_closed_total);

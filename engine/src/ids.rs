@@ -86,7 +86,10 @@ mod tests {
             prev = id;
         }
         let (ms, _, _) = parts(prev);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         assert!(ms + 60_000 > now && ms < now + 60_000);
     }
 
@@ -99,7 +102,10 @@ mod tests {
                 std::thread::spawn(move || (0..10_000).map(|_| g.next_id()).collect::<Vec<_>>())
             })
             .collect();
-        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();

@@ -276,7 +276,10 @@ impl MeshPort {
     /// Messages waiting in this core's ring toward `to` (for metrics).
     pub fn depth_to(&self, to: usize) -> usize {
         self.producers[to].as_ref().map_or(0, |rings| {
-            rings.iter().map(|r| r.buffer().capacity() - r.slots()).sum()
+            rings
+                .iter()
+                .map(|r| r.buffer().capacity() - r.slots())
+                .sum()
         }) + self.outbox[to].len()
     }
 }

@@ -112,7 +112,11 @@ impl CoreState {
                 self.fail(token, ErrorCode::UnexpectedFrame, reason);
             }
         }
-        if self.conns.get(token).is_some_and(|c| c.phase == Phase::Closing) {
+        if self
+            .conns
+            .get(token)
+            .is_some_and(|c| c.phase == Phase::Closing)
+        {
             Control::Pause
         } else {
             Control::Continue
@@ -137,10 +141,18 @@ impl CoreState {
             Err(e) => return self.on_decode_error(token, &e),
         };
         if hello.protocol_version != u16::from(wire::VERSION) {
-            return self.fail(token, ErrorCode::UnsupportedVersion, "protocol version 1 only");
+            return self.fail(
+                token,
+                ErrorCode::UnsupportedVersion,
+                "protocol version 1 only",
+            );
         }
         if hello.user_id.is_empty() || hello.user_id.len() > NAME_LEN_MAX {
-            return self.fail(token, ErrorCode::Unauthorized, "user id must be 1..=256 bytes");
+            return self.fail(
+                token,
+                ErrorCode::Unauthorized,
+                "user id must be 1..=256 bytes",
+            );
         }
         if self.draining {
             return self.fail(token, ErrorCode::GoingAway, "server is draining");
@@ -175,7 +187,11 @@ impl CoreState {
         metrics::inc(&self.stats.messages_routed_total);
         let h = frame.header;
         let server_id = self.ids.next_id();
-        let sender = self.conns.get(token).and_then(|c| c.user.clone()).expect("open has user");
+        let sender = self
+            .conns
+            .get(token)
+            .and_then(|c| c.user.clone())
+            .expect("open has user");
         let mut dh = FrameHeader::new(FrameType::Deliver, 0);
         dh.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
         dh.stream_id = h.stream_id;
@@ -213,7 +229,11 @@ impl CoreState {
             } else {
                 self.unsubscribe(token, topic);
             }
-            if self.conns.get(token).is_some_and(|c| c.phase == Phase::Closing) {
+            if self
+                .conns
+                .get(token)
+                .is_some_and(|c| c.phase == Phase::Closing)
+            {
                 return;
             }
         }
@@ -239,7 +259,12 @@ impl CoreState {
         }
         let (name, change) = self.registry.topics.join(topic, token);
         self.announce(NameKind::Topic, topic, change);
-        self.conns.get_mut(token).expect("live").lists_mut().topics.push(name);
+        self.conns
+            .get_mut(token)
+            .expect("live")
+            .lists_mut()
+            .topics
+            .push(name);
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {

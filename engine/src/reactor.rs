@@ -110,7 +110,11 @@ impl<B: Backend> Reactor<B> {
                     self.backend.release(buf);
                 }
                 Completion::RecvClosed { token, .. } => self.on_recv_closed(token),
-                Completion::Sent { token, result, batch } => self.on_sent(token, result, batch),
+                Completion::Sent {
+                    token,
+                    result,
+                    batch,
+                } => self.on_sent(token, result, batch),
                 Completion::Woken => {}
             }
         }
@@ -123,7 +127,9 @@ impl<B: Backend> Reactor<B> {
             metrics::inc(&s.stats.accept_errors_total);
             return;
         }
-        let token = s.conns.insert(Conn::new(s.settings.limits.max_payload_len, s.tick()));
+        let token = s
+            .conns
+            .insert(Conn::new(s.settings.limits.max_payload_len, s.tick()));
         if self.backend.register(token, stream).is_err() {
             s.conns.remove(token);
             metrics::inc(&s.stats.accept_errors_total);
@@ -277,13 +283,18 @@ impl<B: Backend> Reactor<B> {
         let deadline = match self.drain_deadline {
             Some(d) => d,
             None => {
-                let d = Instant::now() + Duration::from_millis(self.state.settings.limits.drain_timeout_ms);
+                let d = Instant::now()
+                    + Duration::from_millis(self.state.settings.limits.drain_timeout_ms);
                 self.drain_deadline = Some(d);
                 self.state.draining = true;
                 self.backend.close_listeners();
                 let tokens: Vec<Token> = self.state.conns.tokens().collect();
                 for t in tokens {
-                    self.state.send_close(t, wire::ErrorCode::GoingAway as u16, "server shutting down");
+                    self.state.send_close(
+                        t,
+                        wire::ErrorCode::GoingAway as u16,
+                        "server shutting down",
+                    );
                 }
                 self.apply_intents();
                 d
@@ -306,7 +317,11 @@ impl<B: Backend> Reactor<B> {
 }
 
 /// Puts what a short write left behind back at the front of the queue.
-fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut std::collections::VecDeque<bytes::Bytes>) {
+fn requeue_unwritten(
+    batch: &mut SendBatch,
+    written: usize,
+    queue: &mut std::collections::VecDeque<bytes::Bytes>,
+) {
     let mut skip = written;
     let mut rest = Vec::new();
     for mut b in batch.bufs.drain(..) {

@@ -48,7 +48,9 @@ impl Engine {
         let backend = choose_backend(cfg.backend, &bcfg)?;
         let listeners = bind_listeners(cfg.wire_addr, n)?;
         let wire_addr = listeners[0].local_addr()?;
-        let wakers = (0..n).map(|_| Waker::new()).collect::<io::Result<Vec<_>>>()?;
+        let wakers = (0..n)
+            .map(|_| Waker::new())
+            .collect::<io::Result<Vec<_>>>()?;
         let (mesh, ports) = mesh::build(wakers.clone(), cfg.limits.mesh_ring_slots);
         let ids = Arc::new(IdGenerator::new(cfg.node_id));
         let stop = Arc::new(AtomicBool::new(false));
@@ -83,8 +85,18 @@ impl Engine {
             threads.push(handle);
         }
         ready.wait();
-        let metrics = Metrics { cores: stats, backend };
-        Ok(Engine { wire_addr, backend, metrics, stop, mesh, threads })
+        let metrics = Metrics {
+            cores: stats,
+            backend,
+        };
+        Ok(Engine {
+            wire_addr,
+            backend,
+            metrics,
+            stop,
+            mesh,
+            threads,
+        })
     }
 
     /// A handle that can stop the engine from another thread.
@@ -99,7 +111,9 @@ impl Engine {
     pub fn join(self) -> io::Result<()> {
         let mut result = Ok(());
         for t in self.threads {
-            let r = t.join().unwrap_or_else(|_| Err(io::Error::other("reactor thread panicked")));
+            let r = t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("reactor thread panicked")));
             if result.is_ok() {
                 result = r;
             }
