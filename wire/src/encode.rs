@@ -13,6 +13,10 @@ use crate::envelope::switchboard::wire as fb;
 use crate::frame::{write_frame, FrameHeader, FrameType};
 use crate::message::{Ack, Close, Deliver, ErrorMsg, Hello, Send, Target, TargetKind, Welcome};
 
+// Bodies go in with `create_vector_direct` (one copy) rather than
+// `create_vector`, which pushes a byte at a time: ten times slower for a
+// 1 KiB body. Both lay out the same bytes.
+
 /// Builder capacity at start: a typical chat message fits without growing.
 const INITIAL_BUILDER_BYTES: usize = 1024;
 
@@ -114,7 +118,7 @@ impl Encoder {
     pub fn send(&mut self, out: &mut BytesMut, header: FrameHeader, m: &Send<'_>) {
         let fbb = &mut self.fbb;
         let target = put_target(fbb, &m.target);
-        let body = fbb.create_vector(m.body);
+        let body = fbb.create_vector_direct(m.body);
         let args = fb::SendArgs {
             target: Some(target),
             body: Some(body),
@@ -128,7 +132,7 @@ impl Encoder {
         let fbb = &mut self.fbb;
         let sender = fbb.create_string(m.sender);
         let target = put_target(fbb, &m.target);
-        let body = fbb.create_vector(m.body);
+        let body = fbb.create_vector_direct(m.body);
         let args = fb::DeliverArgs {
             sender: Some(sender),
             target: Some(target),
