@@ -63,6 +63,19 @@ proptest! {
     }
 
     #[test]
+    fn a_reused_encoder_writes_the_same_bytes_as_a_fresh_one(
+        first in msg(), m in msg(), h in header(),
+    ) {
+        let mut used = Encoder::new();
+        let mut scratch = BytesMut::new();
+        used.encode_one(&first, &mut scratch, h);
+        let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+        used.encode_one(&m, &mut a, h);
+        Encoder::new().encode_one(&m, &mut b, h);
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
     fn a_corrupted_stream_never_panics(
         msgs in proptest::collection::vec((msg(), header()), 1..4),
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
