@@ -26,13 +26,20 @@
 //!   backend stops reading (kernel socket buffers absorb the data) and
 //!   resumes once buffers come back.
 //! - At most one send is in flight per token: `send` hands the backend a
-//!   batch, and exactly one [`Completion::Sent`] returns it, with the number
-//!   of bytes written (possibly fewer than offered) or the error.
+//!   batch, and exactly one [`Completion::Sent`] returns it, also when the
+//!   token is closed first (then as a stale completion). `Ok(n)` means the
+//!   first `n` bytes of the batch were written, in order; `n` may be less
+//!   than offered (io_uring reports short writes; epoll finishes the batch
+//!   on writability and reports it whole), and the reactor re-queues the
+//!   unwritten tail. `Err` means the socket failed (or was closed) and says
+//!   nothing about how much was written before.
 //! - `poll` returns when at least one completion is ready, the timeout
 //!   expires, or a [`Waker`] registered with `watch_waker` is woken.
 //! - Nothing here allocates per message in steady state.
 
 pub mod epoll;
+#[cfg(test)]
+mod tests;
 pub mod uring;
 mod waker;
 
@@ -53,6 +60,18 @@ pub type Token = u64;
 
 /// Bits of a [`Token`] the reactor may use.
 pub const TOKEN_BITS: u32 = 56;
+
+/// The slab index of a token (bits 0..32): where a backend keeps the
+/// connection's state.
+pub(crate) fn token_index(token: Token) -> usize {
+    (token & 0xffff_ffff) as usize
+}
+
+/// The generation of a token (bits 32..56): tells a slot's current owner
+/// from an earlier connection that used the same index.
+pub(crate) fn token_generation(token: Token) -> u32 {
+    ((token >> 32) & 0xff_ffff) as u32
+}
 
 /// A filled receive buffer lent by the backend's pool.
 ///
@@ -135,7 +154,8 @@ pub enum Completion {
     Sent {
         /// The connection.
         token: Token,
-        /// Bytes written from the front of the batch, or the error.
+        /// Bytes written from the front of the batch (possibly fewer than
+        /// offered), or the error; see the contract in the module docs.
         result: io::Result<usize>,
         /// The batch handed to [`Backend::send`].
         batch: SendBatch,
@@ -153,6 +173,29 @@ pub struct BackendConfig {
     pub recv_buf_len: u32,
     /// Number of pooled receive buffers (a power of two, at most 32768).
     pub recv_buf_count: u16,
+}
+
+impl BackendConfig {
+    /// Checks the sizes against the limits stated on each field.
+    pub fn validate(&self) -> io::Result<()> {
+        let count = self.recv_buf_count;
+        if count == 0 || !count.is_power_of_two() || count > 32768 {
+            return Err(invalid(
+                "recv_buf_count must be a power of two in 1..=32768",
+            ));
+        }
+        if self.recv_buf_len == 0 || self.recv_buf_len > i32::MAX as u32 {
+            return Err(invalid("recv_buf_len must be in 1..=i32::MAX"));
+        }
+        if self.ring_entries == 0 {
+            return Err(invalid("ring_entries must be positive"));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
 impl Default for BackendConfig {

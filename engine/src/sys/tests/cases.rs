@@ -1,0 +1,294 @@
+//! Test bodies shared by both backends; `mod.rs` instantiates each one per
+//! backend.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use super::harness::{backend, Echo, PoolStats};
+use crate::sys::{Backend, BackendConfig, Completion, Waker};
+
+type Bench<B> = Echo<B>;
+
+fn small_pool() -> BackendConfig {
+    BackendConfig {
+        ring_entries: 64,
+        recv_buf_len: 1024,
+        recv_buf_count: 4,
+    }
+}
+
+fn default_config() -> BackendConfig {
+    BackendConfig {
+        ring_entries: 256,
+        recv_buf_len: 4096,
+        recv_buf_count: 64,
+    }
+}
+
+/// A deterministic, non-repeating-looking byte pattern.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+}
+
+pub fn echo_roundtrip<B: Backend + PoolStats>() {
+    let mut echo: Bench<B> = Echo::start(&default_config());
+    let addr = echo.addr;
+    let client = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"hello, switchboard").unwrap();
+        let mut back = [0u8; 18];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"hello, switchboard");
+        s.shutdown(Shutdown::Write).unwrap();
+        // The server closes after EOF; we see EOF too.
+        assert_eq!(s.read(&mut back).unwrap(), 0);
+    });
+    echo.run_until(|e| e.conns.values().any(|c| c.recv_closed && !c.in_flight));
+    let token = echo.accepted[0];
+    assert_eq!(echo.conns[&token].received, 18);
+    echo.close(token);
+    client.join().unwrap();
+    echo.run_until(|e| e.backend.bufs_available() == 64);
+}
+
+pub fn many_connections<B: Backend + PoolStats>() {
+    const CLIENTS: usize = 100;
+    let mut echo: Bench<B> = Echo::start(&default_config());
+    let addr = echo.addr;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let msg = format!("client {i} says hi");
+                s.write_all(msg.as_bytes()).unwrap();
+                let mut back = vec![0u8; msg.len()];
+                s.read_exact(&mut back).unwrap();
+                assert_eq!(back, msg.as_bytes());
+            })
+        })
+        .collect();
+    echo.run_until(|e| {
+        e.accepted.len() == CLIENTS && e.conns.values().all(|c| c.recv_closed && !c.in_flight)
+    });
+    for c in clients {
+        c.join().unwrap();
+    }
+    for token in echo.accepted.clone() {
+        echo.close(token);
+    }
+    echo.run_until(|e| e.backend.bufs_available() == 64);
+}
+
+/// 1 MiB sent in small pieces through 4 buffers of 1 KiB: the pool runs
+/// dry over and over (ENOBUFS on io_uring), sends come back short, and
+/// every byte still arrives in order.
+pub fn bulk_echo_tiny_pool<B: Backend + PoolStats>() {
+    const TOTAL: usize = 1 << 20;
+    let mut echo: Bench<B> = Echo::start(&small_pool());
+    let addr = echo.addr;
+    let client = thread::spawn(move || {
+        let s = TcpStream::connect(addr).unwrap();
+        let mut reader = s.try_clone().unwrap();
+        let writer = thread::spawn(move || {
+            let mut s = s;
+            for piece in pattern(TOTAL).chunks(777) {
+                s.write_all(piece).unwrap();
+            }
+            s
+        });
+        let mut back = vec![0u8; TOTAL];
+        reader.read_exact(&mut back).unwrap();
+        assert!(back == pattern(TOTAL), "echoed bytes differ");
+        drop(writer.join().unwrap());
+    });
+    echo.run_until(|e| e.conns.values().any(|c| c.recv_closed && !c.in_flight));
+    let token = echo.accepted[0];
+    assert_eq!(echo.conns[&token].received, TOTAL);
+    assert_eq!(echo.conns[&token].sent, TOTAL);
+    client.join().unwrap();
+    echo.close(token);
+    echo.run_until(|e| e.backend.bufs_available() == 4);
+}
+
+/// Holding every buffer stops reading; releasing them resumes it, with no
+/// byte lost or reordered.
+pub fn pool_exhaustion_resumes<B: Backend + PoolStats>() {
+    const TOTAL: usize = 64 * 1024;
+    let mut echo: Bench<B> = Echo::start(&small_pool());
+    echo.sink = true;
+    echo.hold = true;
+    let addr = echo.addr;
+    let client = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&pattern(TOTAL)).unwrap();
+        s
+    });
+    echo.run_until(|e| e.held.len() == 4);
+    assert_eq!(echo.backend.bufs_available(), 0);
+    for _ in 0..3 {
+        echo.turn(Duration::from_millis(10));
+    }
+    assert_eq!(echo.held.len(), 4, "read without buffers");
+    let mut got = Vec::new();
+    let start = std::time::Instant::now();
+    loop {
+        for (_, buf) in &echo.held {
+            got.extend_from_slice(echo.backend.buf(buf));
+        }
+        echo.release_held();
+        if got.len() >= TOTAL {
+            break;
+        }
+        assert!(start.elapsed() < super::harness::DEADLINE, "test hung");
+        echo.turn(Duration::from_millis(20));
+    }
+    assert!(got == pattern(TOTAL), "bytes lost or reordered");
+    let token = echo.accepted[0];
+    echo.close(token);
+    drop(client.join().unwrap());
+    echo.run_until(|e| e.backend.bufs_available() == 4);
+}
+
+pub fn pause_resume<B: Backend + PoolStats>() {
+    let mut echo: Bench<B> = Echo::start(&default_config());
+    echo.sink = true;
+    let addr = echo.addr;
+    let mut client = TcpStream::connect(addr).unwrap();
+    echo.run_until(|e| !e.accepted.is_empty());
+    let token = echo.accepted[0];
+    echo.backend.pause_recv(token);
+    // Let the pause reach the kernel before any byte is sent.
+    echo.turn(Duration::ZERO);
+    client.write_all(b"while paused").unwrap();
+    for _ in 0..3 {
+        echo.turn(Duration::from_millis(10));
+    }
+    assert_eq!(echo.conns[&token].received, 0, "read while paused");
+    echo.backend.resume_recv(token);
+    echo.run_until(|e| e.conns[&token].received == 12);
+    // Pause and resume in the same tick: reading carries on.
+    echo.backend.pause_recv(token);
+    echo.backend.resume_recv(token);
+    client.write_all(b"again").unwrap();
+    echo.run_until(|e| e.conns[&token].received == 17);
+    echo.close(token);
+    echo.run_until(|e| e.backend.bufs_available() == 64);
+}
+
+/// Closing while bytes are still arriving: no panic, late completions
+/// carry their buffers back, the pool fills up again, the peer sees the
+/// connection end.
+pub fn close_while_receiving<B: Backend + PoolStats>() {
+    let mut echo: Bench<B> = Echo::start(&small_pool());
+    echo.sink = true;
+    let addr = echo.addr;
+    let client = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let chunk = pattern(4096);
+        loop {
+            if let Err(e) = s.write_all(&chunk) {
+                assert!(
+                    matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+                    "{e}"
+                );
+                return;
+            }
+        }
+    });
+    echo.run_until(|e| e.conns.values().any(|c| c.received > 16 * 1024));
+    let token = echo.accepted[0];
+    // A send in flight at close comes back too (as a stale `Sent`).
+    echo.backend.send(
+        token,
+        crate::sys::SendBatch {
+            bufs: vec![bytes::Bytes::from_static(b"bye")],
+        },
+    );
+    echo.close(token);
+    echo.run_until(|e| e.backend.bufs_available() == 4);
+    client.join().unwrap();
+    // Nothing more arrives for the closed token once it is drained.
+    echo.turn(Duration::from_millis(10));
+    assert!(echo.conns.is_empty());
+    assert_eq!(echo.backend.bufs_available(), 4);
+}
+
+pub fn waker_wakes_poll<B: Backend + PoolStats>() {
+    let mut b: B = backend(&default_config());
+    let waker = Waker::new().unwrap();
+    b.watch_waker(&waker).unwrap();
+    let remote = waker.clone();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        remote.wake();
+    });
+    let mut out = Vec::new();
+    while out.is_empty() {
+        b.poll(None, &mut out).unwrap();
+    }
+    assert!(matches!(out[..], [Completion::Woken]), "{out:?}");
+    t.join().unwrap();
+    // The wake was consumed: a second poll times out empty; a new wake is
+    // seen again.
+    out.clear();
+    b.poll(Some(Duration::from_millis(10)), &mut out).unwrap();
+    assert!(out.is_empty(), "{out:?}");
+    waker.wake();
+    waker.wake();
+    while out.is_empty() {
+        b.poll(Some(Duration::from_millis(10)), &mut out).unwrap();
+    }
+    assert!(matches!(out[..], [Completion::Woken]), "{out:?}");
+}
+
+pub fn poll_timeout_returns<B: Backend + PoolStats>() {
+    let mut b: B = backend(&default_config());
+    let mut out = Vec::new();
+    b.poll(Some(Duration::from_millis(5)), &mut out).unwrap();
+    b.poll(Some(Duration::ZERO), &mut out).unwrap();
+    assert!(out.is_empty(), "{out:?}");
+}
+
+/// A send to a peer that is gone comes back as an error, and closing
+/// listeners stops accepting.
+pub fn send_to_reset_peer_and_close_listeners<B: Backend + PoolStats>() {
+    let mut echo: Bench<B> = Echo::start(&default_config());
+    echo.sink = true;
+    let client = TcpStream::connect(echo.addr).unwrap();
+    echo.run_until(|e| !e.accepted.is_empty());
+    let token = echo.accepted[0];
+    // Linger 0: close sends RST.
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(client);
+    echo.run_until(|e| e.conns[&token].recv_closed);
+    let mut failed = false;
+    let payload = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    let mut out = Vec::new();
+    while !failed {
+        let bufs = vec![payload.clone()];
+        echo.backend.send(token, crate::sys::SendBatch { bufs });
+        loop {
+            echo.backend
+                .poll(Some(Duration::from_millis(20)), &mut out)
+                .unwrap();
+            if let Some(i) = out
+                .iter()
+                .position(|c| matches!(c, Completion::Sent { .. }))
+            {
+                let Completion::Sent { result, .. } = out.swap_remove(i) else {
+                    unreachable!()
+                };
+                failed = result.is_err();
+                break;
+            }
+        }
+    }
+    echo.close(token);
+    echo.backend.close_listeners();
+    echo.turn(Duration::ZERO);
+    assert!(TcpStream::connect(echo.addr).is_err(), "still listening");
+}
