@@ -274,11 +274,14 @@ impl CoreState {
                 return (0, true);
             }
         };
+        // Users and conversations are expected to have members; a topic
+        // without subscribers is normal pub/sub.
+        let empty_is_error = kind != TargetKind::Topic;
         let Some(p) = presence else {
-            return (0, kind == TargetKind::User);
+            return (0, empty_is_error);
         };
         self.scratch.extend_from_slice(p.local.as_slice());
-        (p.remote_cores, kind == TargetKind::User)
+        (p.remote_cores, empty_is_error)
     }
 
     fn target_bytes(&mut self, kind: TargetKind, id: &str) -> Bytes {
@@ -306,12 +309,10 @@ impl CoreState {
     ) {
         if recipients == 0 && empty_is_error {
             metrics::inc(&self.stats.no_target_total);
-            self.send_error(
-                token,
-                header.message_id,
-                ErrorCode::NoSuchTarget,
-                "no such target",
-            );
+            let mut h = FrameHeader::new(FrameType::Error, 0);
+            h.message_id = header.message_id;
+            h.stream_id = header.stream_id;
+            self.send_error(token, h, ErrorCode::NoSuchTarget, "no such target");
             return;
         }
         if header.flags.contains(wire::Flags::ACK_REQUESTED) {
@@ -331,9 +332,7 @@ impl CoreState {
     }
 
     /// Queues an ERROR frame (the connection stays open).
-    pub fn send_error(&mut self, token: Token, message_id: u64, code: ErrorCode, reason: &str) {
-        let mut h = FrameHeader::new(FrameType::Error, 0);
-        h.message_id = message_id;
+    pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
         let mut enc = std::mem::take(&mut self.encoder);
         enc.error(self.arena(), h, &wire::ErrorMsg { code, reason });
         self.encoder = enc;
@@ -350,7 +349,7 @@ impl CoreState {
         {
             return;
         }
-        self.send_error(token, 0, code, reason);
+        self.send_error(token, FrameHeader::new(FrameType::Error, 0), code, reason);
         self.send_close(token, code as u16, reason);
     }
 
