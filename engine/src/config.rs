@@ -72,7 +72,9 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     /// On SIGTERM, wait at most this long for send queues to flush (ms).
     pub drain_timeout_ms: u64,
-    /// Most connections per core; accepts beyond it are refused.
+    /// Most connections per core; accepts beyond it are refused. The
+    /// connection table reserves this many slots of address space (about
+    /// 120 bytes each) at start-up; only slots in use cost memory.
     pub max_connections_per_core: usize,
 }
 
@@ -104,7 +106,7 @@ impl Default for Limits {
             hello_timeout_ms: 10_000,
             idle_timeout_ms: 300_000,
             drain_timeout_ms: 5_000,
-            max_connections_per_core: 1 << 20,
+            max_connections_per_core: 1 << 18,
         }
     }
 }

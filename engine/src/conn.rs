@@ -117,8 +117,15 @@ pub struct ConnTable {
 impl ConnTable {
     /// An empty table.
     pub fn new() -> ConnTable {
+        ConnTable::with_capacity(0)
+    }
+
+    /// A table that reserves room for `n` slots up front. A large
+    /// reservation is address space only: pages are touched as slots fill,
+    /// and the table never moves (no copy, no stale old table in RSS).
+    pub fn with_capacity(n: usize) -> ConnTable {
         ConnTable {
-            slots: Vec::new(),
+            slots: Vec::with_capacity(n),
             free: Vec::new(),
             live: 0,
         }
@@ -233,5 +240,19 @@ mod tests {
         assert!(t.remove(a).is_none());
         assert_eq!(t.len(), 1);
         assert!(b < (1 << crate::sys::TOKEN_BITS));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Idle connections must stay small: this is the per-slot part of the
+    /// product's memory budget (see docs/benchmarks.md).
+    #[test]
+    fn a_connection_slot_stays_small() {
+        let slot = std::mem::size_of::<Slot>();
+        println!("Conn {} Slot {}", std::mem::size_of::<Conn>(), slot);
+        assert!(slot <= 128, "slot grew to {slot} bytes");
     }
 }

@@ -98,9 +98,10 @@ impl CoreState {
         ids: Arc<IdGenerator>,
         stats: Arc<CoreStats>,
     ) -> CoreState {
+        let max_conns = settings.limits.max_connections_per_core;
         CoreState {
             settings,
-            conns: ConnTable::new(),
+            conns: ConnTable::with_capacity(max_conns),
             registry: Registry::default(),
             mesh,
             ids,

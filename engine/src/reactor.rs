@@ -177,8 +177,12 @@ impl<B: Backend> Reactor<B> {
                 conn.dirty = true;
                 s.intents.flush.push(token);
             }
-        } else if conn.phase == Phase::Closing {
-            s.intents.close.push(token);
+        } else {
+            // Give the queue's memory back: idle connections hold none.
+            conn.send_queue = std::collections::VecDeque::new();
+            if conn.phase == Phase::Closing {
+                s.intents.close.push(token);
+            }
         }
         s.after_drain(token);
     }
