@@ -1,0 +1,316 @@
+//! A running `switchboard` process: started on loopback port 0, its
+//! addresses read from the ready line, killed when dropped.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::binary::switchboard_bin;
+
+/// How long a server may take to print its ready line (a debug build on a
+/// busy two-core machine included).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout for one admin HTTP request.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which I/O backend the server is forced to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring.
+    Uring,
+    /// epoll through mio.
+    Epoll,
+}
+
+impl Backend {
+    /// The `--backend` value, also what the ready line reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Uring => "uring",
+            Backend::Epoll => "epoll",
+        }
+    }
+}
+
+/// A `switchboard` child process.
+pub struct Server {
+    child: Child,
+    wire: SocketAddr,
+    admin: SocketAddr,
+    threads: usize,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Server {
+    /// Starts the server with `--backend <backend>`, port-0 addresses,
+    /// unpinned threads (2 unless `extra_args` sets `--threads`), then
+    /// `extra_args`; returns once it printed its ready line.
+    pub fn start(backend: Backend, extra_args: &[&str]) -> Server {
+        let mut cmd = Command::new(switchboard_bin());
+        cmd.args(["--backend", backend.name()])
+            .args(["--wire-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+            .args(["--pin-threads", "false"]);
+        if !extra_args.contains(&"--threads") {
+            cmd.args(["--threads", "2"]);
+        }
+        cmd.args(extra_args)
+            .env_remove("SWITCHBOARD_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawning switchboard");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let line = read_ready_line(child.stdout.take().expect("piped stdout"));
+        let mut server = Server {
+            child,
+            wire: "0.0.0.0:0".parse().unwrap(),
+            admin: "0.0.0.0:0".parse().unwrap(),
+            threads: 0,
+            stderr,
+        };
+        let Some(line) = line else {
+            let status = server.wait_exit(Duration::from_secs(5));
+            panic!(
+                "switchboard printed no ready line (exit: {status:?}); stderr:\n{}",
+                server.stderr_text()
+            );
+        };
+        let ready =
+            parse_ready_line(&line).unwrap_or_else(|| panic!("malformed ready line: {line:?}"));
+        assert_eq!(ready.backend, backend.name(), "ready line: {line}");
+        server.wire = ready.wire;
+        server.admin = ready.admin;
+        server.threads = ready.threads;
+        server
+    }
+
+    /// The wire protocol listener.
+    pub fn wire_addr(&self) -> SocketAddr {
+        self.wire
+    }
+
+    /// The admin HTTP listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// Reactor threads, as the ready line reported them.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// `GET path` on the admin port: (status code, body).
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        http_get(self.admin, path)
+    }
+
+    /// `/metrics`, each series summed over its labels (over cores), keyed
+    /// by metric name (`switchboard_protocol_errors_total`).
+    pub fn metrics(&self) -> HashMap<String, f64> {
+        let (status, body) = self.http_get("/metrics");
+        assert_eq!(status, 200, "/metrics answered {status}: {body}");
+        parse_metrics(&body)
+    }
+
+    /// One metric summed over cores; panics if the server does not export it.
+    pub fn metric(&self, name: &str) -> f64 {
+        let m = self.metrics();
+        *m.get(name)
+            .unwrap_or_else(|| panic!("no metric {name} in /metrics"))
+    }
+
+    /// Resident set size of the process, from `/proc/PID/status`.
+    pub fn rss_bytes(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let text = std::fs::read_to_string(&path).expect("reading /proc/PID/status");
+        let kib: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS line");
+        kib * 1024
+    }
+
+    /// Sends SIGTERM (graceful drain).
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits");
+        // SAFETY: kill(2) takes plain integers; the pid is our child, not
+        // yet reaped (tests signal only a server they have not waited for).
+        let r = unsafe { libc::kill(pid, sig) };
+        assert_eq!(r, 0, "kill({sig}): {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the process to exit; `None` if it is still running
+    /// after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!(
+                "--- switchboard stderr (pid {}) ---\n{}--- end ---",
+                self.child.id(),
+                self.stderr_text()
+            );
+        }
+    }
+}
+
+/// Reads stdout until the ready line; keeps draining stdout afterwards so
+/// the server never blocks on a full pipe. `None` if stdout closed or no
+/// line came in time.
+fn read_ready_line(stdout: ChildStdout) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let mut sent = false;
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if !sent && line.starts_with("switchboard ready ") => {
+                    sent = tx.send(line.trim_end().to_string()).is_ok();
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+    rx.recv_timeout(READY_TIMEOUT).ok()
+}
+
+/// The fields of `switchboard ready backend=.. threads=.. wire=.. admin=..`.
+struct Ready {
+    backend: String,
+    threads: usize,
+    wire: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn parse_ready_line(line: &str) -> Option<Ready> {
+    let rest = line.strip_prefix("switchboard ready ")?;
+    let fields: HashMap<&str, &str> = rest
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    Some(Ready {
+        backend: fields.get("backend")?.to_string(),
+        threads: fields.get("threads")?.parse().ok()?,
+        wire: fields.get("wire")?.parse().ok()?,
+        admin: fields.get("admin")?.parse().ok()?,
+    })
+}
+
+/// Sums Prometheus text samples by metric name, ignoring labels.
+pub fn parse_metrics(body: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in body.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let name = series.split('{').next().unwrap_or(series);
+        let Ok(v) = value.parse::<f64>() else {
+            continue;
+        };
+        *out.entry(name.to_string()).or_insert(0.0) += v;
+    }
+    out
+}
+
+/// A one-shot HTTP/1.1 GET: (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).expect("connecting to admin");
+    s.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .expect("writing HTTP request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("reading HTTP response");
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {head:?}"));
+    (status, body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line_parses() {
+        let r = parse_ready_line(
+            "switchboard ready backend=epoll threads=2 wire=127.0.0.1:7070 admin=127.0.0.1:9090",
+        )
+        .unwrap();
+        assert_eq!(r.backend, "epoll");
+        assert_eq!(r.threads, 2);
+        assert_eq!(r.wire.port(), 7070);
+        assert_eq!(r.admin.port(), 9090);
+        assert!(parse_ready_line("switchboard ready backend=epoll").is_none());
+    }
+
+    #[test]
+    fn metrics_sum_over_cores() {
+        let m =
+            parse_metrics("# HELP x y\n# TYPE x counter\nx{core=\"0\"} 1\nx{core=\"1\"} 2\ny 5\n");
+        assert_eq!(m["x"], 3.0);
+        assert_eq!(m["y"], 5.0);
+    }
+}

@@ -1,0 +1,38 @@
+//! End-to-end tests: each test starts the real `switchboard` binary on
+//! loopback port 0 and drives it over real sockets with `wire` clients.
+//!
+//! Every scenario is a `fn(Backend)` instantiated once per backend by
+//! [`both_backends!`], so `cargo test uring::` or `cargo test epoll::`
+//! runs one backend.
+
+/// Instantiates each listed `fn(Backend)` as a test per backend:
+/// `<module>::uring::<name>` and `<module>::epoll::<name>`.
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod uring {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(e2e::Backend::Uring)
+                }
+            )+
+        }
+        mod epoll {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(e2e::Backend::Epoll)
+                }
+            )+
+        }
+    };
+}
+
+mod backpressure;
+mod basic;
+mod drain;
+mod errors;
+mod order;
+mod routing;
+mod scale;
+mod split;
