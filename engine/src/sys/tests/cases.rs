@@ -292,3 +292,20 @@ pub fn send_to_reset_peer_and_close_listeners<B: Backend + PoolStats>() {
     echo.turn(Duration::ZERO);
     assert!(TcpStream::connect(echo.addr).is_err(), "still listening");
 }
+
+pub fn invalid_config_is_an_error<B: Backend + PoolStats>() {
+    let bad = [
+        BackendConfig {
+            recv_buf_count: 3,
+            ..default_config()
+        },
+        BackendConfig {
+            recv_buf_len: 0,
+            ..default_config()
+        },
+    ];
+    for config in bad {
+        let error = B::new(&config).err().expect("accepted a bad config");
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    }
+}

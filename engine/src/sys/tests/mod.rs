@@ -14,7 +14,6 @@ macro_rules! both_backends {
             }
 
             #[test]
-            #[ignore = "io_uring backend not built yet"]
             fn uring() {
                 super::cases::$case::<crate::sys::uring::UringBackend>();
             }
@@ -32,4 +31,5 @@ both_backends!(
     waker_wakes_poll,
     poll_timeout_returns,
     send_to_reset_peer_and_close_listeners,
+    invalid_config_is_an_error,
 );

@@ -1,65 +1,394 @@
-//! [`UringBackend`]: placeholder until the io_uring backend lands; `new`
-//! refuses, so start-up falls back to epoll.
+//! [`UringBackend`]: one io_uring per reactor thread.
+//!
+//! Multishot accept per listener ([`accept`]), multishot recv into a
+//! provided-buffer ring ([`recv`], [`buf_ring`]), one `SENDMSG` in flight
+//! per connection from a pool of send slots ([`send`]), shutdown and close
+//! through the ring ([`close`]), wakers watched by multishot poll
+//! ([`wake`]). This file owns the ring itself: submitting, waiting, and
+//! turning CQEs into [`Completion`]s.
+//!
+//! `user_data` layout: the op kind ([`Op`]) in the top 8 bits, and in the
+//! low 56 the reactor's token (recv), a listener index (accept), a send
+//! slot index (send) or a waker index (wake).
+//!
+//! Created and used on one thread (the ring may be set up single-issuer);
+//! nothing here requires `Send`.
 
+mod accept;
+mod buf_ring;
+mod close;
+mod recv;
+mod send;
+mod setup;
+mod wake;
+
+use std::collections::VecDeque;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token, Waker};
+use io_uring::{squeue, types, IoUring};
 
-/// The io_uring backend (not yet implemented: `new` always fails).
-pub struct UringBackend {
-    never: std::convert::Infallible,
+use self::buf_ring::ProvidedBufRing;
+use self::send::SendSlots;
+use super::{
+    token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
+    Waker, TOKEN_BITS,
+};
+
+/// What a CQE completes; the top 8 bits of its `user_data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Op {
+    /// Start-up probe; never seen after `new`.
+    Probe = 0,
+    Accept = 1,
+    Recv = 2,
+    Send = 3,
+    Wake = 4,
+    /// Shutdown, cancel and close: fire and forget, their CQEs (only on
+    /// failure, with `SKIP_SUCCESS`) are dropped.
+    Ignore = 5,
+    /// The backoff timer before re-arming a failed accept.
+    AcceptRetry = 6,
 }
 
-impl UringBackend {
-    /// Buffers not lent out.
-    pub fn bufs_available(&self) -> usize {
-        match self.never {}
+const PAYLOAD_MASK: u64 = (1 << TOKEN_BITS) - 1;
+
+fn user_data(op: Op, payload: u64) -> u64 {
+    debug_assert_eq!(payload & !PAYLOAD_MASK, 0);
+    (op as u64) << TOKEN_BITS | payload
+}
+
+fn op_of(user_data: u64) -> Option<Op> {
+    Some(match user_data >> TOKEN_BITS {
+        0 => Op::Probe,
+        1 => Op::Accept,
+        2 => Op::Recv,
+        3 => Op::Send,
+        4 => Op::Wake,
+        5 => Op::Ignore,
+        6 => Op::AcceptRetry,
+        _ => return None,
+    })
+}
+
+/// Slot flags (low 8 bits of `Slot::tag`; the generation is above them).
+/// The reactor wants bytes (registered and not paused).
+const WANT_RECV: u32 = 1 << 0;
+/// A multishot recv is live in the kernel (its final CQE not yet reaped).
+const ARMED: u32 = 1 << 1;
+/// EOF or an error was reported; never re-armed.
+const RECV_DONE: u32 = 1 << 2;
+/// On the starved list, waiting for buffers.
+const STARVED: u32 = 1 << 3;
+
+/// Per-connection state, indexed by the token's slab index: 8 bytes.
+struct Slot {
+    /// The socket; `None` when free (4 bytes: `OwnedFd` has a niche).
+    fd: Option<OwnedFd>,
+    /// Generation of the owning token (bits 8..32) and flags (bits 0..8).
+    tag: u32,
+}
+
+// The per-connection cost this backend promises.
+const _: () = assert!(size_of::<Slot>() == 8);
+
+impl Slot {
+    const FREE: Slot = Slot { fd: None, tag: 0 };
+
+    fn owned_by(&self, token: Token) -> bool {
+        self.fd.is_some() && self.tag >> 8 == token_generation(token)
     }
+
+    fn raw_fd(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+}
+
+/// A reaped CQE, copied out so handlers may use the ring.
+#[derive(Clone, Copy)]
+struct Cqe {
+    user_data: u64,
+    result: i32,
+    flags: u32,
+}
+
+/// The io_uring backend; see the module docs.
+pub struct UringBackend {
+    ring: IoUring,
+    /// Receive buffers. `ManuallyDrop`: freed only once no recv can write
+    /// into them (see `Drop`).
+    bufs: ManuallyDrop<ProvidedBufRing>,
+    slots: Vec<Slot>,
+    listeners: Vec<Option<TcpListener>>,
+    /// Connections whose recv ended with ENOBUFS; may hold stale tokens.
+    starved: VecDeque<Token>,
+    /// In-flight sends. `ManuallyDrop` for the same reason as `bufs`.
+    sends: ManuallyDrop<SendSlots>,
+    wakers: Vec<Waker>,
+    /// Completions produced outside `poll`, handed out by the next one.
+    done: Vec<Completion>,
+    /// CQEs reaped and not yet dispatched.
+    cqes: Vec<Cqe>,
+    /// Recvs and sends (the ops that use our memory) whose final CQE has
+    /// not been reaped.
+    in_flight: usize,
+    /// A submit failure that `poll` must report.
+    fatal: Option<io::Error>,
 }
 
 impl Backend for UringBackend {
     const NAME: &'static str = "uring";
 
-    fn new(_config: &BackendConfig) -> io::Result<Self> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "io_uring backend not built yet",
-        ))
+    fn new(config: &BackendConfig) -> io::Result<Self> {
+        config.validate()?;
+        let mut ring = setup::build_ring(config.ring_entries)?;
+        setup::probe(&ring)?;
+        let mut bufs =
+            ProvidedBufRing::register(&ring, config.recv_buf_count, config.recv_buf_len)?;
+        let mut recv_live = false;
+        if let Err(e) = setup::probe_multishot_recv(&mut ring, &mut bufs, &mut recv_live) {
+            if recv_live {
+                // The ring failed under the probe's recv, which may still
+                // write into the buffers: leak them rather than unmap them.
+                std::mem::forget(bufs);
+            }
+            return Err(e);
+        }
+        let cq_entries = ring.params().cq_entries() as usize;
+        Ok(UringBackend {
+            ring,
+            bufs: ManuallyDrop::new(bufs),
+            slots: Vec::new(),
+            listeners: Vec::new(),
+            starved: VecDeque::new(),
+            sends: ManuallyDrop::new(SendSlots::default()),
+            wakers: Vec::new(),
+            done: Vec::new(),
+            // One full CQ per poll is the usual most; more grows it once.
+            cqes: Vec::with_capacity(cq_entries),
+            in_flight: 0,
+            fatal: None,
+        })
     }
 
-    fn add_listener(&mut self, _: TcpListener) -> io::Result<usize> {
-        match self.never {}
+    fn add_listener(&mut self, listener: TcpListener) -> io::Result<usize> {
+        self.add_listener_inner(listener)
     }
+
     fn close_listeners(&mut self) {
-        match self.never {}
+        self.close_listeners_inner();
     }
-    fn register(&mut self, _: Token, _: TcpStream) -> io::Result<()> {
-        match self.never {}
+
+    fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()> {
+        debug_assert_eq!(token >> TOKEN_BITS, 0, "token uses the backend's bits");
+        let index = token_index(token);
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || Slot::FREE);
+        }
+        debug_assert!(self.slots[index].fd.is_none(), "slot {index} in use");
+        // No fcntl: io_uring's socket ops ignore O_NONBLOCK, and the only
+        // synchronous call made on the fd (shutdown) never blocks.
+        let fd = OwnedFd::from(stream);
+        self.slots[index] = Slot {
+            fd: Some(fd),
+            tag: token_generation(token) << 8 | WANT_RECV,
+        };
+        self.arm_recv(token);
+        Ok(())
     }
-    fn pause_recv(&mut self, _: Token) {
-        match self.never {}
+
+    fn pause_recv(&mut self, token: Token) {
+        self.pause_recv_inner(token);
     }
-    fn resume_recv(&mut self, _: Token) {
-        match self.never {}
+
+    fn resume_recv(&mut self, token: Token) {
+        self.resume_recv_inner(token);
     }
-    fn send(&mut self, _: Token, _: SendBatch) {
-        match self.never {}
+
+    fn send(&mut self, token: Token, batch: SendBatch) {
+        self.send_inner(token, batch);
     }
-    fn close(&mut self, _: Token) {
-        match self.never {}
+
+    fn close(&mut self, token: Token) {
+        self.close_inner(token);
     }
-    fn watch_waker(&mut self, _: &Waker) -> io::Result<()> {
-        match self.never {}
+
+    fn watch_waker(&mut self, waker: &Waker) -> io::Result<()> {
+        self.watch_waker_inner(waker);
+        Ok(())
     }
-    fn poll(&mut self, _: Option<Duration>, _: &mut Vec<Completion>) -> io::Result<()> {
-        match self.never {}
+
+    fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()> {
+        if let Some(e) = self.fatal.take() {
+            return Err(e);
+        }
+        out.append(&mut self.done);
+        self.rearm_starved();
+        let busy = !out.is_empty() || !self.cqes.is_empty() || !self.ring.completion().is_empty();
+        self.enter(if busy { Some(Duration::ZERO) } else { timeout })?;
+        self.reap();
+        self.dispatch(out);
+        match self.fatal.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
-    fn buf(&self, _: &RecvBuf) -> &[u8] {
-        match self.never {}
+
+    fn buf(&self, buf: &RecvBuf) -> &[u8] {
+        self.bufs.filled(buf.id, buf.len)
     }
-    fn release(&mut self, _: RecvBuf) {
-        match self.never {}
+
+    fn release(&mut self, buf: RecvBuf) {
+        self.bufs.recycle(buf.id);
+    }
+}
+
+impl UringBackend {
+    /// Buffers in the ring (not lent out).
+    pub fn bufs_available(&self) -> usize {
+        self.bufs.available()
+    }
+
+    fn slot(&self, token: Token) -> Option<&Slot> {
+        self.slots
+            .get(token_index(token))
+            .filter(|s| s.owned_by(token))
+    }
+
+    fn slot_mut(&mut self, token: Token) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(token_index(token))
+            .filter(|s| s.owned_by(token))
+    }
+
+    /// Queues an SQE, submitting what is queued when the SQ is full.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` (buffers, msghdr, iovecs) must stay valid
+    /// until the op's final CQE is reaped (or the ring is gone).
+    unsafe fn push(&mut self, entry: squeue::Entry) {
+        loop {
+            // SAFETY: the caller keeps the entry's memory valid as required.
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+            if let Err(e) = self.ring.submit() {
+                match e.raw_os_error() {
+                    // CQ overflowing or the kernel short of memory: take
+                    // completions off the CQ (dispatched by the next poll),
+                    // then try again.
+                    Some(libc::EBUSY | libc::EAGAIN | libc::EINTR) => self.reap(),
+                    _ => {
+                        // The ring is broken; `poll` reports it and the
+                        // reactor stops. Dropping the entry is then moot.
+                        self.fatal = Some(e);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Submits queued SQEs and waits up to `timeout` for one completion.
+    fn enter(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let result = match timeout {
+            None => self.ring.submit_and_wait(1),
+            Some(t) => {
+                let ts = types::Timespec::from(t);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            // Timed out, interrupted, or the CQ needs reaping first: all are
+            // a normal return from `poll`.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Copies every available CQE to `self.cqes`.
+    fn reap(&mut self) {
+        for cqe in self.ring.completion() {
+            self.cqes.push(Cqe {
+                user_data: cqe.user_data(),
+                result: cqe.result(),
+                flags: cqe.flags(),
+            });
+        }
+    }
+
+    /// Turns reaped CQEs into completions. Handlers may reap more (when
+    /// the SQ is full); those are handled in the same loop.
+    fn dispatch(&mut self, out: &mut Vec<Completion>) {
+        let mut i = 0;
+        while i < self.cqes.len() {
+            let cqe = self.cqes[i];
+            i += 1;
+            let payload = cqe.user_data & PAYLOAD_MASK;
+            match op_of(cqe.user_data) {
+                Some(Op::Accept) => self.on_accept(payload as usize, cqe, out),
+                Some(Op::Recv) => self.on_recv(payload, cqe, out),
+                Some(Op::Send) => self.on_send(payload as u32, cqe, out),
+                Some(Op::Wake) => self.on_wake(payload as usize, cqe, out),
+                Some(Op::AcceptRetry) => self.on_accept_retry(payload as usize),
+                Some(Op::Ignore | Op::Probe) => {}
+                None => debug_assert!(false, "unknown user_data {:#x}", cqe.user_data),
+            }
+        }
+        self.cqes.clear();
+    }
+
+    /// Gives the socket's fd up for an io_uring close; the slot is freed.
+    fn take_fd(&mut self, token: Token) -> Option<RawFd> {
+        let slot = self.slot_mut(token)?;
+        let fd = slot.fd.take().map(IntoRawFd::into_raw_fd);
+        *slot = Slot::FREE;
+        fd
+    }
+}
+
+impl Drop for UringBackend {
+    /// Cancels every op and waits for the recvs and sends to end before the
+    /// memory they use (buffers, msghdrs) is freed. If they do not end
+    /// after a bounded wait, that memory is leaked rather than freed under
+    /// the kernel.
+    fn drop(&mut self) {
+        self.cancel_all();
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            if self.in_flight == 0 {
+                break;
+            }
+            if self.enter(Some(Duration::from_millis(10))).is_err() {
+                break;
+            }
+            self.reap();
+            self.dispatch(&mut out);
+            // Returned batches and buffers are dropped with `out`; buffers
+            // need no release: the ring goes away.
+            out.clear();
+        }
+        if self.in_flight == 0 {
+            // SAFETY: no recv or send is in flight, so the kernel no longer
+            // uses the buffers or send slots; they are dropped once.
+            unsafe {
+                ManuallyDrop::drop(&mut self.bufs);
+                ManuallyDrop::drop(&mut self.sends);
+            }
+        }
     }
 }

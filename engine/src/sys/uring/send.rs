@@ -1,0 +1,126 @@
+//! Sends: one `SENDMSG` per connection in flight, its msghdr and iovecs in
+//! a pooled slot that the kernel may read until the CQE arrives.
+//!
+//! `MSG_WAITALL` makes the kernel finish the whole batch (waiting for
+//! socket space as needed), so `Sent` normally reports every byte; a
+//! batch of more than `IOV_MAX` buffers is sent in part and reported
+//! short, and a failure after some bytes reports those bytes.
+
+use std::io;
+
+use io_uring::{opcode, types};
+
+use super::{user_data, Completion, Cqe, Op, UringBackend};
+use crate::sys::{SendBatch, Token};
+
+/// The kernel's limit on iovecs per sendmsg (UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+
+/// An in-flight send's memory. Boxed so the msghdr's address stays put
+/// while the pool's `Vec` grows.
+struct SendSlot {
+    token: Token,
+    batch: SendBatch,
+    /// Points into `batch`; its allocation is reused from send to send.
+    iovecs: Vec<libc::iovec>,
+    /// Points at `iovecs`.
+    msg: libc::msghdr,
+}
+
+/// Pool of send slots, as many as the most sends ever in flight at once
+/// (so sized by busy connections, not by all connections).
+#[derive(Default)]
+pub(super) struct SendSlots {
+    // The box is the point: the kernel holds the msghdr's address.
+    #[allow(clippy::vec_box)]
+    slots: Vec<Box<SendSlot>>,
+    free: Vec<u32>,
+}
+
+impl SendSlots {
+    /// Takes a slot for `batch` and points its msghdr at the batch's
+    /// bytes. Returns the slot id and the msghdr.
+    fn fill(&mut self, token: Token, batch: SendBatch) -> (u32, *const libc::msghdr) {
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.slots.push(Box::new(SendSlot {
+                    token: 0,
+                    batch: SendBatch::default(),
+                    iovecs: Vec::new(),
+                    // SAFETY: msghdr is plain data; all zeroes is a valid
+                    // empty header.
+                    msg: unsafe { std::mem::zeroed() },
+                }));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut *self.slots[id as usize];
+        slot.token = token;
+        slot.batch = batch;
+        slot.iovecs.clear();
+        let bufs = slot.batch.bufs.iter().filter(|b| !b.is_empty());
+        slot.iovecs.extend(bufs.take(IOV_MAX).map(|b| libc::iovec {
+            iov_base: b.as_ptr().cast_mut().cast(),
+            iov_len: b.len(),
+        }));
+        slot.msg.msg_iov = slot.iovecs.as_mut_ptr();
+        slot.msg.msg_iovlen = slot.iovecs.len();
+        (id, &slot.msg)
+    }
+
+    /// Frees the slot; returns its token and batch.
+    fn finish(&mut self, id: u32) -> (Token, SendBatch) {
+        debug_assert!(!self.free.contains(&id), "send slot {id} freed twice");
+        let slot = &mut *self.slots[id as usize];
+        // The iovecs would dangle once the batch leaves; forget them.
+        slot.iovecs.clear();
+        self.free.push(id);
+        (slot.token, std::mem::take(&mut slot.batch))
+    }
+}
+
+impl UringBackend {
+    pub(super) fn send_inner(&mut self, token: Token, batch: SendBatch) {
+        let Some(slot) = self.slot(token) else {
+            let result = Err(io::ErrorKind::NotConnected.into());
+            self.done.push(sent(token, result, batch));
+            return;
+        };
+        if batch.is_empty() {
+            self.done.push(sent(token, Ok(0), batch));
+            return;
+        }
+        let fd = slot.raw_fd();
+        let (id, msg) = self.sends.fill(token, batch);
+        let entry = opcode::SendMsg::new(types::Fd(fd), msg)
+            .flags((libc::MSG_NOSIGNAL | libc::MSG_WAITALL) as u32)
+            .build()
+            .user_data(user_data(Op::Send, u64::from(id)));
+        // SAFETY: the msghdr and iovecs live in a boxed slot that is not
+        // reused before this op's CQE (`finish` runs on it), and the bytes
+        // they point at are owned by the slot's batch; `Drop` keeps the
+        // pool alive until every send's CQE.
+        unsafe { self.push(entry) };
+        self.in_flight += 1;
+    }
+
+    pub(super) fn on_send(&mut self, id: u32, cqe: Cqe, out: &mut Vec<Completion>) {
+        self.in_flight -= 1;
+        let (token, batch) = self.sends.finish(id);
+        let result = if cqe.result >= 0 {
+            Ok(cqe.result as usize)
+        } else {
+            Err(io::Error::from_raw_os_error(-cqe.result))
+        };
+        out.push(sent(token, result, batch));
+    }
+}
+
+fn sent(token: Token, result: io::Result<usize>, batch: SendBatch) -> Completion {
+    Completion::Sent {
+        token,
+        result,
+        batch,
+    }
+}
