@@ -21,6 +21,7 @@ pub mod conn;
 pub mod core_state;
 pub mod ids;
 pub mod mesh;
+pub mod mem;
 pub mod metrics;
 pub mod proto;
 pub mod reactor;

@@ -19,6 +19,8 @@ const BATCH_BUFS_MAX: usize = 64;
 const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// How often idle and HELLO timeouts are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// Sweeps between returns of freed memory to the OS (about 2 s).
+const COLLECT_EVERY_SWEEPS: u64 = 8;
 
 /// A core's reactor: its state plus the backend that does its I/O.
 pub struct Reactor<B: Backend> {
@@ -31,6 +33,7 @@ pub struct Reactor<B: Backend> {
     started: Instant,
     next_sweep: Instant,
     sweep_cursor: usize,
+    sweeps: u64,
     stop: Arc<AtomicBool>,
     drain_deadline: Option<Instant>,
 }
@@ -48,6 +51,7 @@ impl<B: Backend> Reactor<B> {
             started: now,
             next_sweep: now + SWEEP_EVERY,
             sweep_cursor: 0,
+            sweeps: 0,
             stop,
             drain_deadline: None,
         }
@@ -280,6 +284,10 @@ impl<B: Backend> Reactor<B> {
             .map(|c| s.mesh.depth_to(c))
             .sum();
         metrics::set(&s.stats.mesh_ring_depth, depth as u64);
+        self.sweeps += 1;
+        if self.sweeps % COLLECT_EVERY_SWEEPS == 0 {
+            crate::mem::collect();
+        }
     }
 
     /// One step of a graceful drain; returns true when the core is done.
