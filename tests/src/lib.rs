@@ -6,6 +6,7 @@
 
 mod binary;
 mod client;
+pub mod flood;
 pub mod frames;
 mod server;
 
@@ -13,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use binary::switchboard_bin;
 pub use client::{ReadError, WireClient, TIMEOUT};
+pub use flood::{flood_body, Flood};
 pub use frames::{core_of, Delivered, OwnedFrame};
 pub use server::{http_get, parse_metrics, Backend, Server};
 
@@ -44,6 +46,8 @@ pub struct Welcomed {
     pub client: WireClient,
     /// The id WELCOME gave it.
     pub connection_id: u64,
+    /// The user it said HELLO as.
+    pub user: String,
 }
 
 impl Welcomed {
@@ -75,7 +79,8 @@ pub fn connect_on_every_core(
             return out;
         }
         let mut client = WireClient::connect(server.wire_addr());
-        let connection_id = client.hello(&user(i));
+        let name = user(i);
+        let connection_id = client.hello(&name);
         let core = core_of(connection_id) as usize;
         assert!(
             core < cores,
@@ -86,6 +91,7 @@ pub fn connect_on_every_core(
             out.push(Welcomed {
                 client,
                 connection_id,
+                user: name,
             });
         }
     }

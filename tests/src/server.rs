@@ -58,8 +58,13 @@ impl Server {
         if !extra_args.contains(&"--threads") {
             cmd.args(["--threads", "2"]);
         }
+        // Only the arguments above configure the server under test.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SWITCHBOARD_") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.args(extra_args)
-            .env_remove("SWITCHBOARD_CONFIG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
