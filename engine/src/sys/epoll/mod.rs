@@ -3,12 +3,12 @@
 //! refuse io_uring.
 //!
 //! It owns the listeners, the connection sockets, a fixed receive-buffer
-//! pool ([`pool`]) and the sends that could not finish at once
-//! ([`send`]). Reads happen in `poll`: readiness puts a connection on a
+//! pool (`pool`) and the sends that could not finish at once
+//! (`send`). Reads happen in `poll`: readiness puts a connection on a
 //! ready list, and the list is worked through with a bounded number of
 //! reads per connection per `poll`, so one fast sender cannot starve the
 //! rest. Sends are written at once and, when the socket is full, finished
-//! on writability; `Sent` then reports the whole batch (see [`send`]).
+//! on writability; `Sent` then reports the whole batch (see `send`).
 
 mod pool;
 mod send;

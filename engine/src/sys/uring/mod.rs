@@ -1,13 +1,13 @@
 //! [`UringBackend`]: one io_uring per reactor thread.
 //!
-//! Multishot accept per listener ([`accept`]), multishot recv into a
-//! provided-buffer ring ([`recv`], [`buf_ring`]), one `SENDMSG` in flight
-//! per connection from a pool of send slots ([`send`]), shutdown and close
-//! through the ring ([`close`]), wakers watched by multishot poll
-//! ([`wake`]). This file owns the ring itself: submitting, waiting, and
+//! Multishot accept per listener (`accept`), multishot recv into a
+//! provided-buffer ring (`recv`, `buf_ring`), one `SENDMSG` in flight
+//! per connection from a pool of send slots (`send`), shutdown and close
+//! through the ring (`close`), wakers watched by multishot poll
+//! (`wake`). This file owns the ring itself: submitting, waiting, and
 //! turning CQEs into [`Completion`]s.
 //!
-//! `user_data` layout: the op kind ([`Op`]) in the top 8 bits, and in the
+//! `user_data` layout: the op kind (`Op`) in the top 8 bits, and in the
 //! low 56 the reactor's token (recv), a listener index (accept), a send
 //! slot index (send) or a waker index (wake).
 //!
@@ -138,6 +138,8 @@ pub struct UringBackend {
     in_flight: usize,
     /// A submit failure that `poll` must report.
     fatal: Option<io::Error>,
+    /// `Woken` was reported by this `poll` already.
+    woken: bool,
 }
 
 impl Backend for UringBackend {
@@ -172,6 +174,7 @@ impl Backend for UringBackend {
             cqes: Vec::with_capacity(cq_entries),
             in_flight: 0,
             fatal: None,
+            woken: false,
         })
     }
 
@@ -231,6 +234,7 @@ impl Backend for UringBackend {
         let busy = !out.is_empty() || !self.cqes.is_empty() || !self.ring.completion().is_empty();
         self.enter(if busy { Some(Duration::ZERO) } else { timeout })?;
         self.reap();
+        self.woken = false;
         self.dispatch(out);
         match self.fatal.take() {
             Some(e) => Err(e),
@@ -306,12 +310,13 @@ impl UringBackend {
         };
         match result {
             Ok(_) => Ok(()),
-            // Timed out, interrupted, or the CQ needs reaping first: all are
-            // a normal return from `poll`.
+            // Timed out, interrupted, the CQ needs reaping first, or the
+            // kernel was briefly short of memory for requests: all are a
+            // normal return from `poll`; queued SQEs go in with the next.
             Err(e)
                 if matches!(
                     e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
                 ) =>
             {
                 Ok(())

@@ -37,7 +37,12 @@ impl UringBackend {
         if cqe.result >= 0 {
             // Reset the counter so the next wake is a new event.
             waker.drain();
-            out.push(Completion::Woken);
+            // Several wakes before this poll may post several CQEs; the
+            // reactor needs to hear of them once.
+            if !self.woken {
+                self.woken = true;
+                out.push(Completion::Woken);
+            }
         }
         // The multishot ends on CQ overflow (re-arm) or on an error, which
         // for an eventfd we hold open means a cancel (leave it).
