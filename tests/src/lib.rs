@@ -26,6 +26,30 @@ pub fn heavy_lock() -> MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Raises this process's soft open-file limit to its hard limit (servers
+/// started afterwards inherit it) and checks that at least `needed` file
+/// descriptors are allowed.
+pub fn ensure_open_files(needed: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    assert_eq!(r, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: setrlimit reads one rlimit through a valid pointer.
+        let r = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+        assert_eq!(r, 0, "setrlimit: {}", std::io::Error::last_os_error());
+    }
+    assert!(
+        lim.rlim_cur >= needed,
+        "this test needs {needed} open files; the hard limit is {} (raise it with ulimit -Hn)",
+        lim.rlim_cur
+    );
+}
+
 /// Polls `cond` until it holds; panics with `what` after `timeout`. For
 /// effects that become visible asynchronously (a gauge after a close):
 /// the timeout only stops a broken server from hanging the test.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use e2e::{core_of, heavy_lock, wait_for, Backend, Server, WireClient, TIMEOUT};
+use e2e::{core_of, ensure_open_files, heavy_lock, wait_for, Backend, Server, WireClient, TIMEOUT};
 use wire::{Flags, FrameType};
 
 both_backends!(ten_thousand_concurrent_connections);
@@ -26,6 +26,9 @@ fn next_random(state: &mut u64) -> u64 {
 
 fn ten_thousand_concurrent_connections(backend: Backend) {
     let _heavy = heavy_lock();
+    // The clients' sockets plus the test binary's own files; the server
+    // needs as many and inherits the limit.
+    ensure_open_files(CONNECTIONS as u64 + 200);
     let server = Server::start(backend, &[]);
     let mut clients = Vec::with_capacity(CONNECTIONS);
     for i in 0..CONNECTIONS {
