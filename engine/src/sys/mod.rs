@@ -28,11 +28,13 @@
 //! - At most one send is in flight per token: `send` hands the backend a
 //!   batch, and exactly one [`Completion::Sent`] returns it, also when the
 //!   token is closed first (then as a stale completion). `Ok(n)` means the
-//!   first `n` bytes of the batch were written, in order; `n` may be less
-//!   than offered (io_uring reports short writes; epoll finishes the batch
-//!   on writability and reports it whole), and the reactor re-queues the
-//!   unwritten tail. `Err` means the socket failed (or was closed) and says
-//!   nothing about how much was written before.
+//!   first `n` bytes of the batch were written, in order. Both backends
+//!   wait for socket space and normally report the whole batch; `n` is
+//!   less than offered only when io_uring got a batch of more than 1024
+//!   buffers or its socket failed partway (the next send then reports the
+//!   error). The reactor re-queues any unwritten tail. `Err` means the
+//!   socket failed (or was closed) and says nothing about how much was
+//!   written before.
 //! - `poll` returns when at least one completion is ready, the timeout
 //!   expires, or a [`Waker`] registered with `watch_waker` is woken.
 //! - Nothing here allocates per message in steady state.
