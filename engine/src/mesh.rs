@@ -268,6 +268,11 @@ impl MeshPort {
         true
     }
 
+    /// Wakes every core unconditionally (shutdown).
+    pub fn wake_all(&self) {
+        self.shared.wake_all();
+    }
+
     /// Announces that this core is awake.
     pub fn woke(&self) {
         self.shared.sleeping[self.me].store(false, Ordering::Relaxed);

@@ -2,7 +2,7 @@
 //! completions, then apply the resulting intents to the backend. Every
 //! step has a bounded budget so one busy peer cannot starve the others.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +36,19 @@ pub struct Reactor<B: Backend> {
     sweeps: u64,
     stop: Arc<AtomicBool>,
     drain_deadline: Option<Instant>,
+    /// Cores still draining; a core waits for all before it returns.
+    cores_draining: Arc<AtomicUsize>,
+    drained: bool,
 }
 
 impl<B: Backend> Reactor<B> {
     /// A reactor over an initialised backend (listeners already added).
-    pub fn new(state: CoreState, backend: B, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        state: CoreState,
+        backend: B,
+        stop: Arc<AtomicBool>,
+        cores_draining: Arc<AtomicUsize>,
+    ) -> Self {
         let now = Instant::now();
         Reactor {
             state,
@@ -54,6 +62,8 @@ impl<B: Backend> Reactor<B> {
             sweeps: 0,
             stop,
             drain_deadline: None,
+            cores_draining,
+            drained: false,
         }
     }
 
@@ -75,7 +85,12 @@ impl<B: Backend> Reactor<B> {
                 self.sweep();
             }
             if self.stop.load(Ordering::Relaxed) && self.shutdown_step() {
-                return Ok(());
+                self.mark_drained();
+                // Keep reaping until every core is done, so that accepts
+                // and closes still in flight on this core's ring finish.
+                if self.cores_draining.load(Ordering::Acquire) == 0 {
+                    return Ok(());
+                }
             }
         }
     }
@@ -127,7 +142,7 @@ impl<B: Backend> Reactor<B> {
 
     fn on_accept(&mut self, stream: std::net::TcpStream) {
         let s = &mut self.state;
-        if s.draining || s.conns.len() >= s.settings.limits.max_connections_per_core {
+        if s.conns.len() >= s.settings.limits.max_connections_per_core {
             metrics::inc(&s.stats.accept_errors_total);
             return;
         }
@@ -141,6 +156,14 @@ impl<B: Backend> Reactor<B> {
         }
         metrics::inc(&s.stats.connections_accepted_total);
         metrics::set(&s.stats.connections_open, s.conns.len() as u64);
+        if s.draining {
+            // Accepted just before the listener closed: say why, then close.
+            s.send_close(
+                token,
+                wire::ErrorCode::GoingAway as u16,
+                "server shutting down",
+            );
+        }
     }
 
     fn on_recv_closed(&mut self, token: Token) {
@@ -285,8 +308,17 @@ impl<B: Backend> Reactor<B> {
             .sum();
         metrics::set(&s.stats.mesh_ring_depth, depth as u64);
         self.sweeps += 1;
-        if self.sweeps % COLLECT_EVERY_SWEEPS == 0 {
+        if self.sweeps.is_multiple_of(COLLECT_EVERY_SWEEPS) {
             crate::mem::collect();
+        }
+    }
+
+    fn mark_drained(&mut self) {
+        if !self.drained {
+            self.drained = true;
+            if self.cores_draining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.state.mesh.wake_all();
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 
@@ -54,6 +54,7 @@ impl Engine {
         let (mesh, ports) = mesh::build(wakers.clone(), cfg.limits.mesh_ring_slots);
         let ids = Arc::new(IdGenerator::new(cfg.node_id));
         let stop = Arc::new(AtomicBool::new(false));
+        let cores_draining = Arc::new(AtomicUsize::new(n));
         let stats: Vec<Arc<CoreStats>> = (0..n).map(|_| Arc::default()).collect();
         let ready = Arc::new(Barrier::new(n + 1));
         let mut threads = Vec::with_capacity(n);
@@ -74,6 +75,7 @@ impl Engine {
                 waker,
                 bcfg: bcfg.clone(),
                 stop: stop.clone(),
+                cores_draining: cores_draining.clone(),
                 ready: ready.clone(),
                 pin: cfg.pin_threads.then_some(core),
             };
@@ -147,6 +149,7 @@ struct CoreStart {
     waker: Waker,
     bcfg: BackendConfig,
     stop: Arc<AtomicBool>,
+    cores_draining: Arc<AtomicUsize>,
     ready: Arc<Barrier>,
     pin: Option<usize>,
 }
@@ -169,7 +172,7 @@ impl CoreStart {
         // Built on its own thread: core state is `!Send` (it shares
         // interned names through `Rc`).
         let state = CoreState::new(self.settings, self.port, self.ids, self.stats);
-        let mut reactor = Reactor::new(state, backend?, self.stop);
+        let mut reactor = Reactor::new(state, backend?, self.stop, self.cores_draining);
         reactor.run()
     }
 }
