@@ -12,6 +12,7 @@ both_backends!(
     server_only_frame_from_client_is_unexpected,
     wrong_version_is_refused,
     empty_user_id_is_unauthorized,
+    silent_connections_time_out,
 );
 
 /// Reads to EOF and checks the server said exactly ERROR `code` then CLOSE
@@ -141,4 +142,19 @@ fn empty_user_id_is_unauthorized(backend: Backend) {
     let mut c = WireClient::connect(server.wire_addr());
     c.send_hello("");
     expect_error_then_close(&mut c, ErrorCode::Unauthorized);
+}
+
+fn silent_connections_time_out(backend: Backend) {
+    let server = Server::start(
+        backend,
+        &["--hello-timeout-ms", "300", "--idle-timeout-ms", "600"],
+    );
+    // Connected, never says HELLO.
+    let mut mute = WireClient::connect(server.wire_addr());
+    // Says HELLO, then nothing.
+    let mut idle = WireClient::connect(server.wire_addr());
+    idle.hello("idler");
+    expect_error_then_close(&mut mute, ErrorCode::IdleTimeout);
+    expect_error_then_close(&mut idle, ErrorCode::IdleTimeout);
+    assert_eq!(server.metric("switchboard_timeouts_total"), 2.0);
 }

@@ -2,13 +2,15 @@
 //! NoSuchTarget.
 
 use e2e::{connect_on_every_core, frames, Backend, Server, WireClient};
-use wire::{ErrorCode, Flags, FrameType, TargetKind};
+use wire::{ErrorCode, Flags, FrameType, Target, TargetKind};
 
 both_backends!(
     send_to_user_reaches_every_connection_on_every_core,
     topic_fans_out_to_subscribers_only,
     ack_counts_recipients_and_missing_user_is_no_such_target,
     connection_target_reaches_one_connection,
+    conversation_target_reaches_its_members,
+    departed_user_is_no_such_target,
 );
 
 /// The node id given to servers here; DELIVER ids carry it in bits 9..0.
@@ -169,5 +171,64 @@ fn connection_target_reaches_one_connection(backend: Backend) {
             assert_eq!(f.header.message_id, id);
             assert_eq!(f.error().0, ErrorCode::NoSuchTarget, "core {core}");
         }
+    }
+}
+
+fn conversation_target_reaches_its_members(backend: Backend) {
+    let server = Server::start(backend, &[]);
+    // Until the dispatcher assigns members, joining conversation X is
+    // subscribing to `$conversation/X` (docs/wire-protocol.md).
+    let mut members = connect_on_every_core(&server, 1, |i| format!("member-{i}"), false);
+    for m in &mut members {
+        m.client.subscribe(&["$conversation/42"]);
+    }
+    let mut agent = WireClient::connect(server.wire_addr());
+    agent.hello("agent");
+    let to = Target {
+        kind: TargetKind::Conversation,
+        id: "42",
+    };
+    let id = agent.send(to, b"how can I help?", Flags::ACK_REQUESTED);
+    let f = agent.expect_frame(FrameType::Ack);
+    assert_eq!((f.header.message_id, f.ack().recipients), (id, 2));
+    for m in &mut members {
+        let d = m.client.expect_frame(FrameType::Deliver).deliver();
+        assert_eq!(
+            (d.target_kind, d.target_id.as_str()),
+            (TargetKind::Conversation, "42")
+        );
+        assert_eq!(d.body, b"how can I help?");
+    }
+    // A conversation with no live member is NoSuchTarget, like a user.
+    let to = Target {
+        kind: TargetKind::Conversation,
+        id: "43",
+    };
+    let id = agent.send(to, b"hello?", Flags::ACK_REQUESTED);
+    let f = agent.read_frame(e2e::TIMEOUT).expect("an answer");
+    assert_eq!(f.header.message_id, id);
+    assert_eq!(f.error().0, ErrorCode::NoSuchTarget, "{f:?}");
+}
+
+fn departed_user_is_no_such_target(backend: Backend) {
+    let server = Server::start(backend, &[]);
+    let mut senders = connect_on_every_core(&server, 1, |_| "sender".into(), false);
+    let leavers = connect_on_every_core(&server, 1, |_| "leaver".into(), false);
+    drop(leavers);
+    e2e::wait_for("the leaver's connections to close", e2e::TIMEOUT, || {
+        server.metric("switchboard_connections_open") == 2.0
+    });
+    for s in &mut senders {
+        let id = s
+            .client
+            .send_to_user("leaver", b"gone?", Flags::ACK_REQUESTED);
+        let f = s.client.read_frame(e2e::TIMEOUT).expect("an answer");
+        assert_eq!(f.header.message_id, id);
+        assert_eq!(
+            f.error().0,
+            ErrorCode::NoSuchTarget,
+            "core {}: {f:?}",
+            s.core()
+        );
     }
 }
