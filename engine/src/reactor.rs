@@ -17,6 +17,9 @@ const MESH_BUDGET: usize = 4096;
 const BATCH_BUFS_MAX: usize = 64;
 /// Bytes gathered into one vectored send.
 const BATCH_BYTES_MAX: usize = 256 * 1024;
+/// Spare send batches kept for reuse; more are freed, so that a burst
+/// does not leave its peak resident.
+const BATCHES_RETAINED: usize = 256;
 /// How often idle and HELLO timeouts are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// Sweeps between returns of freed memory to the OS (about 2 s).
@@ -179,8 +182,7 @@ impl<B: Backend> Reactor<B> {
     fn on_sent(&mut self, token: Token, result: std::io::Result<usize>, mut batch: SendBatch) {
         let s = &mut self.state;
         let Some(conn) = s.conns.get_mut(token) else {
-            batch.bufs.clear();
-            self.batches.push(batch);
+            recycle(&mut self.batches, batch);
             return;
         };
         conn.send_in_flight = false;
@@ -197,8 +199,7 @@ impl<B: Backend> Reactor<B> {
                 s.intents.close.push(token);
             }
         }
-        batch.bufs.clear();
-        self.batches.push(batch);
+        recycle(&mut self.batches, batch);
         if !conn.send_queue.is_empty() {
             if !conn.dirty {
                 conn.dirty = true;
@@ -357,6 +358,14 @@ impl<B: Backend> Reactor<B> {
             }
         }
         true
+    }
+}
+
+/// Keeps a finished batch for reuse, up to [`BATCHES_RETAINED`].
+fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
+    if pool.len() < BATCHES_RETAINED {
+        batch.bufs.clear();
+        pool.push(batch);
     }
 }
 

@@ -31,10 +31,25 @@ struct SendSlot {
 /// (so sized by busy connections, not by all connections).
 #[derive(Default)]
 pub(super) struct SendSlots {
-    // The box is the point: the kernel holds the msghdr's address.
-    #[allow(clippy::vec_box)]
-    slots: Vec<Box<SendSlot>>,
+    /// `None`: freed after a burst (see [`SLOTS_RETAINED`]); the id stays
+    /// valid and the slot is made again when next needed.
+    slots: Vec<Option<Box<SendSlot>>>,
     free: Vec<u32>,
+}
+
+/// Free slots kept allocated for reuse. A burst (ten thousand WELCOMEs in
+/// one tick) would otherwise leave its peak number of slots resident for
+/// good; past this many free ones, a finished slot's memory is released.
+const SLOTS_RETAINED: usize = 256;
+
+fn new_slot() -> Box<SendSlot> {
+    Box::new(SendSlot {
+        token: 0,
+        batch: SendBatch::default(),
+        iovecs: Vec::new(),
+        // SAFETY: msghdr is plain data; all zeroes is a valid empty header.
+        msg: unsafe { std::mem::zeroed() },
+    })
 }
 
 impl SendSlots {
@@ -44,18 +59,11 @@ impl SendSlots {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
-                self.slots.push(Box::new(SendSlot {
-                    token: 0,
-                    batch: SendBatch::default(),
-                    iovecs: Vec::new(),
-                    // SAFETY: msghdr is plain data; all zeroes is a valid
-                    // empty header.
-                    msg: unsafe { std::mem::zeroed() },
-                }));
+                self.slots.push(None);
                 (self.slots.len() - 1) as u32
             }
         };
-        let slot = &mut *self.slots[id as usize];
+        let slot = &mut **self.slots[id as usize].get_or_insert_with(new_slot);
         slot.token = token;
         slot.batch = batch;
         slot.iovecs.clear();
@@ -72,11 +80,16 @@ impl SendSlots {
     /// Frees the slot; returns its token and batch.
     fn finish(&mut self, id: u32) -> (Token, SendBatch) {
         debug_assert!(!self.free.contains(&id), "send slot {id} freed twice");
-        let slot = &mut *self.slots[id as usize];
+        let entry = &mut self.slots[id as usize];
+        let slot = entry.as_mut().expect("a slot in flight is allocated");
         // The iovecs would dangle once the batch leaves; forget them.
         slot.iovecs.clear();
+        let done = (slot.token, std::mem::take(&mut slot.batch));
+        if self.free.len() >= SLOTS_RETAINED {
+            *entry = None;
+        }
         self.free.push(id);
-        (slot.token, std::mem::take(&mut slot.batch))
+        done
     }
 }
 
