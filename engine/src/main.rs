@@ -12,6 +12,19 @@ use switchboard::shard::Engine;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs before the Rust runtime's first allocation: the allocator option
+/// must be set before mimalloc reserves its first arena.
+extern "C" fn before_first_allocation() {
+    switchboard::mem::tune_allocator();
+}
+
+// SAFETY: an `.init_array` entry is a plain `extern "C" fn()` the loader
+// calls once before `main`; ours takes no arguments, allocates nothing and
+// only stores an allocator option.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static BEFORE_FIRST_ALLOCATION: extern "C" fn() = before_first_allocation;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let cfg = match Config::load(&cli) {
