@@ -24,8 +24,8 @@ pub enum Members {
     None,
     /// Exactly one connection.
     One(Token),
-    /// Several connections.
-    Many(Vec<Token>),
+    /// Several connections (boxed: keeps every entry at 16 bytes).
+    Many(Box<Vec<Token>>),
 }
 
 impl Members {
@@ -33,7 +33,7 @@ impl Members {
         *self = match std::mem::take(self) {
             Members::None => Members::One(t),
             Members::One(a) if a == t => Members::One(a),
-            Members::One(a) => Members::Many(vec![a, t]),
+            Members::One(a) => Members::Many(Box::new(vec![a, t])),
             Members::Many(mut v) => {
                 if !v.contains(&t) {
                     v.push(t);
@@ -194,5 +194,15 @@ mod tests {
         assert_eq!(d.get("bob").unwrap().remote_cores, 1 << 3);
         d.set_remote("bob", 3, false);
         assert!(d.get("bob").is_none());
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// A directory entry is part of every idle connection's memory.
+    #[test]
+    fn a_presence_entry_stays_small() {
+        assert_eq!(std::mem::size_of::<super::Members>(), 16);
+        assert_eq!(std::mem::size_of::<super::Presence>(), 24);
     }
 }
