@@ -80,8 +80,10 @@ pub struct CoreState {
     pub stats: Arc<CoreStats>,
     /// Work for the backend.
     pub intents: Intents,
-    /// Coarse clock, in milliseconds since start.
+    /// Coarse clock, in milliseconds since start (read once per tick).
     pub now_ms: u64,
+    /// Wall clock in Unix milliseconds, read once per tick (message ids).
+    pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
     pub(crate) encoder: wire::Encoder,
@@ -108,6 +110,7 @@ impl CoreState {
             stats,
             intents: Intents::default(),
             now_ms: 0,
+            unix_ms: crate::ids::unix_ms(),
             draining: false,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),

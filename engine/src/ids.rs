@@ -44,7 +44,15 @@ impl IdGenerator {
 
     /// The next id, strictly greater than every id this generator issued.
     pub fn next_id(&self) -> u64 {
-        let floor = now_ms() << SEQ_BITS;
+        self.next_id_at(unix_ms())
+    }
+
+    /// Like [`IdGenerator::next_id`], with the caller's reading of the
+    /// clock (Unix milliseconds): a reactor reads the clock once per tick,
+    /// not once per message. A stale reading only lets the sequence field
+    /// run ahead; ids stay unique and increasing.
+    pub fn next_id_at(&self, unix_ms: u64) -> u64 {
+        let floor = unix_ms.saturating_sub(EPOCH_MS) << SEQ_BITS;
         let prev = self
             .last
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
@@ -64,11 +72,12 @@ pub fn parts(id: u64) -> (u64, u16, u16) {
     (ms, seq, node)
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_ms() -> u64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
-    (since.as_millis() as u64).saturating_sub(EPOCH_MS)
+    since.as_millis() as u64
 }
 
 #[cfg(test)]

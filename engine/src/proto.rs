@@ -186,7 +186,7 @@ impl CoreState {
         };
         metrics::inc(&self.stats.messages_routed_total);
         let h = frame.header;
-        let server_id = self.ids.next_id();
+        let server_id = self.ids.next_id_at(self.unix_ms);
         let sender = self
             .conns
             .get(token)

@@ -34,6 +34,9 @@ pub struct Reactor<B: Backend> {
     mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
     batches: Vec<SendBatch>,
     started: Instant,
+    /// Wall clock at `started`; ids use it plus the monotonic clock.
+    started_unix_ms: u64,
+    last_tick: Instant,
     next_sweep: Instant,
     sweep_cursor: usize,
     sweeps: u64,
@@ -60,6 +63,8 @@ impl<B: Backend> Reactor<B> {
             mesh_inbox: Vec::with_capacity(MESH_BUDGET),
             batches: Vec::new(),
             started: now,
+            started_unix_ms: crate::ids::unix_ms(),
+            last_tick: now,
             next_sweep: now + SWEEP_EVERY,
             sweep_cursor: 0,
             sweeps: 0,
@@ -79,13 +84,17 @@ impl<B: Backend> Reactor<B> {
     pub fn run(&mut self) -> std::io::Result<()> {
         loop {
             self.wait()?;
-            self.state.now_ms = self.started.elapsed().as_millis() as u64;
+            // One clock reading per tick serves timers, timeouts and ids.
+            let now = Instant::now();
+            self.state.now_ms = now.duration_since(self.started).as_millis() as u64;
+            self.state.unix_ms = self.started_unix_ms + self.state.now_ms;
+            self.last_tick = now;
             self.drain_mesh();
             self.handle_completions();
             self.apply_intents();
             self.state.mesh.wake_peers();
-            if Instant::now() >= self.next_sweep {
-                self.sweep();
+            if now >= self.next_sweep {
+                self.sweep(now);
             }
             if self.stop.load(Ordering::Relaxed) && self.shutdown_step() {
                 self.mark_drained();
@@ -103,7 +112,9 @@ impl<B: Backend> Reactor<B> {
         let timeout = if busy || !self.state.mesh.prepare_sleep() {
             Some(Duration::ZERO)
         } else {
-            Some(self.next_sweep.saturating_duration_since(Instant::now()))
+            // The tick's clock reading is a few microseconds old: the
+            // sleep ends that much late, which no timer here minds.
+            Some(self.next_sweep.saturating_duration_since(self.last_tick))
         };
         let r = self.backend.poll(timeout, &mut self.completions);
         self.state.mesh.woke();
@@ -276,8 +287,8 @@ impl<B: Backend> Reactor<B> {
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
     /// table per sweep so that a sweep's cost stays bounded.
-    fn sweep(&mut self) {
-        self.next_sweep = Instant::now() + SWEEP_EVERY;
+    fn sweep(&mut self, now: Instant) {
+        self.next_sweep = now + SWEEP_EVERY;
         let s = &mut self.state;
         let limits = &s.settings.limits;
         let hello_ticks = (limits.hello_timeout_ms >> 6) as u32;
