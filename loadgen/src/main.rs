@@ -1,1 +1,29 @@
-fn main() {}
+//! `switchboard-loadgen`: drives Switchboard (and baseline echo servers)
+//! over raw TCP and reports throughput, latency and server cost.
+
+mod baseline;
+mod cli;
+mod client;
+mod clock;
+mod multiproc;
+mod openloop;
+mod pacing;
+mod procstat;
+mod receiver;
+mod report;
+mod run;
+mod scenario;
+mod shared;
+mod stamp;
+mod tally;
+mod worker;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Tcp(args) => run::tcp(args),
+        cli::Command::EchoServer(args) => baseline::run(&args),
+    }
+}

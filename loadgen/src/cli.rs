@@ -1,0 +1,260 @@
+//! Command line: `tcp` drives load, `echo-server` runs a baseline.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+/// One process keeps below the machine's 20,000 open-file limit with room
+/// for its own files and the listener-side descriptors of a local server.
+pub const CONNECTIONS_PER_PROCESS: usize = 15_000;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard-loadgen",
+    about = "Load generator for Switchboard and baseline echo servers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Drive a scenario over raw TCP and report throughput and latency.
+    Tcp(TcpArgs),
+    /// Run a baseline byte-echo server.
+    EchoServer(EchoServerArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// Every connection sends to its own user and gets its messages back.
+    Echo,
+    /// Connections 2k and 2k+1 send to each other.
+    Pairs,
+    /// One publisher sends to a topic with `--subscribers` subscribers.
+    Fanout,
+    /// Open connections, send nothing, measure server memory per connection.
+    Idle,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.to_possible_value().expect("no skipped variants");
+        f.write_str(s.get_name())
+    }
+}
+
+/// Offered load: a fixed total rate (open loop) or as fast as the
+/// pipeline allows (closed loop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    PerSecond(u64),
+    Max,
+}
+
+impl FromStr for Rate {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Rate> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Rate::Max);
+        }
+        let r: u64 = s.parse().context("rate: a number of messages/s or `max`")?;
+        if r == 0 {
+            bail!("rate must be above 0");
+        }
+        Ok(Rate::PerSecond(r))
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rate::PerSecond(r) => write!(f, "{r}"),
+            Rate::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// An inclusive IPv4 range `a.b.c.d-a.b.c.e`, or a single address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpRange(pub Vec<IpAddr>);
+
+impl FromStr for IpRange {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<IpRange> {
+        let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+        let lo: Ipv4Addr = lo.trim().parse().context("source ip range start")?;
+        let hi: Ipv4Addr = hi.trim().parse().context("source ip range end")?;
+        let (lo, hi) = (u32::from(lo), u32::from(hi));
+        if hi < lo || hi - lo > 65_535 {
+            bail!("source ip range {s} is empty or too large");
+        }
+        Ok(IpRange(
+            (lo..=hi).map(|ip| IpAddr::V4(Ipv4Addr::from(ip))).collect(),
+        ))
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TcpArgs {
+    #[arg(long, value_enum, default_value_t = Scenario::Echo)]
+    pub scenario: Scenario,
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub addr: SocketAddr,
+    /// Total connections (fanout: defaults `--subscribers` to this minus one).
+    #[arg(long, default_value_t = 100)]
+    pub connections: usize,
+    /// Message body bytes (at least 16: the send time and a sequence number).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Total messages/s across all senders, or `max` (closed loop).
+    #[arg(long, default_value = "10000")]
+    pub rate: Rate,
+    /// Messages in flight per sender with `--rate max`.
+    #[arg(long, default_value_t = 16)]
+    pub pipeline: usize,
+    /// Measured seconds, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load whose samples are discarded.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Worker processes; default ceil(connections / 15000).
+    #[arg(long)]
+    pub processes: Option<usize>,
+    /// Bind connections round-robin to these source addresses.
+    #[arg(long)]
+    pub source_ips: Option<IpRange>,
+    /// Server process to sample CPU time and memory from.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Free text stored with the results.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Append one JSON object per run to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Fanout subscribers.
+    #[arg(long)]
+    pub subscribers: Option<usize>,
+    /// The server is a plain byte echo: no HELLO, sent frames come back as is.
+    #[arg(long)]
+    pub raw: bool,
+    #[arg(long, hide = true)]
+    pub child_index: Option<usize>,
+    #[arg(long, hide = true)]
+    pub child_count: Option<usize>,
+    /// Unix ns the parent started at: the epoch of body timestamps and the
+    /// run's unique name.
+    #[arg(long, hide = true)]
+    pub start_at: Option<u64>,
+}
+
+impl TcpArgs {
+    /// Rejects combinations that cannot run, before any connection opens.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.size < crate::stamp::STAMP_LEN {
+            bail!("--size must be at least {}", crate::stamp::STAMP_LEN);
+        }
+        if self.connections == 0 || self.pipeline == 0 {
+            bail!("--connections and --pipeline must be above 0");
+        }
+        if self.scenario == Scenario::Pairs && self.connections % 2 != 0 {
+            bail!("pairs needs an even number of connections");
+        }
+        if self.raw && matches!(self.scenario, Scenario::Pairs | Scenario::Fanout) {
+            bail!("--raw works with echo and idle only");
+        }
+        if !(self.duration > 0.0 && self.warmup >= 0.0) {
+            bail!("--duration must be above 0 and --warmup not negative");
+        }
+        Ok(())
+    }
+
+    /// Fanout subscribers: `--subscribers`, else all connections but the publisher.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers
+            .unwrap_or(self.connections.saturating_sub(1))
+            .max(1)
+    }
+
+    /// Connections the scenario really opens.
+    pub fn total_connections(&self) -> usize {
+        match self.scenario {
+            Scenario::Fanout => self.subscriber_count() + 1,
+            _ => self.connections,
+        }
+    }
+
+    pub fn process_count(&self) -> usize {
+        self.processes
+            .unwrap_or_else(|| self.total_connections().div_ceil(CONNECTIONS_PER_PROCESS))
+            .max(1)
+    }
+
+    pub fn warmup_ns(&self) -> u64 {
+        secs_to_ns(self.warmup)
+    }
+
+    pub fn duration_ns(&self) -> u64 {
+        secs_to_ns(self.duration)
+    }
+}
+
+fn secs_to_ns(s: f64) -> u64 {
+    (s * 1e9) as u64
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EchoImpl {
+    Tokio,
+    Monoio,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct EchoServerArgs {
+    #[arg(long = "impl", value_enum)]
+    pub implementation: EchoImpl,
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub addr: SocketAddr,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_parses_numbers_and_max() {
+        assert_eq!("max".parse::<Rate>().unwrap(), Rate::Max);
+        assert_eq!("2500".parse::<Rate>().unwrap(), Rate::PerSecond(2500));
+        assert!("0".parse::<Rate>().is_err());
+        assert!("fast".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn ip_range_is_inclusive() {
+        let r: IpRange = "127.0.0.1-127.0.0.8".parse().unwrap();
+        assert_eq!(r.0.len(), 8);
+        assert_eq!(r.0[7], "127.0.0.8".parse::<IpAddr>().unwrap());
+        assert_eq!("10.0.0.1".parse::<IpRange>().unwrap().0.len(), 1);
+        assert!("10.0.0.2-10.0.0.1".parse::<IpRange>().is_err());
+    }
+
+    #[test]
+    fn default_processes_cover_the_file_limit() {
+        let args = Cli::parse_from(["lg", "tcp", "--connections", "30001"]);
+        let Command::Tcp(t) = args.command else {
+            panic!("tcp")
+        };
+        assert_eq!(t.process_count(), 3);
+    }
+}

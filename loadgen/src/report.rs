@@ -1,0 +1,232 @@
+//! Results: a human summary on stdout and, with `--json`, one JSON object
+//! per run appended to a file.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::cli::{Rate, Scenario, TcpArgs};
+use crate::tally::Tally;
+
+/// What was read from the server process, where `--server-pid` was given.
+#[derive(Clone, Debug, Default)]
+pub struct ServerSamples {
+    /// VmRSS before any connection opened.
+    pub rss_before: Option<u64>,
+    /// VmRSS with every connection open and settled (idle scenario).
+    pub rss_connected: Option<u64>,
+    /// VmRSS at the start and end of the measured window.
+    pub rss_start: Option<u64>,
+    pub rss_end: Option<u64>,
+    /// CPU time over the measured window.
+    pub cpu_us: Option<u64>,
+}
+
+pub fn emit(args: &TcpArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::Result<()> {
+    let record = record(args, tally, samples);
+    print!("{}", summary(&record));
+    if let Some(path) = &args.json {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(f, "{}", serde_json::to_string(&record)?)?;
+    }
+    Ok(())
+}
+
+fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
+    let throughput = t.received as f64 / args.duration;
+    let cpu_per_msg = s
+        .cpu_us
+        .filter(|_| t.received > 0)
+        .map(|us| us as f64 / t.received as f64);
+    let cpu_pct = s.cpu_us.map(|us| us as f64 / (args.duration * 1e4));
+    let per_conn = match (args.scenario, s.rss_before, s.rss_connected) {
+        (Scenario::Idle, Some(a), Some(b)) if t.connections > 0 => {
+            Some((b as i64 - a as i64) / t.connections as i64)
+        }
+        _ => None,
+    };
+    let rate = match args.rate {
+        Rate::PerSecond(r) => json!(r),
+        Rate::Max => json!("max"),
+    };
+    json!({
+        "date": iso_utc(crate::clock::unix_ns() / 1_000_000_000),
+        "git_commit": git_commit(),
+        "machine": { "nproc": nproc(), "kernel": kernel() },
+        "scenario": args.scenario.to_string(),
+        "addr": args.addr.to_string(),
+        "connections": args.total_connections(),
+        "connections_open": t.connections,
+        "size": args.size,
+        "rate": rate,
+        "pipeline": args.pipeline,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "processes": args.process_count(),
+        "source_ips": args.source_ips.as_ref().map(|r| r.0.len()),
+        "subscribers": (args.scenario == Scenario::Fanout).then(|| args.subscriber_count()),
+        "raw": args.raw,
+        "server_pid": args.server_pid,
+        "label": args.label,
+        "sent": t.sent,
+        "received": t.received,
+        "expected": expected(args, t),
+        "errors": t.errors,
+        "throughput_msgs_per_s": throughput,
+        "latency_us": latency(t),
+        "server_cpu_us_per_msg": cpu_per_msg,
+        "server_cpu_pct": cpu_pct,
+        "server_rss_before": s.rss_before,
+        "server_rss_connected": s.rss_connected,
+        "server_rss_start": s.rss_start,
+        "server_rss_end": s.rss_end,
+        "rss_per_conn_bytes": per_conn,
+        "command": command_line(),
+    })
+}
+
+/// Deliveries the window's messages should produce.
+fn expected(args: &TcpArgs, t: &Tally) -> u64 {
+    match args.scenario {
+        Scenario::Fanout => t.sent * args.subscriber_count() as u64,
+        _ => t.sent,
+    }
+}
+
+fn latency(t: &Tally) -> Value {
+    if t.hist.is_empty() {
+        return Value::Null;
+    }
+    let q = |q: f64| t.hist.value_at_quantile(q);
+    json!({
+        "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
+        "max": t.hist.max(),
+    })
+}
+
+fn summary(r: &Value) -> String {
+    let f = |k: &str| match &r[k] {
+        Value::Null => "-".to_string(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        v => v.to_string(),
+    };
+    let l = |k: &str| match &r["latency_us"][k] {
+        Value::Null => "-".to_string(),
+        v => v.to_string(),
+    };
+    let mut s = format!(
+        "scenario={} rate={} connections={} label={}\n",
+        r["scenario"].as_str().unwrap_or(""),
+        r["rate"],
+        r["connections"],
+        r["label"].as_str().unwrap_or("-"),
+    );
+    s += &format!(
+        "  sent={} received={} (expected {}) errors={}\n",
+        f("sent"),
+        f("received"),
+        f("expected"),
+        f("errors")
+    );
+    s += &format!("  throughput: {} msgs/s\n", f("throughput_msgs_per_s"));
+    s += &format!(
+        "  latency us: p50={} p90={} p99={} p99.9={} max={}\n",
+        l("p50"),
+        l("p90"),
+        l("p99"),
+        l("p999"),
+        l("max")
+    );
+    s += &format!(
+        "  server: cpu {} us/msg, {} % cpu, rss {} -> {} bytes",
+        f("server_cpu_us_per_msg"),
+        f("server_cpu_pct"),
+        f("server_rss_start"),
+        f("server_rss_end"),
+    );
+    if !r["rss_per_conn_bytes"].is_null() {
+        s += &format!(", {} bytes/idle connection", f("rss_per_conn_bytes"));
+    }
+    s + "\n"
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
+pub fn iso_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01, counting in
+/// 400-year eras (146,097 days each) whose years start on March 1st, so
+/// the leap day falls at the end of a year.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days from 0000-03-01
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, 0..=146096
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of March-based year
+    let mp = (5 * doy + 2) / 153; // month, March = 0
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let s = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !s.trim().is_empty()).then(|| s.trim().to_string())
+}
+
+fn nproc() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
+}
+
+fn kernel() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    Some(s.trim().to_string())
+}
+
+/// The command line as typed, quoting arguments that need it.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso_utc(1_735_689_599), "2024-12-31T23:59:59Z");
+        assert_eq!(iso_utc(4_107_542_400), "2100-03-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,25 @@
+//! Idle: connections handshake (unless `--raw`) and then only sit there,
+//! so the server's memory per connection can be measured.
+
+use super::{share, ConnSpec, Layout, Names, Part, Reads};
+use crate::cli::TcpArgs;
+use crate::client::Setup;
+
+pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
+    let conns = share(args.connections, part)
+        .map(|i| ConnSpec {
+            index: i,
+            setup: Setup {
+                user: names.user(i),
+                raw: args.raw,
+                ..Setup::default()
+            },
+            sends: None,
+            reads: Reads::Nothing,
+        })
+        .collect();
+    Layout {
+        conns,
+        senders_total: 0,
+    }
+}
