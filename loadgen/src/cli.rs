@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Drive a scenario over raw TCP and report throughput and latency.
-    Tcp(TcpArgs),
+    Tcp(Box<TcpArgs>),
     /// Run a baseline byte-echo server.
     EchoServer(EchoServerArgs),
 }
@@ -166,7 +166,7 @@ impl TcpArgs {
         if self.connections == 0 || self.pipeline == 0 {
             bail!("--connections and --pipeline must be above 0");
         }
-        if self.scenario == Scenario::Pairs && self.connections % 2 != 0 {
+        if self.scenario == Scenario::Pairs && self.connections % 2 == 1 {
             bail!("pairs needs an even number of connections");
         }
         if self.raw && matches!(self.scenario, Scenario::Pairs | Scenario::Fanout) {

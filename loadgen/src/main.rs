@@ -23,7 +23,7 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {
-        cli::Command::Tcp(args) => run::tcp(args),
+        cli::Command::Tcp(args) => run::tcp(*args),
         cli::Command::EchoServer(args) => baseline::run(&args),
     }
 }

@@ -48,9 +48,10 @@ fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
         }
         _ => None,
     };
-    let rate = match args.rate {
-        Rate::PerSecond(r) => json!(r),
-        Rate::Max => json!("max"),
+    let rate = match (args.scenario, args.rate) {
+        (Scenario::Idle, _) => Value::Null,
+        (_, Rate::PerSecond(r)) => json!(r),
+        (_, Rate::Max) => json!("max"),
     };
     json!({
         "date": iso_utc(crate::clock::unix_ns() / 1_000_000_000),
@@ -120,7 +121,7 @@ fn summary(r: &Value) -> String {
     let mut s = format!(
         "scenario={} rate={} connections={} label={}\n",
         r["scenario"].as_str().unwrap_or(""),
-        r["rate"],
+        f("rate").trim_matches('"'),
         r["connections"],
         r["label"].as_str().unwrap_or("-"),
     );
@@ -192,8 +193,20 @@ fn git_commit() -> Option<String> {
     (out.status.success() && !s.trim().is_empty()).then(|| s.trim().to_string())
 }
 
-fn nproc() -> usize {
-    std::thread::available_parallelism().map_or(0, |n| n.get())
+/// CPUs online in the machine. Not `available_parallelism`: that counts
+/// only the CPUs this process may run on, one when pinned by `taskset`.
+fn nproc() -> Option<usize> {
+    let s = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    count_cpu_list(s.trim())
+}
+
+/// Counts a kernel CPU list such as `0-3,6,8-9`.
+fn count_cpu_list(list: &str) -> Option<usize> {
+    list.split(',').try_fold(0, |n, part| {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+        Some(n + b.checked_sub(a)? + 1)
+    })
 }
 
 fn kernel() -> Option<String> {
@@ -221,6 +234,14 @@ fn command_line() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(count_cpu_list("0-1"), Some(2));
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+        assert_eq!(count_cpu_list("x"), None);
+    }
 
     #[test]
     fn iso_dates() {
