@@ -11,10 +11,15 @@
 # idle memory. Each run appends one JSON object to bench-results/tcp.jsonl;
 # the runs of this invocation are then summarised in bench-results/tcp.md.
 #
+# The machine may be shared: before each run the script waits (up to
+# QUIET_WAIT seconds) until other work uses at most QUIET_PCT percent of all
+# CPUs, and every result records how much CPU the rest of the machine used
+# during its window ("other CPU %" in the tables).
+#
 # Knobs (environment): DURATION (10), WARMUP (2), RATE (10000),
 # FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s),
 # SUBSCRIBERS (100), IDLE_CONNECTIONS (10000), CONNECTIONS (100),
-# OUT_DIR (bench-results).
+# OUT_DIR (bench-results), QUIET_PCT (10), QUIET_WAIT (600).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +32,8 @@ FANOUT_RATE="${FANOUT_RATE:-1000}"
 SUBSCRIBERS="${SUBSCRIBERS:-100}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
 CONNECTIONS="${CONNECTIONS:-100}"
+QUIET_PCT="${QUIET_PCT:-10}"
+QUIET_WAIT="${QUIET_WAIT:-600}"
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -83,10 +90,35 @@ start_server() {
     exit 1
 }
 
+# busy_pct: percent of all CPUs busy over the next second.
+busy_pct() {
+    local _c u n s i w q sq st rest b1 t1
+    read -r _c u n s i w q sq st rest </proc/stat
+    b1=$((u + n + s + q + sq + st))
+    t1=$((b1 + i + w))
+    sleep 1
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((100 * (u + n + s + q + sq + st - b1) / (u + n + s + q + sq + st + i + w - t1)))
+}
+
+# wait_quiet: waits until other work leaves the CPUs (nearly) free.
+wait_quiet() {
+    local busy
+    for _ in $(seq 1 "$QUIET_WAIT"); do
+        busy=$(busy_pct)
+        if ((busy <= QUIET_PCT)); then
+            return
+        fi
+        echo "machine ${busy}% busy with other work; waiting" >&2
+    done
+    echo "warning: machine still busy after ${QUIET_WAIT} s; measuring anyway" >&2
+}
+
 # load LABEL ADDR ARGS...: one loadgen run against the running server.
 load() {
     local label="$1" addr="$2"
     shift 2
+    wait_quiet
     run taskset -c "$CLIENT_CPU" "$lg" tcp --addr "$addr" \
         --duration "$DURATION" --warmup "$WARMUP" \
         --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@"
@@ -176,7 +208,9 @@ if runs:
       f"(open loop: coordinated omission included) to receipt, in µs. "
       f"`max` = closed loop with {r0['pipeline']} messages in flight per sending connection. "
       f"Server CPU is utime+stime of the server process over the measured window; "
-      f"CPU µs/msg divides it by messages received (fanout: by deliveries).\n")
+      f"CPU µs/msg divides it by messages received (fanout: by deliveries). "
+      f"*Other CPU %* is what the rest of the machine used during the window "
+      f"(100 = one core): above ~10 the run was disturbed by other work.\n")
     w("Raw data: `bench-results/tcp.jsonl` (one JSON object per run, with the exact command).\n")
 
 for scenario in ["echo", "pairs", "fanout"]:
@@ -187,13 +221,14 @@ for scenario in ["echo", "pairs", "fanout"]:
     extra = " (throughput = deliveries/s)" if scenario == "fanout" else ""
     if scenario == "fanout":
         w(f"One publisher, {rs[0].get('subscribers')} subscribers{extra}.\n")
-    w("| server | backend | conns | offered rate (msgs/s) | throughput (msgs/s) | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/msg | server CPU % | errors |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| server | backend | conns | offered rate (msgs/s) | throughput (msgs/s) | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/msg | server CPU % | errors | loadgen CPU % | other CPU % |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rs:
         s, b = server_backend(r.get("label") or "?")
         w(f"| {s} | {b} | {r['connections']} | {r['rate']} | {num(r['throughput_msgs_per_s'])} | "
           f"{lat(r, 'p50')} | {lat(r, 'p99')} | {lat(r, 'p999')} | {lat(r, 'max')} | "
-          f"{num(r['server_cpu_us_per_msg'], '{:.2f}')} | {num(r['server_cpu_pct'], '{:.1f}')} | {r['errors']} |")
+          f"{num(r['server_cpu_us_per_msg'], '{:.2f}')} | {num(r['server_cpu_pct'], '{:.1f}')} | {r['errors']} | "
+          f"{num(r.get('loadgen_cpu_pct'), '{:.0f}')} | {num(r.get('other_cpu_pct'), '{:.1f}')} |")
     w("")
 
 idle = [r for r in runs if r["scenario"] == "idle"]
@@ -244,6 +279,11 @@ if echo:
           f"{ratio(g(f, p99), bp_f)} (vs {lp_f}) | {ratio(g(c, p99), bp_m)} (vs {lp_m}) | "
           f"{ratio(g(c, tput), bt)} (vs {lt}) |")
     w("")
+    saturated = [r["label"] for r in closed if (r.get("loadgen_cpu_pct") or 0) >= 95]
+    if saturated:
+        w("At `max`, the load generator's core was saturated (loadgen CPU ≥ 95 %) "
+          f"against: {', '.join(saturated)}. There the throughput is bounded by the "
+          "client as much as by the server, and server CPU µs/msg is the fairer comparison.\n")
 
 with open(md_path, "w") as f:
     f.write("\n".join(out))

@@ -106,6 +106,7 @@ impl FromStr for IpRange {
 pub struct TcpArgs {
     #[arg(long, value_enum, default_value_t = Scenario::Echo)]
     pub scenario: Scenario,
+    /// Server address.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub addr: SocketAddr,
     /// Total connections (fanout: defaults `--subscribers` to this minus one).
@@ -222,8 +223,10 @@ pub enum EchoImpl {
 pub struct EchoServerArgs {
     #[arg(long = "impl", value_enum)]
     pub implementation: EchoImpl,
+    /// Listen address; port 0 picks a free port (printed when ready).
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub addr: SocketAddr,
+    /// Runtime threads: tokio workers, or monoio thread-per-core runtimes.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }

@@ -157,6 +157,14 @@ impl Workers {
         }
     }
 
+    /// Worker processes, whose CPU time counts as the load generator's.
+    pub fn child_pids(&self) -> Vec<u32> {
+        match self {
+            Workers::Thread { .. } => Vec::new(),
+            Workers::Children(children) => children.iter().map(|c| c.child.id()).collect(),
+        }
+    }
+
     /// Stops child processes after a failure; a thread ends with the parent.
     pub fn kill(&mut self) {
         if let Workers::Children(children) = self {

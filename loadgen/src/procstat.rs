@@ -33,6 +33,38 @@ pub fn parse_stat(line: &str) -> anyhow::Result<CpuTicks> {
     })
 }
 
+/// CPU time of the whole machine (all CPUs), in clock ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemTicks {
+    /// Time not idle and not waiting for I/O.
+    pub busy: u64,
+}
+
+/// Parses the aggregate `cpu` line of /proc/stat: user nice system idle
+/// iowait irq softirq steal (guest time is already inside user).
+pub fn parse_system_stat(stat: &str) -> anyhow::Result<SystemTicks> {
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no aggregate cpu line")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .context("cpu line values")?;
+    if v.len() < 8 {
+        bail!("cpu line has {} values", v.len());
+    }
+    Ok(SystemTicks {
+        busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7],
+    })
+}
+
+pub fn system_ticks() -> anyhow::Result<SystemTicks> {
+    parse_system_stat(&std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?)
+}
+
 /// Parses `VmRSS:   1234 kB` from /proc/PID/status, in bytes.
 pub fn parse_vm_rss(status: &str) -> anyhow::Result<u64> {
     let line = status
@@ -71,9 +103,8 @@ pub fn ticks_per_second() -> u64 {
     u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
 }
 
-/// Microseconds of CPU between two samples.
-pub fn cpu_us_between(a: CpuTicks, b: CpuTicks) -> u64 {
-    b.total().saturating_sub(a.total()) * 1_000_000 / ticks_per_second()
+pub fn ticks_to_us(ticks: u64) -> u64 {
+    ticks * 1_000_000 / ticks_per_second()
 }
 
 #[cfg(test)]
@@ -98,6 +129,16 @@ mod tests {
     fn short_stat_line_is_an_error() {
         assert!(parse_stat("1 (x) S 1 2").is_err());
         assert!(parse_stat("no paren").is_err());
+    }
+
+    #[test]
+    fn system_busy_time() {
+        let stat = "cpu  100 5 50 9000 20 3 7 11 0 0\ncpu0 50 2 25 4500 10 1 3 5 0 0\nintr 1\n";
+        assert_eq!(
+            parse_system_stat(stat).unwrap().busy,
+            100 + 5 + 50 + 3 + 7 + 11
+        );
+        assert!(parse_system_stat("cpu0 1 2 3\n").is_err());
     }
 
     #[test]

@@ -18,8 +18,13 @@ pub struct ServerSamples {
     /// VmRSS at the start and end of the measured window.
     pub rss_start: Option<u64>,
     pub rss_end: Option<u64>,
-    /// CPU time over the measured window.
+    /// Server CPU time over the measured window.
     pub cpu_us: Option<u64>,
+    /// The load generator's own CPU time (all its processes) over the window.
+    pub loadgen_cpu_us: Option<u64>,
+    /// CPU time the rest of the machine used over the window: other
+    /// people's work, which disturbs the measurement.
+    pub other_cpu_us: Option<u64>,
 }
 
 pub fn emit(args: &TcpArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::Result<()> {
@@ -41,7 +46,8 @@ fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
         .cpu_us
         .filter(|_| t.received > 0)
         .map(|us| us as f64 / t.received as f64);
-    let cpu_pct = s.cpu_us.map(|us| us as f64 / (args.duration * 1e4));
+    // Percent of one core over the window.
+    let pct = |us: Option<u64>| us.map(|us| us as f64 / (args.duration * 1e4));
     let per_conn = match (args.scenario, s.rss_before, s.rss_connected) {
         (Scenario::Idle, Some(a), Some(b)) if t.connections > 0 => {
             Some((b as i64 - a as i64) / t.connections as i64)
@@ -79,7 +85,9 @@ fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
         "throughput_msgs_per_s": throughput,
         "latency_us": latency(t),
         "server_cpu_us_per_msg": cpu_per_msg,
-        "server_cpu_pct": cpu_pct,
+        "server_cpu_pct": pct(s.cpu_us),
+        "loadgen_cpu_pct": pct(s.loadgen_cpu_us),
+        "other_cpu_pct": pct(s.other_cpu_us),
         "server_rss_before": s.rss_before,
         "server_rss_connected": s.rss_connected,
         "server_rss_start": s.rss_start,
@@ -140,6 +148,11 @@ fn summary(r: &Value) -> String {
         l("p99"),
         l("p999"),
         l("max")
+    );
+    s += &format!(
+        "  loadgen: {} % cpu; rest of the machine: {} % cpu\n",
+        f("loadgen_cpu_pct"),
+        f("other_cpu_pct")
     );
     s += &format!(
         "  server: cpu {} us/msg, {} % cpu, rss {} -> {} bytes",

@@ -53,19 +53,51 @@ fn timeline(
     let warm = go + args.warmup_ns();
     let end = warm + args.duration_ns();
     sleep_until(clock, warm);
-    let cpu_start = cpu(args)?;
+    let first = CpuSample::take(args, workers)?;
     samples.rss_start = rss(args)?;
     sleep_until(clock, end);
-    let cpu_end = cpu(args)?;
+    let last = CpuSample::take(args, workers)?;
     samples.rss_end = rss(args)?;
-    if let (Some(a), Some(b)) = (cpu_start, cpu_end) {
-        samples.cpu_us = Some(procstat::cpu_us_between(a, b));
-    }
+    last.since(&first, samples);
     Ok(())
 }
 
-fn cpu(args: &TcpArgs) -> anyhow::Result<Option<CpuTicks>> {
-    args.server_pid.map(procstat::cpu_ticks).transpose()
+/// CPU clocks read at one edge of the window: the server's, the load
+/// generator's own, and the whole machine's. What the machine spent beyond
+/// the first two is interference from other work, which the report shows
+/// so a disturbed run can be recognised.
+struct CpuSample {
+    server: Option<CpuTicks>,
+    loadgen: u64,
+    system: procstat::SystemTicks,
+}
+
+impl CpuSample {
+    fn take(args: &TcpArgs, workers: &Workers) -> anyhow::Result<CpuSample> {
+        let mut loadgen = procstat::cpu_ticks(std::process::id())?.total();
+        for pid in workers.child_pids() {
+            // A child that already exited has nothing more to add.
+            loadgen += procstat::cpu_ticks(pid).map_or(0, |t| t.total());
+        }
+        Ok(CpuSample {
+            server: args.server_pid.map(procstat::cpu_ticks).transpose()?,
+            loadgen,
+            system: procstat::system_ticks()?,
+        })
+    }
+
+    fn since(&self, first: &CpuSample, samples: &mut ServerSamples) {
+        let us = procstat::ticks_to_us;
+        let loadgen = self.loadgen.saturating_sub(first.loadgen);
+        samples.loadgen_cpu_us = Some(us(loadgen));
+        let (Some(a), Some(b)) = (first.server, self.server) else {
+            return;
+        };
+        let server = b.total().saturating_sub(a.total());
+        samples.cpu_us = Some(us(server));
+        let system = self.system.busy.saturating_sub(first.system.busy);
+        samples.other_cpu_us = Some(us(system.saturating_sub(server + loadgen)));
+    }
 }
 
 fn rss(args: &TcpArgs) -> anyhow::Result<Option<u64>> {
