@@ -28,11 +28,13 @@
 //! - At most one send is in flight per token: `send` hands the backend a
 //!   batch, and exactly one [`Completion::Sent`] returns it, also when the
 //!   token is closed first (then as a stale completion). `Ok(n)` means the
-//!   first `n` bytes of the batch were written, in order. Both backends
-//!   wait for socket space and normally report the whole batch; `n` is
-//!   less than offered only when io_uring got a batch of more than 1024
-//!   buffers or its socket failed partway (the next send then reports the
-//!   error). The reactor re-queues any unwritten tail. `Err` means the
+//!   first `n` bytes of the batch were written, in order. `n` may be
+//!   less than offered: io_uring first tries the send at once and reports
+//!   what fitted in the socket (only a send that found the socket full
+//!   waits in the ring for room, and then reports the whole batch unless
+//!   it had more than 1024 buffers or the socket failed partway); epoll
+//!   waits for room and reports the whole batch. The reactor re-queues
+//!   any unwritten tail. `Err` means the
 //!   socket failed (or was closed) and says nothing about how much was
 //!   written before.
 //! - `poll` returns when at least one completion is ready, the timeout

@@ -231,8 +231,13 @@ impl Backend for UringBackend {
         }
         out.append(&mut self.done);
         self.rearm_starved();
-        let busy = !out.is_empty() || !self.cqes.is_empty() || !self.ring.completion().is_empty();
-        self.enter(if busy { Some(Duration::ZERO) } else { timeout })?;
+        let ready = !out.is_empty();
+        let busy = ready || !self.cqes.is_empty() || !self.ring.completion().is_empty();
+        // Completions already in hand with nothing to submit: skip the
+        // syscall; the next poll enters the ring.
+        if !(ready && self.ring.submission().is_empty()) {
+            self.enter(if busy { Some(Duration::ZERO) } else { timeout })?;
+        }
         self.reap();
         self.woken = false;
         self.dispatch(out);
