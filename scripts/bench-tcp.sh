@@ -136,11 +136,6 @@ switchboard_runs() {
     start_server "switchboard ready" taskset -c "$SERVER_CPU" "$sb" \
         --backend "$backend" --threads 1 --pin-threads false \
         --wire-addr "$addr" --admin-addr 127.0.0.1:0
-    # Idle first, while the server's memory holds nothing else. Several
-    # source addresses keep the closed connections' TIME_WAIT ports from
-    # crowding one address's ephemeral range.
-    load "$label" "$addr" --scenario idle --connections "$IDLE_CONNECTIONS" \
-        --source-ips 127.0.0.1-127.0.0.8
     echo_runs "$label" "$addr"
     load "$label" "$addr" --scenario pairs --connections "$CONNECTIONS" --rate "$RATE"
     load "$label" "$addr" --scenario pairs --connections "$CONNECTIONS" --rate max
@@ -158,10 +153,36 @@ baseline_runs() {
     stop_server
 }
 
+# Idle memory runs go last, each on a fresh server whose memory holds
+# nothing else: ten thousand closed connections leave kernel work behind
+# (TIME_WAIT timers) that would otherwise be charged to the next runs.
+# Several source addresses keep the closed connections' TIME_WAIT ports
+# from crowding one address's ephemeral range.
+idle_run() {
+    local label="$1" addr="$2" pattern="$3"
+    shift 3
+    start_server "$pattern" "$@"
+    local raw=()
+    [[ "$label" == switchboard-* ]] || raw=(--raw)
+    load "$label" "$addr" --scenario idle --connections "$IDLE_CONNECTIONS" \
+        --source-ips 127.0.0.1-127.0.0.8 "${raw[@]}"
+    stop_server
+}
+
 switchboard_runs uring 7301
 switchboard_runs epoll 7302
 baseline_runs tokio 7303
 baseline_runs monoio 7304
+for backend in uring epoll; do
+    idle_run "switchboard-$backend" 127.0.0.1:7305 "switchboard ready" \
+        taskset -c "$SERVER_CPU" "$sb" --backend "$backend" --threads 1 \
+        --pin-threads false --wire-addr 127.0.0.1:7305 --admin-addr 127.0.0.1:0
+done
+for impl in tokio monoio; do
+    idle_run "$impl" 127.0.0.1:7306 "echo-server ready" \
+        taskset -c "$SERVER_CPU" "$lg" echo-server --impl "$impl" \
+        --addr 127.0.0.1:7306 --threads 1
+done
 
 echo "+ python3 (summary of $jsonl from line $first_line) > $md"
 python3 - "$jsonl" "$first_line" "$md" <<'PY'

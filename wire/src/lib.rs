@@ -14,6 +14,7 @@
 // `allow`. Everything written by hand stays free of unsafe code.
 #![deny(unsafe_code)]
 
+mod back_writer;
 mod encode;
 pub mod error;
 pub mod frame;
