@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Fixed-rate echo, interleaved: server CPU per message at 10,000 msgs/s
+# (100 connections x 100 msgs/s) for Switchboard (uring, epoll) and the
+# tokio and monoio baselines, measured in ROUNDS rounds that alternate the
+# servers, so that slow drifts of this VM (its idle-wake cost changes from
+# hour to hour) hit every server alike. Reports each round and the median.
+#
+#   scripts/bench-fixed-rate.sh            # ROUNDS=3 DURATION=6 WARMUP=2
+#
+# Appends to bench-results/tcp-fixed-rate.jsonl and writes
+# bench-results/tcp-fixed-rate.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-6}"
+WARMUP="${WARMUP:-2}"
+RATE="${RATE:-10000}"
+out_dir="${OUT_DIR:-bench-results}"
+jsonl="$out_dir/tcp-fixed-rate.jsonl"
+md="$out_dir/tcp-fixed-rate.md"
+mkdir -p "$out_dir"
+touch "$jsonl"
+first_line=$(($(wc -l <"$jsonl") + 1))
+
+echo "+ cargo build --release -p switchboard -p switchboard-loadgen"
+cargo build --release -p switchboard -p switchboard-loadgen
+sb=target/release/switchboard
+lg=target/release/switchboard-loadgen
+log="$(mktemp)"
+
+one_run() {
+    local label="$1" pattern="$2"
+    shift 2
+    echo "+ $* &"
+    "$@" >"$log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 100); do
+        grep -q "$pattern" "$log" && break
+        sleep 0.1
+    done
+    local cmd=(taskset -c 1 "$lg" tcp --addr 127.0.0.1:7310 --scenario echo
+        --connections 100 --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
+        --server-pid "$pid" --label "$label" --json "$jsonl")
+    echo "+ ${cmd[*]}"
+    "${cmd[@]}" | grep -E "server:|latency"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    for backend in uring epoll; do
+        one_run "switchboard-$backend" "switchboard ready" taskset -c 0 "$sb" \
+            --backend "$backend" --threads 1 --pin-threads false \
+            --wire-addr 127.0.0.1:7310 --admin-addr 127.0.0.1:0
+    done
+    for impl in tokio monoio; do
+        one_run "$impl" "echo-server ready" taskset -c 0 "$lg" echo-server \
+            --impl "$impl" --addr 127.0.0.1:7310 --threads 1
+    done
+done
+
+python3 - "$jsonl" "$first_line" "$md" <<'PY'
+import json, statistics, sys
+path, first, md = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = [json.loads(l) for i, l in enumerate(open(path), 1) if i >= first and l.strip()]
+by = {}
+for r in runs:
+    by.setdefault(r["label"], []).append(r)
+r0 = runs[0]
+lines = [
+    "# Fixed-rate echo, servers interleaved\n",
+    f"`scripts/bench-fixed-rate.sh`, {r0.get('date')} (commit {r0.get('git_commit')}). "
+    f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, 64-byte bodies, server on CPU 0, "
+    f"loadgen on CPU 1, {r0['duration_s']:g} s after {r0['warmup_s']:g} s warm-up per run; "
+    "the servers take turns, round after round. Raw runs: `tcp-fixed-rate.jsonl`.\n",
+    "| server | server CPU µs/msg per round | median | p99 µs per round | median p99 |",
+    "|---|---|---:|---|---:|",
+]
+med = {}
+for label, rs in by.items():
+    cpu = [r["server_cpu_us_per_msg"] for r in rs]
+    p99 = [r["latency_us"]["p99"] for r in rs]
+    med[label] = statistics.median(cpu)
+    lines.append(f"| {label} | {', '.join(f'{c:.2f}' for c in cpu)} | {statistics.median(cpu):.2f} | "
+                 f"{', '.join(str(p) for p in p99)} | {statistics.median(p99):g} |")
+best = min((v, k) for k, v in med.items() if not k.startswith("switchboard"))
+lines.append("")
+for k in ("switchboard-uring", "switchboard-epoll"):
+    if k in med:
+        lines.append(f"- {k}: {med[k] / best[0]:.2f}x the CPU per message of the better baseline ({best[1]}).")
+open(md, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
