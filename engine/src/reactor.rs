@@ -218,7 +218,7 @@ impl<B: Backend> Reactor<B> {
             }
         } else {
             // Give the queue's memory back: idle connections hold none.
-            conn.send_queue = std::collections::VecDeque::new();
+            conn.send_queue.release_if_empty();
             if conn.phase == Phase::Closing {
                 s.intents.close.push(token);
             }
@@ -381,11 +381,7 @@ fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
 }
 
 /// Puts what a short write left behind back at the front of the queue.
-fn requeue_unwritten(
-    batch: &mut SendBatch,
-    written: usize,
-    queue: &mut std::collections::VecDeque<bytes::Bytes>,
-) {
+fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut crate::conn::SendQueue) {
     let mut skip = written;
     let mut rest = Vec::new();
     for mut b in batch.bufs.drain(..) {

@@ -210,8 +210,50 @@ pub enum Control {
 pub struct FrameDecoder {
     max_payload_len: u32,
     /// Bytes of an incomplete frame, or input left over by a pause.
-    pending: BytesMut,
+    pending: Pending,
     failed: bool,
+}
+
+/// The reassembly buffer, boxed so that a decoder without one costs a
+/// pointer (every idle connection has a decoder; few hold a partial frame).
+#[derive(Debug, Default)]
+struct Pending(Option<Box<BytesMut>>);
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |b| b.len())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.0.as_deref().map_or(&[], |b| &b[..])
+    }
+
+    fn first_chunk<const N: usize>(&self) -> Option<&[u8; N]> {
+        self.as_slice().first_chunk::<N>()
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.0
+                .get_or_insert_with(Box::default)
+                .extend_from_slice(bytes);
+        }
+    }
+
+    /// The first `n` bytes (which must be held), leaving the rest; the
+    /// memory goes back when nothing is left.
+    fn split_to(&mut self, n: usize) -> BytesMut {
+        let buf = self.0.as_mut().expect("split_to on held bytes");
+        let head = buf.split_to(n);
+        if buf.is_empty() {
+            self.0 = None;
+        }
+        head
+    }
 }
 
 impl FrameDecoder {
@@ -219,7 +261,7 @@ impl FrameDecoder {
     pub fn new(max_payload_len: u32) -> Self {
         FrameDecoder {
             max_payload_len,
-            pending: BytesMut::new(),
+            pending: Pending::default(),
             failed: false,
         }
     }
@@ -285,7 +327,7 @@ impl FrameDecoder {
 
     fn fail(&mut self, e: WireError) -> WireError {
         self.failed = true;
-        self.pending = BytesMut::new();
+        self.pending = Pending::default();
         e
     }
 
@@ -339,7 +381,7 @@ impl FrameDecoder {
                 match self.pending.first_chunk::<HEADER_LEN>() {
                     Some(h) => HEADER_LEN + self.checked_header(h)?.payload_len as usize,
                     None => {
-                        check_prefix(&self.pending)?;
+                        check_prefix(self.pending.as_slice())?;
                         return Ok(None);
                     }
                 }
@@ -359,10 +401,6 @@ impl FrameDecoder {
             header,
             payload: &frame_bytes[HEADER_LEN..],
         });
-        if self.pending.is_empty() {
-            // Give the reassembly memory back: idle connections hold none.
-            self.pending = BytesMut::new();
-        }
         Ok(Some(control))
     }
 }
@@ -473,5 +511,14 @@ mod tests {
             .feed(&bytes[..HEADER_LEN], |_| Control::Continue)
             .unwrap_err();
         assert_eq!(err, WireError::TooLarge { len: 17, max: 16 });
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every connection holds a decoder; it must stay two words.
+    #[test]
+    fn an_idle_decoder_is_small() {
+        assert_eq!(std::mem::size_of::<super::FrameDecoder>(), 16);
     }
 }
