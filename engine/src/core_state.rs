@@ -86,7 +86,7 @@ pub struct CoreState {
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
-    pub(crate) encoder: wire::Encoder,
+    encoder: wire::Encoder,
     arena: BytesMut,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
@@ -135,6 +135,18 @@ impl CoreState {
     /// Everything encoded into the arena since the last call, as one frame.
     pub fn take_frame(&mut self) -> Bytes {
         self.arena.split().freeze()
+    }
+
+    /// Encodes one frame into the arena with the core's encoder and returns
+    /// it. Borrows the two fields apart: swapping the encoder out would
+    /// build (and allocate) a fresh one per frame.
+    pub fn encode_frame<F>(&mut self, f: F) -> Bytes
+    where
+        F: FnOnce(&mut wire::Encoder, &mut BytesMut),
+    {
+        self.arena();
+        f(&mut self.encoder, &mut self.arena);
+        self.take_frame()
     }
 
     /// Copies a short name into the arena and returns it as `Bytes`.
@@ -327,20 +339,14 @@ impl CoreState {
                 server_message_id: server_id,
                 recipients,
             };
-            let mut enc = std::mem::take(&mut self.encoder);
-            enc.ack(self.arena(), h, &ack);
-            self.encoder = enc;
-            let f = self.take_frame();
+            let f = self.encode_frame(|enc, out| enc.ack(out, h, &ack));
             self.queue(token, f);
         }
     }
 
     /// Queues an ERROR frame (the connection stays open).
     pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
-        let mut enc = std::mem::take(&mut self.encoder);
-        enc.error(self.arena(), h, &wire::ErrorMsg { code, reason });
-        self.encoder = enc;
-        let f = self.take_frame();
+        let f = self.encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
         self.queue(token, f);
     }
 
@@ -359,14 +365,8 @@ impl CoreState {
 
     /// Queues CLOSE and moves the connection to `Closing`.
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let mut enc = std::mem::take(&mut self.encoder);
-        enc.close(
-            self.arena(),
-            FrameHeader::new(FrameType::Close, 0),
-            &wire::Close { code, reason },
-        );
-        self.encoder = enc;
-        let f = self.take_frame();
+        let h = FrameHeader::new(FrameType::Close, 0);
+        let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
         self.queue(token, f);
         self.begin_close(token);
     }

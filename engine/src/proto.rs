@@ -128,10 +128,7 @@ impl CoreState {
     where
         F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
     {
-        let mut enc = std::mem::take(&mut self.encoder);
-        f(&mut enc, self.arena());
-        self.encoder = enc;
-        let frame = self.take_frame();
+        let frame = self.encode_frame(f);
         self.queue(token, frame);
     }
 
@@ -201,10 +198,7 @@ impl CoreState {
             target: send.target,
             body: send.body,
         };
-        let mut enc = std::mem::take(&mut self.encoder);
-        enc.deliver(self.arena(), dh, &deliver);
-        self.encoder = enc;
-        let out = self.take_frame();
+        let out = self.encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
         if self.route(token, &h, send.target, server_id, out) {
             self.pause(token);
             return Control::Pause;
