@@ -29,9 +29,9 @@ const ARENA_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 struct PendingAck {
     token: Token,
-    client_message_id: u64,
+    /// The SEND's header: its ids and flags are what the answer echoes.
+    send: FrameHeader,
     server_message_id: u64,
-    stream_id: u32,
     cores_left: u32,
     recipients: u32,
     /// A user target with nobody online is an error, a topic is not.
@@ -231,9 +231,8 @@ impl CoreState {
         let ticket = wants_ack.then(|| {
             self.acks.insert(PendingAck {
                 token: from,
-                client_message_id: header.message_id,
+                send: *header,
                 server_message_id: server_id,
-                stream_id: header.stream_id,
                 cores_left: remote.count_ones(),
                 recipients: count,
                 empty_is_error,
@@ -456,14 +455,10 @@ impl CoreState {
             return;
         }
         let p = self.acks.remove(ticket as usize);
-        let mut h = FrameHeader::new(FrameType::Send, 0);
-        h.message_id = p.client_message_id;
-        h.stream_id = p.stream_id;
-        h.flags = wire::Flags::ACK_REQUESTED;
         if self.conns.get(p.token).is_some() {
             self.answer_send(
                 p.token,
-                &h,
+                &p.send,
                 p.server_message_id,
                 p.recipients,
                 p.empty_is_error,

@@ -298,6 +298,16 @@ mod tests {
         build(wakers, slots).1
     }
 
+    /// The tokens of a drained run of `Pause` messages, in order.
+    fn paused_tokens(out: &[(usize, MeshMsg)]) -> Vec<Token> {
+        out.iter()
+            .map(|(_, m)| match m {
+                MeshMsg::Pause(t) => *t,
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
     #[test]
     fn high_lane_is_drained_first() {
         let mut ports = port_pair(16);
@@ -306,13 +316,7 @@ mod tests {
         a[0].send(1, Lane::High, MeshMsg::Pause(2));
         let mut out = Vec::new();
         b[0].drain(10, &mut out);
-        let order: Vec<Token> = out
-            .iter()
-            .map(|(_, m)| match m {
-                MeshMsg::Pause(t) => *t,
-                _ => unreachable!(),
-            })
-            .collect();
+        let order = paused_tokens(&out);
         assert_eq!(order, vec![2, 1]);
     }
 
@@ -334,13 +338,7 @@ mod tests {
             b[0].drain(8, &mut out);
             a[0].flush_outbox(&mut resumed);
         }
-        let seq: Vec<Token> = out
-            .iter()
-            .map(|(_, m)| match m {
-                MeshMsg::Pause(t) => *t,
-                _ => unreachable!(),
-            })
-            .collect();
+        let seq = paused_tokens(&out);
         assert_eq!(seq, (0..40).collect::<Vec<_>>());
         assert_eq!(resumed, vec![77]);
     }
