@@ -142,8 +142,14 @@ proptest! {
     }
 
     #[test]
+    fn the_fuzz_body_holds_for_the_json_of_any_frame(m in msg(), h in header()) {
+        wire::fuzzing::json_text(to_json(&encoded(&m, h)).as_bytes());
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(text in "\\PC*") {
         let _ = to_frame(&text);
+        wire::fuzzing::json_text(text.as_bytes());
     }
 
     #[test]
@@ -159,8 +165,22 @@ proptest! {
             0..40,
         )
     ) {
-        let _ = to_frame(&parts.concat());
+        wire::fuzzing::json_text(parts.concat().as_bytes());
     }
+}
+
+#[test]
+fn the_fuzz_body_holds_for_the_test_messages_and_doc_examples() {
+    for (text, ..) in every_type() {
+        wire::fuzzing::json_text(text.as_bytes());
+    }
+    for ex in examples() {
+        wire::fuzzing::json_text(ex.json.as_bytes());
+        for input in &ex.inputs {
+            wire::fuzzing::json_text(input.as_bytes());
+        }
+    }
+    wire::fuzzing::json_text(&[0xff, b'{']);
 }
 
 #[test]
