@@ -7,7 +7,12 @@
 //! - `prost`: a hand-written `prost::Message` with the same fields
 //!   (owned `String`/`Vec<u8>`, prost's defaults).
 //!
-//! Each is timed for a 64-byte and a 1 KiB body. The JSON and protobuf
+//! Each is timed for a 64-byte and a 1 KiB body.
+//!
+//! The `ws_json` group times the WebSocket JSON mapping (`wire::json`) for
+//! a text body: `frame_to_json` of a DELIVER with its hand-rolled writer,
+//! beside the same JSON written by `serde_json::to_writer` from a derived
+//! `Serialize` struct; and `json_to_frame` of a SEND. The JSON and protobuf
 //! encodings are bare payloads: a stream would also need a length prefix,
 //! which our encoding already contains. Every encoder writes into a reused
 //! buffer, so growth is not measured.
@@ -208,6 +213,83 @@ fn sizes(body: &[u8]) {
     );
 }
 
+/// The DELIVER JSON of `wire::json`, written through serde instead.
+#[derive(Serialize)]
+struct JsonDeliverOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(serialize_with = "decimal")]
+    id: u64,
+    priority: &'static str,
+    from: &'a str,
+    to: JsonTo<'a>,
+    body: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonTo<'a> {
+    user: &'a str,
+}
+
+fn decimal<S: serde::Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(n)
+}
+
+fn ws_json_group(c: &mut Criterion, body: &str) {
+    let mut g = c.benchmark_group("ws_json");
+    g.throughput(Throughput::Elements(1));
+    let n = body.len();
+    let mut frame = BytesMut::new();
+    Encoder::new().deliver(&mut frame, header(), &deliver(body.as_bytes()));
+    let mut out = Vec::with_capacity(4096);
+    g.bench_with_input(BenchmarkId::new("frame_to_json", n), &frame[..], |b, f| {
+        b.iter(|| {
+            out.clear();
+            wire::json::frame_to_json(black_box(f), &mut out).expect("converts");
+            black_box(out.len())
+        })
+    });
+    let ours = out.clone();
+    g.bench_with_input(
+        BenchmarkId::new("frame_to_json_serde", n),
+        &frame[..],
+        |b, f| {
+            b.iter(|| {
+                out.clear();
+                let (h, payload) = black_box(f)
+                    .split_first_chunk::<{ wire::HEADER_LEN }>()
+                    .expect("header");
+                let h = FrameHeader::decode(h).expect("header decodes");
+                let d = decode_deliver(payload).expect("payload decodes");
+                let j = JsonDeliverOut {
+                    kind: "deliver",
+                    id: h.message_id,
+                    priority: "high",
+                    from: d.sender,
+                    to: JsonTo { user: d.target.id },
+                    body: std::str::from_utf8(d.body).expect("text"),
+                };
+                serde_json::to_writer(&mut out, &j).expect("serializes");
+                black_box(out.len())
+            })
+        },
+    );
+    assert_eq!(out, ours, "both write the same JSON");
+    let send = format!(
+        r#"{{"type":"send","id":"{MESSAGE_ID}","priority":"high","to":{{"user":"{TARGET_ID}"}},"body":"{body}"}}"#
+    );
+    let (mut enc, mut frames) = (Encoder::new(), BytesMut::with_capacity(4096));
+    g.bench_with_input(BenchmarkId::new("json_to_frame", n), &send[..], |b, t| {
+        b.iter(|| {
+            frames.clear();
+            wire::json::json_to_frame(black_box(t), &mut enc, &mut frames, 1 << 20)
+                .expect("converts");
+            black_box(frames.len())
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     for n in [64usize, 1024] {
         // Not all one byte value, so base64 and varints see ordinary data.
@@ -215,6 +297,9 @@ fn benches(c: &mut Criterion) {
         sizes(&body);
         encode_group(c, &body);
         decode_group(c, &body);
+        // Printable ASCII without quotes or backslashes: a chat message.
+        let text: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        ws_json_group(c, &text);
     }
 }
 

@@ -168,3 +168,40 @@ fn check_topics(header: FrameHeader, payload: &[u8]) {
         assert_eq!(topics, again, "topics round trip");
     }
 }
+
+/// Feeds `data`, if it is UTF-8, to [`json_to_frame`](crate::json::json_to_frame)
+/// as a WebSocket text message.
+///
+/// Panics if an accepted message is not one whole frame that a
+/// [`FrameDecoder`] takes and whose payload decodes, if
+/// [`frame_to_json`](crate::json::frame_to_json) refuses it, or if that JSON
+/// does not convert back to the same frame (the server's JSON is a fixed
+/// point of the mapping). Refusals must carry BadFrame or TooLarge.
+pub fn json_text(data: &[u8]) {
+    use crate::error::ErrorCode;
+    use crate::json::{frame_to_json, json_to_frame};
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (mut enc, mut frame) = (Encoder::new(), BytesMut::new());
+    if let Err(e) = json_to_frame(text, &mut enc, &mut frame, MAX_PAYLOAD_LEN) {
+        assert!(
+            matches!(e.code, ErrorCode::BadFrame | ErrorCode::TooLarge),
+            "{e}"
+        );
+        assert!(frame.is_empty(), "a refused message wrote bytes");
+        return;
+    }
+    let outcome = run(&frame, &[frame.len()], false);
+    assert!(!outcome.failed, "the decoder refused a converted frame");
+    assert_eq!(outcome.frames.len(), 1, "one message, one frame");
+    let (header, payload) = &outcome.frames[0];
+    check_payload(header, payload);
+    let mut json = Vec::new();
+    frame_to_json(&frame, &mut json).expect("a converted frame converts back");
+    let json = std::str::from_utf8(&json).expect("JSON out is UTF-8");
+    let mut again = BytesMut::new();
+    json_to_frame(json, &mut enc, &mut again, MAX_PAYLOAD_LEN).expect("our JSON converts");
+    assert_eq!(again, frame, "{json} is not the frame it came from");
+}

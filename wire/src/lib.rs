@@ -19,6 +19,7 @@ mod encode;
 pub mod error;
 pub mod frame;
 pub mod fuzzing;
+pub mod json;
 pub mod message;
 mod verify;
 

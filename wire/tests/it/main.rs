@@ -2,6 +2,7 @@
 //! concern.
 
 mod corpus;
+mod json;
 mod model;
 mod roundtrip;
 mod vectors;

@@ -23,13 +23,28 @@ struct Vector {
     bytes: Vec<u8>,
 }
 
-fn doc() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/wire-protocol.md");
+/// The text of a document under `docs/`.
+pub(crate) fn read_doc(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+fn doc() -> String {
+    read_doc("wire-protocol.md")
+}
+
+/// Every vector in `docs/wire-protocol.md` as (name, frame bytes).
+pub(crate) fn document_frames() -> Vec<(String, Vec<u8>)> {
+    parse_vectors(&doc())
+        .into_iter()
+        .map(|v| (v.name, v.bytes))
+        .collect()
+}
+
 /// The contents of every fenced block with the given language tag.
-fn fenced<'a>(section: &'a str, lang: &str) -> Vec<&'a str> {
+pub(crate) fn fenced<'a>(section: &'a str, lang: &str) -> Vec<&'a str> {
     let open = format!("```{lang}\n");
     let mut blocks = Vec::new();
     let mut rest = section;
