@@ -54,6 +54,9 @@ pub struct Conn {
     /// Subscriptions and waiters; most connections never have either, so
     /// they cost an idle connection one pointer.
     pub lists: Option<Box<ConnLists>>,
+    /// WebSocket state, for connections that came in on the WebSocket
+    /// listener.
+    pub ws: Option<Box<crate::ws::WsConn>>,
 }
 
 /// Frames waiting for the socket, oldest first. Allocated only while it
@@ -122,6 +125,7 @@ impl Conn {
             decoder: FrameDecoder::new(max_payload_len),
             send_queue: SendQueue::default(),
             lists: None,
+            ws: None,
         }
     }
 

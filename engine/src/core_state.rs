@@ -62,6 +62,8 @@ pub struct CoreSettings {
     pub server_name: Arc<str>,
     /// Bounds.
     pub limits: Limits,
+    /// The WebSocket endpoints and limits.
+    pub websocket: Arc<crate::config::WebSocketConfig>,
 }
 
 /// One core's connections, registry and mesh port.
@@ -86,8 +88,12 @@ pub struct CoreState {
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
-    encoder: wire::Encoder,
-    arena: BytesMut,
+    pub(crate) encoder: wire::Encoder,
+    pub(crate) arena: BytesMut,
+    /// A JSON text message's frame, reused (WebSocket envelope endpoint).
+    pub(crate) json_frame: BytesMut,
+    /// An outbound frame's JSON form, reused.
+    pub(crate) json_text: Vec<u8>,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
 }
@@ -114,6 +120,8 @@ impl CoreState {
             draining: false,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),
+            json_frame: BytesMut::new(),
+            json_text: Vec::new(),
             acks: Slab::new(),
             scratch: Vec::new(),
         }
@@ -126,10 +134,7 @@ impl CoreState {
 
     /// The encode buffer; split the frame off with [`CoreState::take_frame`].
     pub fn arena(&mut self) -> &mut BytesMut {
-        if self.arena.capacity() - self.arena.len() < 4096 {
-            self.arena.reserve(ARENA_BYTES);
-        }
-        &mut self.arena
+        reserve(&mut self.arena)
     }
 
     /// Everything encoded into the arena since the last call, as one frame.
@@ -155,10 +160,18 @@ impl CoreState {
         self.take_frame()
     }
 
-    /// Queues a frame to a local connection. Returns `None` if the
-    /// connection is gone, else whether its queue is now over the high
-    /// watermark.
+    /// Queues a frame to a local connection (as a WebSocket message where
+    /// it is one). Returns `None` if the connection is gone, else whether
+    /// its queue is now over the high watermark.
     pub fn queue(&mut self, token: Token, frame: Bytes) -> Option<bool> {
+        if self.conns.get(token)?.ws.is_some() {
+            return self.queue_ws_frame(token, frame);
+        }
+        self.queue_raw(token, frame)
+    }
+
+    /// Queues bytes to a connection's socket as they are.
+    pub fn queue_raw(&mut self, token: Token, frame: Bytes) -> Option<bool> {
         let high = self.settings.limits.send_queue_high_bytes;
         let conn = self.conns.get_mut(token)?;
         conn.queued_bytes = conn.queued_bytes.saturating_add(frame.len() as u32);
@@ -366,7 +379,9 @@ impl CoreState {
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
         let h = FrameHeader::new(FrameType::Close, 0);
         let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        self.queue(token, f);
+        if !self.ws_send_close(token, &f, code, reason) {
+            self.queue(token, f);
+        }
         self.begin_close(token);
     }
 
@@ -549,6 +564,15 @@ impl CoreState {
     pub fn connection_id(&self, token: Token) -> u64 {
         (u64::from(self.settings.core) << 56) | token
     }
+}
+
+/// The encode arena with room for a frame: refilled in [`ARENA_BYTES`]
+/// steps so that encoding allocates once per that many bytes.
+pub(crate) fn reserve(arena: &mut BytesMut) -> &mut BytesMut {
+    if arena.capacity() - arena.len() < 4096 {
+        arena.reserve(ARENA_BYTES);
+    }
+    arena
 }
 
 /// Topic directory key: conversations live beside topics as

@@ -9,6 +9,7 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
+//! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`route`]: who is where: users and topics, local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
@@ -28,3 +29,4 @@ pub mod reactor;
 pub mod route;
 pub mod shard;
 pub mod sys;
+pub mod ws;

@@ -53,10 +53,13 @@ fn run(cfg: &Config) -> std::io::Result<()> {
         .name("sb-admin".into())
         .spawn(move || switchboard::admin::serve(admin, metrics, stop))?;
     println!(
-        "switchboard ready backend={} threads={} wire={} admin={}",
+        "switchboard ready backend={} threads={} wire={} ws={} admin={}",
         engine.backend,
         engine.metrics.cores.len(),
         engine.wire_addr,
+        engine
+            .ws_addr
+            .map_or_else(|| "off".to_string(), |a| a.to_string()),
         admin_addr
     );
     std::io::stdout().flush()?;

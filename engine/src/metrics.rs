@@ -57,6 +57,20 @@ core_stats! {
     shed_total: "counter", "Droppable messages shed under overload";
     /// Connections closed for idleness or a missing HELLO.
     timeouts_total: "counter", "Connections closed by idle or hello timeout";
+    /// WebSocket upgrades accepted.
+    ws_upgrades_total: "counter", "WebSocket upgrades accepted";
+    /// WebSocket upgrade requests refused (4xx answers).
+    ws_handshake_failures_total: "counter", "WebSocket upgrade requests refused";
+    /// WebSocket messages received (data messages, after reassembly).
+    ws_messages_in_total: "counter", "WebSocket data messages received";
+    /// WebSocket connections failed for a protocol error (close 1002).
+    ws_protocol_errors_total: "counter", "WebSocket protocol errors (close 1002)";
+    /// WebSocket text that was not UTF-8 (close 1007).
+    ws_invalid_utf8_total: "counter", "WebSocket invalid UTF-8 (close 1007)";
+    /// WebSocket frames or messages over the limits (close 1009).
+    ws_oversized_total: "counter", "WebSocket frames or messages too big (close 1009)";
+    /// Keep-alive pings sent to silent WebSocket connections.
+    ws_pings_sent_total: "counter", "WebSocket keep-alive pings sent";
     /// Messages waiting in this core's outgoing mesh rings.
     mesh_ring_depth: "gauge", "Messages waiting in outgoing mesh rings";
 }

@@ -24,6 +24,9 @@ impl CoreState {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if conn.ws.is_some() {
+            return self.on_ws_bytes(token, data);
+        }
         match conn.phase {
             Phase::Closing => return,
             _ if conn.paused => {
@@ -32,6 +35,15 @@ impl CoreState {
             }
             _ => {}
         }
+        self.feed_frames(token, data);
+    }
+
+    /// Decodes `data` as `wire` frames (raw TCP, or the binary messages
+    /// of a WebSocket) and handles each; pauses a sender over its watermark.
+    pub(crate) fn feed_frames(&mut self, token: Token, data: &[u8]) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
         let mut decoder = std::mem::replace(&mut conn.decoder, FrameDecoder::new(0));
         let result = decoder.feed(data, |frame| self.on_frame(token, frame));
         let Some(conn) = self.conns.get_mut(token) else {
@@ -59,7 +71,7 @@ impl CoreState {
             return false;
         }
         conn.paused = false;
-        if conn.decoder.buffered_len() > 0 {
+        if conn.decoder.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
             self.on_bytes(token, &[]);
         }
         let Some(conn) = self.conns.get(token) else {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
+use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, SendBatch, Token};
 
 /// Mesh messages handled per tick before completions get their turn.
@@ -45,6 +46,8 @@ pub struct Reactor<B: Backend> {
     /// Cores still draining; a core waits for all before it returns.
     cores_draining: Arc<AtomicUsize>,
     drained: bool,
+    /// What each listener (by backend index) serves.
+    listener_kinds: Vec<ListenerKind>,
 }
 
 impl<B: Backend> Reactor<B> {
@@ -72,7 +75,13 @@ impl<B: Backend> Reactor<B> {
             drain_deadline: None,
             cores_draining,
             drained: false,
+            listener_kinds: Vec::new(),
         }
+    }
+
+    /// Says what each listener serves, indexed as the backend numbered them.
+    pub fn set_listener_kinds(&mut self, kinds: Vec<ListenerKind>) {
+        self.listener_kinds = kinds;
     }
 
     /// The backend (for adding listeners before `run`).
@@ -134,7 +143,7 @@ impl<B: Backend> Reactor<B> {
         let mut completions = std::mem::take(&mut self.completions);
         for c in completions.drain(..) {
             match c {
-                Completion::Accepted { stream, .. } => self.on_accept(stream),
+                Completion::Accepted { stream, listener } => self.on_accept(listener, stream),
                 Completion::AcceptFailed { .. } => {
                     metrics::inc(&self.state.stats.accept_errors_total);
                 }
@@ -154,15 +163,18 @@ impl<B: Backend> Reactor<B> {
         self.completions = completions;
     }
 
-    fn on_accept(&mut self, stream: std::net::TcpStream) {
+    fn on_accept(&mut self, listener: usize, stream: std::net::TcpStream) {
+        let kind = self.listener_kinds.get(listener).copied();
         let s = &mut self.state;
         if s.conns.len() >= s.settings.limits.max_connections_per_core {
             metrics::inc(&s.stats.accept_errors_total);
             return;
         }
-        let token = s
-            .conns
-            .insert(Conn::new(s.settings.limits.max_payload_len, s.tick()));
+        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.tick());
+        if kind == Some(ListenerKind::WebSocket) {
+            conn.ws = Some(crate::ws::WsConn::new());
+        }
+        let token = s.conns.insert(conn);
         if self.backend.register(token, stream).is_err() {
             s.conns.remove(token);
             metrics::inc(&s.stats.accept_errors_total);
@@ -304,6 +316,10 @@ impl<B: Backend> Reactor<B> {
             };
             let conn = s.conns.get(token).expect("live slot");
             let age = now.wrapping_sub(conn.last_active);
+            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, age) {
+                continue;
+            }
+            let conn = s.conns.get(token).expect("live slot");
             let expired = match conn.phase {
                 Phase::ExpectHello => age > hello_ticks,
                 Phase::Open => age > idle_ticks,

@@ -19,6 +19,15 @@ use crate::sys::epoll::EpollBackend;
 use crate::sys::uring::UringBackend;
 use crate::sys::{Backend, BackendConfig, Waker};
 
+/// What a listener serves; the reactor looks it up by listener index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// The `wire` protocol over TCP.
+    Wire,
+    /// WebSocket (HTTP upgrade first).
+    WebSocket,
+}
+
 /// Listen backlog per core.
 const LISTEN_BACKLOG: i32 = 4096;
 
@@ -26,6 +35,8 @@ const LISTEN_BACKLOG: i32 = 4096;
 pub struct Engine {
     /// Address the wire listeners are bound to (port resolved).
     pub wire_addr: SocketAddr,
+    /// Address the WebSocket listeners are bound to, if served.
+    pub ws_addr: Option<SocketAddr>,
     /// The backend chosen.
     pub backend: &'static str,
     /// Per-core counters.
@@ -46,8 +57,19 @@ impl Engine {
             recv_buf_count: cfg.limits.recv_buf_count,
         };
         let backend = choose_backend(cfg.backend, &bcfg)?;
-        let listeners = bind_listeners(cfg.wire_addr, n)?;
-        let wire_addr = listeners[0].local_addr()?;
+        let wire = bind_listeners(cfg.wire_addr, n)?;
+        let wire_addr = wire[0].local_addr()?;
+        let ws = match cfg.websocket.enabled {
+            true => bind_listeners(cfg.websocket.addr, n)?,
+            false => Vec::new(),
+        };
+        let ws_addr = ws.first().map(TcpListener::local_addr).transpose()?;
+        let mut ws = ws.into_iter();
+        let listeners = wire.into_iter().map(|w| {
+            let mut l = vec![(ListenerKind::Wire, w)];
+            l.extend(ws.next().map(|s| (ListenerKind::WebSocket, s)));
+            l
+        });
         let wakers = (0..n)
             .map(|_| Waker::new())
             .collect::<io::Result<Vec<_>>>()?;
@@ -65,13 +87,14 @@ impl Engine {
                 node_id: cfg.node_id,
                 server_name: Arc::from(cfg.server_name.as_str()),
                 limits: cfg.limits.clone(),
+                websocket: Arc::new(cfg.websocket.clone()),
             };
             let start = CoreStart {
                 settings,
                 port,
                 ids: ids.clone(),
                 stats: stats[core].clone(),
-                listener,
+                listeners: listener,
                 waker,
                 bcfg: bcfg.clone(),
                 stop: stop.clone(),
@@ -93,6 +116,7 @@ impl Engine {
         };
         Ok(Engine {
             wire_addr,
+            ws_addr,
             backend,
             metrics,
             stop,
@@ -145,7 +169,7 @@ struct CoreStart {
     port: MeshPort,
     ids: Arc<IdGenerator>,
     stats: Arc<CoreStats>,
-    listener: TcpListener,
+    listeners: Vec<(ListenerKind, TcpListener)>,
     waker: Waker,
     bcfg: BackendConfig,
     stop: Arc<AtomicBool>,
@@ -159,10 +183,17 @@ impl CoreStart {
         if let Some(core) = self.pin {
             pin_to_cpu(core);
         }
+        let mut kinds = Vec::new();
         let setup = || -> io::Result<B> {
             let mut backend = B::new(&self.bcfg)?;
             backend.watch_waker(&self.waker)?;
-            backend.add_listener(self.listener)?;
+            for (kind, listener) in self.listeners {
+                let index = backend.add_listener(listener)?;
+                if kinds.len() <= index {
+                    kinds.resize(index + 1, ListenerKind::Wire);
+                }
+                kinds[index] = kind;
+            }
             Ok(backend)
         };
         let backend = setup();
@@ -173,6 +204,7 @@ impl CoreStart {
         // interned names through `Rc`).
         let state = CoreState::new(self.settings, self.port, self.ids, self.stats);
         let mut reactor = Reactor::new(state, backend?, self.stop, self.cores_draining);
+        reactor.set_listener_kinds(kinds);
         reactor.run()
     }
 }

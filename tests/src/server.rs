@@ -41,6 +41,7 @@ impl Backend {
 pub struct Server {
     child: Child,
     wire: SocketAddr,
+    ws: Option<SocketAddr>,
     admin: SocketAddr,
     threads: usize,
     stderr: Arc<Mutex<Vec<u8>>>,
@@ -54,6 +55,7 @@ impl Server {
         let mut cmd = Command::new(switchboard_bin());
         cmd.args(["--backend", backend.name()])
             .args(["--wire-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+            .args(["--ws-addr", "127.0.0.1:0"])
             .args(["--pin-threads", "false"]);
         if !extra_args.contains(&"--threads") {
             cmd.args(["--threads", "2"]);
@@ -85,6 +87,7 @@ impl Server {
         let mut server = Server {
             child,
             wire: "0.0.0.0:0".parse().unwrap(),
+            ws: None,
             admin: "0.0.0.0:0".parse().unwrap(),
             threads: 0,
             stderr,
@@ -100,6 +103,7 @@ impl Server {
             parse_ready_line(&line).unwrap_or_else(|| panic!("malformed ready line: {line:?}"));
         assert_eq!(ready.backend, backend.name(), "ready line: {line}");
         server.wire = ready.wire;
+        server.ws = ready.ws;
         server.admin = ready.admin;
         server.threads = ready.threads;
         server
@@ -108,6 +112,11 @@ impl Server {
     /// The wire protocol listener.
     pub fn wire_addr(&self) -> SocketAddr {
         self.wire
+    }
+
+    /// The WebSocket listener (panics if the server does not serve it).
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws.expect("the server serves WebSocket")
     }
 
     /// The admin HTTP listener.
@@ -229,11 +238,13 @@ fn read_ready_line(stdout: ChildStdout) -> Option<String> {
     rx.recv_timeout(READY_TIMEOUT).ok()
 }
 
-/// The fields of `switchboard ready backend=.. threads=.. wire=.. admin=..`.
+/// The fields of `switchboard ready backend=.. threads=.. wire=.. ws=.. admin=..`.
 struct Ready {
     backend: String,
     threads: usize,
     wire: SocketAddr,
+    /// `ws=off` when WebSocket is not served.
+    ws: Option<SocketAddr>,
     admin: SocketAddr,
 }
 
@@ -247,6 +258,7 @@ fn parse_ready_line(line: &str) -> Option<Ready> {
         backend: fields.get("backend")?.to_string(),
         threads: fields.get("threads")?.parse().ok()?,
         wire: fields.get("wire")?.parse().ok()?,
+        ws: fields.get("ws").and_then(|w| w.parse().ok()),
         admin: fields.get("admin")?.parse().ok()?,
     })
 }
@@ -301,9 +313,10 @@ mod tests {
     #[test]
     fn ready_line_parses() {
         let r = parse_ready_line(
-            "switchboard ready backend=epoll threads=2 wire=127.0.0.1:7070 admin=127.0.0.1:9090",
+            "switchboard ready backend=epoll threads=2 wire=127.0.0.1:7070 ws=127.0.0.1:8080 admin=127.0.0.1:9090",
         )
         .unwrap();
+        assert_eq!(r.ws.map(|a| a.port()), Some(8080));
         assert_eq!(r.backend, "epoll");
         assert_eq!(r.threads, 2);
         assert_eq!(r.wire.port(), 7070);

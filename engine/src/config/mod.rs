@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Deserialize;
 
+mod websocket;
+
+pub use websocket::{DeflateSettings, WebSocketConfig};
+
 /// Which I/O backend the reactor threads use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +47,8 @@ pub struct Config {
     pub server_name: String,
     /// Sizes and timeouts.
     pub limits: Limits,
+    /// The WebSocket listener.
+    pub websocket: WebSocketConfig,
 }
 
 /// Bounds on memory and time, fixed at start-up.
@@ -89,6 +95,7 @@ impl Default for Config {
             node_id: 0,
             server_name: "switchboard".to_string(),
             limits: Limits::default(),
+            websocket: WebSocketConfig::default(),
         }
     }
 }
@@ -164,6 +171,24 @@ pub struct Cli {
     /// Slots per lane of each core-to-core ring.
     #[arg(long, env = "SWITCHBOARD_MESH_RING_SLOTS")]
     pub mesh_ring_slots: Option<usize>,
+    /// Address of the WebSocket listener.
+    #[arg(long, env = "SWITCHBOARD_WS_ADDR")]
+    pub ws_addr: Option<SocketAddr>,
+    /// Serve WebSocket at all.
+    #[arg(long, env = "SWITCHBOARD_WS_ENABLED")]
+    pub ws_enabled: Option<bool>,
+    /// Serve the conformance echo endpoint (`/echo`) on the WebSocket port.
+    #[arg(long, env = "SWITCHBOARD_WS_ECHO")]
+    pub ws_echo: bool,
+    /// Largest WebSocket frame accepted (bytes).
+    #[arg(long, env = "SWITCHBOARD_WS_MAX_FRAME_BYTES")]
+    pub ws_max_frame_bytes: Option<u64>,
+    /// Largest WebSocket message accepted (bytes).
+    #[arg(long, env = "SWITCHBOARD_WS_MAX_MESSAGE_BYTES")]
+    pub ws_max_message_bytes: Option<u64>,
+    /// Accept permessage-deflate.
+    #[arg(long, env = "SWITCHBOARD_WS_DEFLATE")]
+    pub ws_deflate: Option<bool>,
 }
 
 /// A configuration that cannot run.
@@ -220,6 +245,13 @@ impl Config {
         set(&mut l.drain_timeout_ms, &cli.drain_timeout_ms);
         set(&mut l.recv_buf_count, &cli.recv_buf_count);
         set(&mut l.mesh_ring_slots, &cli.mesh_ring_slots);
+        let ws = &mut self.websocket;
+        set(&mut ws.addr, &cli.ws_addr);
+        set(&mut ws.enabled, &cli.ws_enabled);
+        set(&mut ws.max_frame_bytes, &cli.ws_max_frame_bytes);
+        set(&mut ws.max_message_bytes, &cli.ws_max_message_bytes);
+        set(&mut ws.deflate.enabled, &cli.ws_deflate);
+        ws.echo |= cli.ws_echo;
     }
 
     /// Rejects settings the engine cannot honour.
@@ -244,7 +276,7 @@ impl Config {
         if l.max_payload_len < 64 {
             return bad("max_payload_len must be at least 64");
         }
-        Ok(())
+        self.websocket.validate().map_err(ConfigError)
     }
 
     /// Reactor threads to start.
@@ -262,7 +294,7 @@ mod tests {
 
     #[test]
     fn example_config_parses_and_matches_defaults() {
-        let text = include_str!("../../switchboard.example.toml");
+        let text = include_str!("../../../switchboard.example.toml");
         let cfg = Config::from_toml(text).expect("example parses");
         cfg.validate().expect("example is valid");
         let d = Config::default();

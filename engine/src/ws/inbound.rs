@@ -1,0 +1,167 @@
+//! Messages from an upgraded connection: the envelope endpoint turns them
+//! into `wire` frames for the normal frame path, the echo endpoint sends
+//! them back.
+
+use wire::ws::{OpCode, WsError, WsEvent};
+use wire::Control;
+
+use super::{Endpoint, WsConn};
+use crate::conn::Phase;
+use crate::core_state::CoreState;
+use crate::metrics;
+use crate::sys::Token;
+
+impl CoreState {
+    /// Bytes on a WebSocket connection; `data` may be empty to re-read what
+    /// was stashed while paused.
+    pub(crate) fn on_ws_bytes(&mut self, token: Token, data: &[u8]) {
+        let tick = self.tick();
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.phase == Phase::Closing {
+            return;
+        }
+        let open = match conn.ws.as_deref_mut() {
+            Some(WsConn::Open(open)) => open,
+            Some(WsConn::Handshake(_)) => return self.on_ws_handshake(token, data),
+            None => return,
+        };
+        if conn.paused {
+            if let Some(r) = open.reader.as_mut() {
+                r.stash(data);
+            }
+            return;
+        }
+        if !data.is_empty() {
+            conn.last_active = tick;
+            open.ping_sent = false;
+        }
+        // Frames a paused message left in the `wire` decoder go first.
+        if conn.decoder.buffered_len() > 0 {
+            self.feed_frames(token, &[]);
+            if self.conns.get(token).is_none_or(|c| c.paused) {
+                self.stash_ws(token, data);
+                return;
+            }
+        }
+        let Some(mut reader) = self.take_reader(token) else {
+            return;
+        };
+        let result = reader.feed(data, |ev| self.on_ws_event(token, ev));
+        let Some(WsConn::Open(open)) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
+        else {
+            return;
+        };
+        open.reader = Some(reader);
+        if let Err(e) = result {
+            self.on_ws_error(token, &e);
+        }
+    }
+
+    fn take_reader(&mut self, token: Token) -> Option<wire::ws::MessageReader> {
+        match self.conns.get_mut(token)?.ws.as_deref_mut()? {
+            WsConn::Open(open) => open.reader.take(),
+            WsConn::Handshake(_) => None,
+        }
+    }
+
+    fn stash_ws(&mut self, token: Token, data: &[u8]) {
+        if let Some(WsConn::Open(open)) =
+            self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
+        {
+            if let Some(r) = open.reader.as_mut() {
+                r.stash(data);
+            }
+        }
+    }
+
+    /// Bytes the WebSocket reader still holds (re-read on resume).
+    pub(crate) fn ws_buffered_len(&self, token: Token) -> usize {
+        match self.conns.get(token).and_then(|c| c.ws.as_deref()) {
+            Some(WsConn::Open(open)) => open.reader.as_ref().map_or(0, |r| r.buffered_len()),
+            _ => 0,
+        }
+    }
+
+    fn on_ws_event(&mut self, token: Token, ev: WsEvent<'_>) -> Control {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return Control::Pause;
+        };
+        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+            return Control::Pause;
+        };
+        let endpoint = open.endpoint;
+        match ev {
+            WsEvent::Text(text) => {
+                metrics::inc(&self.stats.ws_messages_in_total);
+                match endpoint {
+                    Endpoint::Echo => self.ws_write(token, OpCode::Text, text.as_bytes()),
+                    Endpoint::Envelope { .. } => self.on_json(token, text),
+                }
+            }
+            WsEvent::Binary(data) => {
+                metrics::inc(&self.stats.ws_messages_in_total);
+                match endpoint {
+                    Endpoint::Echo => self.ws_write(token, OpCode::Binary, data),
+                    Endpoint::Envelope { .. } => self.feed_frames(token, data),
+                }
+            }
+            WsEvent::Ping(data) => self.ws_write(token, OpCode::Pong, data),
+            WsEvent::Pong(_) => {}
+            WsEvent::Close { code, reason } => {
+                // Echo the peer's code (RFC 6455 §5.5.1), then close.
+                self.ws_close(token, code, reason);
+                self.begin_close(token);
+            }
+        }
+        self.after_ws_message(token)
+    }
+
+    /// A JSON text message: becomes the `wire` frame a TCP client sends.
+    fn on_json(&mut self, token: Token, text: &str) {
+        let max = self.settings.limits.max_payload_len;
+        let mut out = std::mem::take(&mut self.json_frame);
+        out.clear();
+        let r = wire::json::json_to_frame(text, &mut self.encoder, &mut out, max);
+        match r {
+            Ok(()) => self.feed_frames(token, &out),
+            Err(e) => {
+                metrics::inc(&self.stats.protocol_errors_total);
+                self.fail(token, e.code, &e.reason);
+            }
+        }
+        self.json_frame = out;
+    }
+
+    /// Pauses the reader when the connection paused, closes or has too
+    /// much queued (an echo client that does not read).
+    fn after_ws_message(&mut self, token: Token) -> Control {
+        let high = self.settings.limits.send_queue_high_bytes;
+        let Some(conn) = self.conns.get(token) else {
+            return Control::Pause;
+        };
+        if conn.phase == Phase::Closing {
+            return Control::Pause;
+        }
+        if conn.queued_bytes > high {
+            self.pause(token);
+        }
+        if self.conns.get(token).is_some_and(|c| c.paused) {
+            Control::Pause
+        } else {
+            Control::Continue
+        }
+    }
+
+    fn on_ws_error(&mut self, token: Token, e: &WsError) {
+        let counter = match e.code {
+            1007 => &self.stats.ws_invalid_utf8_total,
+            1009 => &self.stats.ws_oversized_total,
+            _ => &self.stats.ws_protocol_errors_total,
+        };
+        metrics::inc(counter);
+        self.ws_close(token, Some(e.code), e.reason);
+        self.begin_close(token);
+    }
+}

@@ -1,0 +1,150 @@
+//! Everything the core writes to a WebSocket connection: each `wire` frame
+//! becomes one message (JSON text, or binary with the frame's bytes shared,
+//! not copied, unless compressed), plus the protocol's own control frames.
+
+use bytes::{BufMut, Bytes};
+use wire::ws::{self, OpCode};
+
+use super::{close_code_for, Endpoint, OutForm, WsConn};
+use crate::core_state::{reserve, CoreState};
+use crate::metrics;
+use crate::sys::Token;
+
+impl CoreState {
+    /// Queues a `wire` frame to an upgraded connection as one message.
+    pub(crate) fn queue_ws_frame(&mut self, token: Token, frame: Bytes) -> Option<bool> {
+        let conn = self.conns.get_mut(token)?;
+        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+            return self.queue_raw(token, frame);
+        };
+        if open.close_sent {
+            return Some(false);
+        }
+        let form = match open.endpoint {
+            Endpoint::Envelope { out } => out,
+            Endpoint::Echo => OutForm::Binary,
+        };
+        let arena = reserve(&mut self.arena);
+        match form {
+            OutForm::Json => {
+                self.json_text.clear();
+                // The core only queues frames it encoded itself.
+                wire::json::frame_to_json(&frame, &mut self.json_text).ok()?;
+                open.writer
+                    .write_message(arena, OpCode::Text, &self.json_text);
+                let message = arena.split().freeze();
+                self.queue_raw(token, message)
+            }
+            OutForm::Binary if open.writer.compresses() => {
+                open.writer.write_message(arena, OpCode::Binary, &frame);
+                let message = arena.split().freeze();
+                self.queue_raw(token, message)
+            }
+            OutForm::Binary => {
+                let mut h = [0u8; ws::MAX_HEADER_LEN];
+                let n = ws::encode_header(
+                    &mut h,
+                    true,
+                    false,
+                    OpCode::Binary,
+                    frame.len() as u64,
+                    None,
+                );
+                arena.put_slice(&h[..n]);
+                let header = arena.split().freeze();
+                self.queue_raw(token, header);
+                self.queue_raw(token, frame)
+            }
+        }
+    }
+
+    /// Queues one message or control frame written by the connection's
+    /// writer (compressed where negotiated).
+    pub(crate) fn ws_write(&mut self, token: Token, op: OpCode, payload: &[u8]) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+            return;
+        };
+        if open.close_sent {
+            return;
+        }
+        let arena = reserve(&mut self.arena);
+        match op {
+            OpCode::Ping | OpCode::Pong => open.writer.write_control(arena, op, payload),
+            _ => open.writer.write_message(arena, op, payload),
+        }
+        let bytes = arena.split().freeze();
+        self.queue_raw(token, bytes);
+    }
+
+    /// Queues our close frame (once); nothing is written after it.
+    pub(crate) fn ws_close(&mut self, token: Token, code: Option<u16>, reason: &str) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+            return;
+        };
+        if open.close_sent {
+            return;
+        }
+        let arena = reserve(&mut self.arena);
+        open.writer.write_close(arena, code, reason);
+        open.close_sent = true;
+        let bytes = arena.split().freeze();
+        self.queue_raw(token, bytes);
+    }
+
+    /// The engine closes a WebSocket connection: the envelope endpoint
+    /// gets the `wire` CLOSE frame first, then the close handshake starts.
+    /// Returns false for a connection that is not WebSocket.
+    pub(crate) fn ws_send_close(
+        &mut self,
+        token: Token,
+        frame: &Bytes,
+        code: u16,
+        reason: &str,
+    ) -> bool {
+        let Some(ws) = self.conns.get(token).and_then(|c| c.ws.as_deref()) else {
+            return false;
+        };
+        let envelope = match ws {
+            WsConn::Handshake(_) => return true,
+            WsConn::Open(open) => matches!(open.endpoint, Endpoint::Envelope { .. }),
+        };
+        if envelope {
+            self.queue_ws_frame(token, frame.clone());
+        }
+        self.ws_close(token, Some(close_code_for(code)), reason);
+        true
+    }
+
+    /// Sweep: a silent upgraded connection gets one ping per silence;
+    /// a handshake past its deadline gets 408. Returns true if handled.
+    pub(crate) fn ws_sweep(&mut self, token: Token, age_ticks: u32) -> bool {
+        let cfg = &self.settings.websocket;
+        let handshake_ticks = (cfg.handshake_timeout_ms >> 6) as u32;
+        let ping_ticks = (cfg.ping_interval_ms >> 6) as u32;
+        let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
+            return false;
+        };
+        match ws {
+            WsConn::Handshake(_) => {
+                if age_ticks > handshake_ticks {
+                    self.ws_handshake_timeout(token);
+                }
+                true
+            }
+            WsConn::Open(open) => {
+                if age_ticks > ping_ticks && !open.ping_sent && !open.close_sent {
+                    open.ping_sent = true;
+                    metrics::inc(&self.stats.ws_pings_sent_total);
+                    self.ws_write(token, OpCode::Ping, b"");
+                }
+                false
+            }
+        }
+    }
+}
