@@ -299,6 +299,6 @@ mod size_tests {
     fn a_connection_slot_stays_small() {
         let slot = std::mem::size_of::<Slot>();
         println!("Conn {} Slot {}", std::mem::size_of::<Conn>(), slot);
-        assert!(slot <= 72, "slot grew to {slot} bytes");
+        assert!(slot <= 80, "slot grew to {slot} bytes");
     }
 }
