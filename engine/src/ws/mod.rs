@@ -100,3 +100,22 @@ pub fn close_code_for(code: u16) -> u16 {
         _ => 1008,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle WebSocket connection pays for this box beside its slot
+    /// (docs/benchmarks.md: memory per idle connection).
+    #[test]
+    fn websocket_state_stays_small() {
+        let size = std::mem::size_of::<WsConn>();
+        println!(
+            "WsConn {size} OpenWs {} reader {} writer {}",
+            std::mem::size_of::<OpenWs>(),
+            std::mem::size_of::<MessageReader>(),
+            std::mem::size_of::<MessageWriter>()
+        );
+        assert!(size <= 112, "WsConn grew to {size} bytes");
+    }
+}
