@@ -9,6 +9,7 @@ mod client;
 pub mod flood;
 pub mod frames;
 mod server;
+pub mod ws;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -36,3 +36,4 @@ mod order;
 mod routing;
 mod scale;
 mod split;
+mod ws_python;
