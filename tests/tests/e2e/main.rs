@@ -36,4 +36,5 @@ mod order;
 mod routing;
 mod scale;
 mod split;
+mod ws_bad_input;
 mod ws_python;
