@@ -37,4 +37,5 @@ mod routing;
 mod scale;
 mod split;
 mod ws_bad_input;
+mod ws_browser;
 mod ws_python;
