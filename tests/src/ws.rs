@@ -70,7 +70,11 @@ pub struct ServerFrame {
 impl ServerFrame {
     /// The status code of a close frame (1005 when it carries none).
     pub fn close_code(&self) -> u16 {
-        assert_eq!(self.opcode, OpCode::Close as u8, "not a close frame: {self:?}");
+        assert_eq!(
+            self.opcode,
+            OpCode::Close as u8,
+            "not a close frame: {self:?}"
+        );
         match self.payload.get(..2) {
             Some(c) => u16::from_be_bytes([c[0], c[1]]),
             None => 1005,
@@ -91,8 +95,12 @@ impl RawWs {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT)
             .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
         stream.set_nodelay(true).expect("TCP_NODELAY");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
-        stream.set_write_timeout(Some(TIMEOUT)).expect("write timeout");
+        stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("read timeout");
+        stream
+            .set_write_timeout(Some(TIMEOUT))
+            .expect("write timeout");
         RawWs {
             stream,
             buf: Vec::new(),
@@ -295,7 +303,9 @@ pub fn target_dir() -> PathBuf {
     if dir.file_name().is_some_and(|n| n == "deps") {
         dir = dir.parent().expect("deps has a parent");
     }
-    dir.parent().expect("profile dir has a parent").to_path_buf()
+    dir.parent()
+        .expect("profile dir has a parent")
+        .to_path_buf()
 }
 
 /// The repository's `tests/` directory (this crate's root).
@@ -329,7 +339,10 @@ pub fn python() -> &'static Path {
                 target_dir().display(),
                 target_dir().display(),
             ),
-            Err(e) => panic!("python websockets missing: cannot run {}: {e}", py.display()),
+            Err(e) => panic!(
+                "python websockets missing: cannot run {}: {e}",
+                py.display()
+            ),
         }
     })
 }

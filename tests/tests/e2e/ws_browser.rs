@@ -95,7 +95,12 @@ fn open_page(query: &str) -> Child {
     Command::new("timeout")
         .arg(CHROMIUM_GUARD)
         .arg(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-proxy-server"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-proxy-server",
+        ])
         .args(["--no-first-run", "--disable-extensions"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
@@ -135,7 +140,10 @@ fn browser_sends_to_itself(backend: Backend) {
     let child = open_page(&format!("port={port}&user=browser-self&body=hello%20me"));
     let (result, log) = finished_page(child);
     assert_eq!(result, "DONE", "page log:\n{log}");
-    assert!(log.starts_with("open protocol=switchboard.v1.json"), "{log}");
+    assert!(
+        log.starts_with("open protocol=switchboard.v1.json"),
+        "{log}"
+    );
     assert!(log.contains(r#"recv {"type":"welcome""#), "{log}");
     assert!(log.contains(r#"deliver-body "hello me""#), "{log}");
     assert!(server.metric("switchboard_ws_upgrades_total") >= 1.0);

@@ -125,7 +125,10 @@ fn websocket_to_wire_and_back(backend: Backend) {
     tcp.send_to_user("py-user", "from wire \u{e9}".as_bytes(), Flags::NONE);
     tcp.send_to_user("py-user", &[0x00, 0xff, 0x10], Flags::NONE);
     let stdout = child.stdout.take().expect("piped stdout");
-    let lines: Vec<String> = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     let out = child.wait_with_output().expect("waiting for python");
     let text = lines.join("\n");
     assert!(
@@ -139,9 +142,15 @@ fn websocket_to_wire_and_back(backend: Backend) {
         .filter_map(|l| l.strip_prefix("DELIVER "))
         .collect();
     assert_eq!(delivers.len(), 2, "{text}");
-    assert!(delivers[0].contains(r#""body": "from wire \u00e9""#), "{text}");
+    assert!(
+        delivers[0].contains(r#""body": "from wire \u00e9""#),
+        "{text}"
+    );
     assert!(delivers[1].contains(r#""body_b64": "AP8Q""#), "{text}");
-    assert!(delivers[1].contains(r#""to": {"user": "py-user"}"#), "{text}");
+    assert!(
+        delivers[1].contains(r#""to": {"user": "py-user"}"#),
+        "{text}"
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
