@@ -5,3 +5,7 @@ mod corpus;
 mod model;
 mod roundtrip;
 mod vectors;
+mod ws_deflate;
+mod ws_handshake;
+mod ws_props;
+mod ws_vectors;
