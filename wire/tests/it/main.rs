@@ -5,6 +5,7 @@ mod corpus;
 mod model;
 mod roundtrip;
 mod vectors;
+mod ws_corpus;
 mod ws_deflate;
 mod ws_handshake;
 mod ws_props;
