@@ -377,3 +377,54 @@ fn no_context_takeover_drops_contexts_between_messages() {
         assert!(!r.holds_inflate_context());
     }
 }
+
+#[test]
+fn an_empty_message_compresses_to_one_byte() {
+    // RFC 7692 §7.2.3.6: an empty stored block, tail stripped: 0x00.
+    let mut w = MessageWriter::new(
+        Role::Server,
+        Some(Deflater::new(&PARAMS, Role::Server, 6, 0)),
+    );
+    let mut out = BytesMut::new();
+    w.write_message(&mut out, OpCode::Text, b"");
+    assert_eq!(&out[..], &[0xc1, 0x01, 0x00]);
+    let mut r = MessageReader::new(
+        Role::Client,
+        LIMITS,
+        Some(Inflater::new(&PARAMS, Role::Client, 1 << 20)),
+    );
+    let (ev, res) = read(&mut r, &[&out, &[0xc1, 0x01, 0x00]]);
+    assert_eq!(
+        (ev, res),
+        (
+            vec![Ev::Text(String::new()), Ev::Text(String::new())],
+            Ok(())
+        )
+    );
+}
+
+#[test]
+fn window_bits_8_means_no_compression_on_send() {
+    let params = DeflateParams {
+        server_max_window_bits: 8,
+        ..PARAMS
+    };
+    let mut w = MessageWriter::new(
+        Role::Server,
+        Some(Deflater::new(&params, Role::Server, 6, 0)),
+    );
+    let mut out = BytesMut::new();
+    w.write_message(&mut out, OpCode::Text, b"Hello");
+    assert_eq!(&out[..], &[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+    // A client told to use 8 still reads what a 9-bit (or 8-bit) peer sends.
+    let mut r = MessageReader::new(
+        Role::Client,
+        LIMITS,
+        Some(Inflater::new(&params, Role::Client, 1 << 20)),
+    );
+    let (ev, _) = read(
+        &mut r,
+        &[&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]],
+    );
+    assert_eq!(ev, vec![Ev::Text("Hello".into())]);
+}
