@@ -44,6 +44,7 @@ use super::close::{INVALID_PAYLOAD, TOO_BIG};
 use super::reader::{Role, WsError};
 
 mod negotiate;
+mod spare;
 
 pub use negotiate::{accept_response, negotiate, offer_value};
 
@@ -192,13 +193,9 @@ impl Deflater {
     pub fn compress(&mut self, payload: &[u8], out: &mut BytesMut) -> bool {
         let start = out.len();
         let (level, bits) = (self.level, self.window_bits);
-        let ctx = self.ctx.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(
-                Compression::new(level),
-                false,
-                bits,
-            ))
-        });
+        let ctx = self
+            .ctx
+            .get_or_insert_with(|| spare::take_deflate(level, bits));
         let ok = compress_sync(ctx, payload, out);
         if ok && out[start..].ends_with(&SYNC_TAIL) {
             out.truncate(out.len() - SYNC_TAIL.len());
@@ -207,7 +204,9 @@ impl Deflater {
             self.ctx = None;
         }
         if self.reset_after_message {
-            self.ctx = None;
+            if let Some(ctx) = self.ctx.take() {
+                spare::give_deflate(level, bits, ctx);
+            }
         }
         ok
     }
@@ -271,9 +270,7 @@ impl Inflater {
     ) -> Result<(), WsError> {
         let limit = usize::try_from(max_len.min(self.max_message)).unwrap_or(usize::MAX - 1);
         let bits = self.window_bits;
-        let ctx = self
-            .ctx
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
+        let ctx = self.ctx.get_or_insert_with(|| spare::take_inflate(bits));
         inflate_bounded(ctx, input, out, limit)
     }
 
@@ -281,8 +278,12 @@ impl Inflater {
     /// context if the peer resets its own after each message.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, max_len: u64) -> Result<(), WsError> {
         let result = self.inflate(&SYNC_TAIL, out, max_len);
-        if self.reset_after_message || result.is_err() {
+        if result.is_err() {
             self.ctx = None;
+        } else if self.reset_after_message {
+            if let Some(ctx) = self.ctx.take() {
+                spare::give_inflate(self.window_bits, ctx);
+            }
         }
         result
     }
