@@ -38,7 +38,7 @@
 //! peer's window.
 
 use bytes::BytesMut;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::close::{INVALID_PAYLOAD, TOO_BIG};
 use super::reader::{Role, WsError};
