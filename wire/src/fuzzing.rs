@@ -205,3 +205,184 @@ pub fn json_text(data: &[u8]) {
     json_to_frame(json, &mut enc, &mut again, MAX_PAYLOAD_LEN).expect("our JSON converts");
     assert_eq!(again, frame, "{json} is not the frame it came from");
 }
+
+/// Limits for the WebSocket fuzz bodies: small, so lengths from garbage
+/// hit 1009 instead of waiting for megabytes.
+const WS_MAX_MESSAGE: u64 = 64 * 1024;
+
+/// One WebSocket pass: the events (owned), then the close code if the
+/// reader failed.
+#[derive(Debug, PartialEq, Eq)]
+struct WsOutcome {
+    events: Vec<(u8, Option<u16>, Vec<u8>)>,
+    error: Option<u16>,
+}
+
+/// Feeds `data[1..]` to a [`crate::ws::MessageReader`] whose role and
+/// deflate settings come from `data[0]`, in several splits (whole, chunk
+/// sizes from the data, byte by byte, pausing after every event).
+///
+/// Panics if two passes disagree, if the reader holds more than its
+/// limits allow between calls, if it holds anything once idle, or if a
+/// message it hands out does not survive a writer/reader round trip.
+pub fn ws_decode(data: &[u8]) {
+    let Some((&config, stream)) = data.split_first() else {
+        return;
+    };
+    let whole = ws_run(config, stream, &[stream.len().max(1)], false);
+    let chunks = chunk_sizes(stream);
+    assert_eq!(
+        whole,
+        ws_run(config, stream, &chunks, false),
+        "chunked split differs"
+    );
+    assert_eq!(
+        whole,
+        ws_run(config, stream, &chunks, true),
+        "paused run differs"
+    );
+    if stream.len() <= BYTEWISE_MAX_LEN {
+        assert_eq!(
+            whole,
+            ws_run(config, stream, &[1], false),
+            "bytewise split differs"
+        );
+    }
+    ws_round_trip(config, &whole);
+}
+
+fn ws_params(config: u8) -> Option<crate::ws::DeflateParams> {
+    (config & 2 != 0).then_some(crate::ws::DeflateParams {
+        server_no_context_takeover: config & 4 != 0,
+        client_no_context_takeover: config & 4 != 0,
+        server_max_window_bits: 9 + (config >> 4) % 7,
+        client_max_window_bits: 9 + (config >> 4) % 7,
+    })
+}
+
+fn ws_reader(config: u8) -> crate::ws::MessageReader {
+    use crate::ws::{Inflater, MessageReader, ReaderLimits, Role};
+    let role = if config & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let limits = ReaderLimits {
+        // Room for a compressed message a little larger than its text.
+        max_frame: 2 * WS_MAX_MESSAGE,
+        max_message: WS_MAX_MESSAGE,
+    };
+    let inflater = ws_params(config).map(|p| Inflater::new(&p, role, WS_MAX_MESSAGE));
+    MessageReader::new(role, limits, inflater)
+}
+
+fn ws_run(config: u8, data: &[u8], sizes: &[usize], pause: bool) -> WsOutcome {
+    use crate::ws::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+    let mut reader = ws_reader(config);
+    let mut out = WsOutcome {
+        events: Vec::new(),
+        error: None,
+    };
+    let control = if pause {
+        Control::Pause
+    } else {
+        Control::Continue
+    };
+    let mut rest = data;
+    let mut i = 0;
+    while !rest.is_empty() && out.error.is_none() {
+        let (chunk, tail) = rest.split_at(sizes[i % sizes.len()].min(rest.len()));
+        rest = tail;
+        i += 1;
+        let mut input = chunk;
+        loop {
+            let before = out.events.len();
+            let result = reader.feed(input, |e| {
+                out.events.push(ws_owned(e));
+                control
+            });
+            input = &[];
+            if let Err(e) = result {
+                out.error = Some(e.code);
+                break;
+            }
+            if !pause || out.events.len() == before {
+                break;
+            }
+        }
+        let bound = WS_MAX_MESSAGE as usize + 1 + MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
+        assert!(reader.buffered_len() <= bound, "reader holds too much");
+    }
+    out
+}
+
+fn ws_owned(e: crate::ws::WsEvent<'_>) -> (u8, Option<u16>, Vec<u8>) {
+    use crate::ws::WsEvent;
+    match e {
+        WsEvent::Text(t) => (1, None, t.as_bytes().to_vec()),
+        WsEvent::Binary(b) => (2, None, b.to_vec()),
+        WsEvent::Close { code, reason } => (8, code, reason.as_bytes().to_vec()),
+        WsEvent::Ping(b) => (9, None, b.to_vec()),
+        WsEvent::Pong(b) => (10, None, b.to_vec()),
+    }
+}
+
+/// Writes every event back with a [`crate::ws::MessageWriter`] of the
+/// opposite role and reads it again: it must come out the same.
+fn ws_round_trip(config: u8, outcome: &WsOutcome) {
+    use crate::ws::{Deflater, MessageWriter, OpCode, Role};
+    let writer_role = if config & 1 == 0 {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let deflater = ws_params(config).map(|p| Deflater::new(&p, writer_role, 6, 8));
+    let mut writer = MessageWriter::new(writer_role, deflater).with_mask_seed(u64::from(config));
+    let mut bytes = BytesMut::new();
+    for (op, code, payload) in &outcome.events {
+        match *op {
+            1 => writer.write_message(&mut bytes, OpCode::Text, payload),
+            2 => writer.write_message(&mut bytes, OpCode::Binary, payload),
+            8 => writer.write_close(
+                &mut bytes,
+                *code,
+                std::str::from_utf8(payload).expect("reason"),
+            ),
+            9 => writer.write_control(&mut bytes, OpCode::Ping, payload),
+            _ => writer.write_control(&mut bytes, OpCode::Pong, payload),
+        }
+    }
+    let again = ws_run(config, &bytes, &[bytes.len().max(1)], false);
+    assert_eq!(again.error, None, "written frames were refused");
+    assert_eq!(
+        again.events, outcome.events,
+        "round trip changed the events"
+    );
+}
+
+/// Parses `data` as an upgrade request and as an upgrade response; panics
+/// if a success is inconsistent (consumed past the input, or a complete
+/// head whose prefix is not reported incomplete).
+pub fn ws_handshake(data: &[u8]) {
+    use crate::ws::{handshake, negotiate, parse_response, DeflateConfig, HandshakeLimits};
+    let limits = HandshakeLimits::default();
+    let mut out = Vec::new();
+    match handshake::parse_upgrade(data, &limits) {
+        Ok(Some(up)) => {
+            assert!(up.consumed <= data.len());
+            let prefix = &data[..up.consumed - 1];
+            assert_eq!(handshake::parse_upgrade(prefix, &limits), Ok(None));
+            let params = up
+                .extensions
+                .as_deref()
+                .and_then(|e| negotiate(e, &DeflateConfig::default()));
+            handshake::write_accept(&mut out, &up.accept, None, params.as_ref());
+        }
+        Ok(None) => assert!(data.len() < limits.max_request_bytes),
+        Err(e) => e.write_response(&mut out),
+    }
+    let cfg = DeflateConfig::default();
+    if let Ok(Some(hs)) = parse_response(data, "dGhlIHNhbXBsZSBub25jZQ==", Some(&cfg), &limits) {
+        assert!(hs.consumed <= data.len());
+    }
+}

@@ -116,6 +116,6 @@ mod tests {
             std::mem::size_of::<MessageReader>(),
             std::mem::size_of::<MessageWriter>()
         );
-        assert!(size <= 112, "WsConn grew to {size} bytes");
+        assert!(size <= 96, "WsConn grew to {size} bytes");
     }
 }

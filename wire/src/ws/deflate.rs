@@ -9,17 +9,25 @@
 //! Contexts are created on the first message that needs one. A side that
 //! negotiated `*_no_context_takeover` drops its context after every
 //! message, so an idle connection holds no zlib state; with context
-//! takeover the context lives as long as the connection. zlib's formulas
-//! (zconf.h) for a context with window bits `wb` and memLevel 8:
+//! takeover the context lives as long as the connection.
 //!
-//! - deflate: `2^(wb+2) + 2^(memLevel+9)` = 256 KiB at wb 15, 130 KiB at
-//!   wb 9;
-//! - inflate: `2^wb` + about 7 KiB = 39 KiB at wb 15, 7.5 KiB at wb 9.
+//! zlib's formulas (zconf.h, memLevel 8) would be `2^(wb+2) + 128 KiB`
+//! for deflate and `2^wb + ~7 KiB` for inflate. zlib-rs 0.6 lays out its
+//! state differently; measured with a counting allocator
+//! (`ws_deflate::context_heap_bytes` in wire/tests/it):
 //!
-//! zlib-rs follows the same layout; `ws_deflate::context_heap_bytes`
-//! (wire/tests/it) measures it with a counting allocator, see
-//! [`deflate_context_bytes`] and [`inflate_context_bytes`] for the
-//! estimates this crate uses for sizing.
+//! | window bits | deflate | inflate |
+//! | --- | --- | --- |
+//! | 9 | 245 KiB | 46.6 KiB |
+//! | 12 | 259 KiB | 46.6 KiB |
+//! | 15 | 371 KiB | 46.6 KiB |
+//!
+//! that is deflate `2^(wb+2) + 249,104` bytes, inflate a flat 47,704
+//! bytes (it always allocates a 32 KiB window).
+//! [`deflate_context_bytes`] and [`inflate_context_bytes`] give these
+//! for sizing: 10,000 connections with context takeover both ways at 15
+//! bits hold about 4.3 GB, so the engine should default to
+//! `server_no_context_takeover` or small windows.
 //!
 //! # Window bits 8
 //!
@@ -30,12 +38,13 @@
 //! peer's window.
 
 use bytes::BytesMut;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::close::{INVALID_PAYLOAD, TOO_BIG};
 use super::reader::{Role, WsError};
 
 mod negotiate;
+mod spare;
 
 pub use negotiate::{accept_response, negotiate, offer_value};
 
@@ -133,14 +142,15 @@ impl DeflateParams {
     }
 }
 
-/// Approximate heap bytes of one deflate context (zlib's formula).
+/// Heap bytes of one deflate context at level 1-9 (zlib-rs 0.6, measured).
 pub fn deflate_context_bytes(window_bits: u8) -> usize {
-    (1usize << (window_bits.clamp(9, 15) + 2)) + (1 << (8 + 9))
+    (1usize << (window_bits.clamp(9, 15) + 2)) + 249_104
 }
 
-/// Approximate heap bytes of one inflate context (zlib's formula).
-pub fn inflate_context_bytes(window_bits: u8) -> usize {
-    (1usize << window_bits.clamp(9, 15)) + 7 * 1024
+/// Heap bytes of one inflate context (zlib-rs 0.6, measured; it does not
+/// depend on the window bits).
+pub fn inflate_context_bytes(_window_bits: u8) -> usize {
+    47_704
 }
 
 /// One connection's compressor for the messages it sends.
@@ -183,13 +193,9 @@ impl Deflater {
     pub fn compress(&mut self, payload: &[u8], out: &mut BytesMut) -> bool {
         let start = out.len();
         let (level, bits) = (self.level, self.window_bits);
-        let ctx = self.ctx.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(
-                Compression::new(level),
-                false,
-                bits,
-            ))
-        });
+        let ctx = self
+            .ctx
+            .get_or_insert_with(|| spare::take_deflate(level, bits));
         let ok = compress_sync(ctx, payload, out);
         if ok && out[start..].ends_with(&SYNC_TAIL) {
             out.truncate(out.len() - SYNC_TAIL.len());
@@ -198,7 +204,9 @@ impl Deflater {
             self.ctx = None;
         }
         if self.reset_after_message {
-            self.ctx = None;
+            if let Some(ctx) = self.ctx.take() {
+                spare::give_deflate(level, bits, ctx);
+            }
         }
         ok
     }
@@ -262,9 +270,7 @@ impl Inflater {
     ) -> Result<(), WsError> {
         let limit = usize::try_from(max_len.min(self.max_message)).unwrap_or(usize::MAX - 1);
         let bits = self.window_bits;
-        let ctx = self
-            .ctx
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
+        let ctx = self.ctx.get_or_insert_with(|| spare::take_inflate(bits));
         inflate_bounded(ctx, input, out, limit)
     }
 
@@ -272,8 +278,12 @@ impl Inflater {
     /// context if the peer resets its own after each message.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, max_len: u64) -> Result<(), WsError> {
         let result = self.inflate(&SYNC_TAIL, out, max_len);
-        if self.reset_after_message || result.is_err() {
+        if result.is_err() {
             self.ctx = None;
+        } else if self.reset_after_message {
+            if let Some(ctx) = self.ctx.take() {
+                spare::give_inflate(self.window_bits, ctx);
+            }
         }
         result
     }

@@ -16,7 +16,9 @@ use super::reader::Role;
 /// Writes frames for one connection.
 #[derive(Debug)]
 pub struct MessageWriter {
-    deflater: Option<Deflater>,
+    /// Boxed: most connections never compress, and a server keeps one
+    /// writer per idle connection.
+    deflater: Option<Box<Deflater>>,
     /// xorshift64 state; never 0.
     mask_state: u64,
     role: Role,
@@ -26,7 +28,7 @@ impl MessageWriter {
     /// A writer for `role`; `deflater` when permessage-deflate was agreed.
     pub fn new(role: Role, deflater: Option<Deflater>) -> Self {
         MessageWriter {
-            deflater,
+            deflater: deflater.map(Box::new),
             mask_state: 0x9E37_79B9_7F4A_7C15,
             role,
         }

@@ -6,3 +6,8 @@ mod json;
 mod model;
 mod roundtrip;
 mod vectors;
+mod ws_corpus;
+mod ws_deflate;
+mod ws_handshake;
+mod ws_props;
+mod ws_vectors;
