@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -28,35 +28,38 @@ const CHROMIUM_GUARD: &str = "120";
 const HOLD_GUARD: Duration = Duration::from_secs(90);
 
 /// Serves ws.html, /done and /hold.js on loopback until the process ends.
+/// Each connection gets its own thread: Chromium may open speculative
+/// connections that never send a request.
 fn serve_page() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("binding the page server");
     let addr = listener.local_addr().expect("local addr");
-    let page = std::fs::read(tests_dir().join("web/ws.html")).expect("reading ws.html");
+    let page = Arc::new(std::fs::read(tests_dir().join("web/ws.html")).expect("reading ws.html"));
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    let mut done_rx = Some(done_rx);
+    let done_rx = Arc::new(Mutex::new(Some(done_rx)));
     thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
-            let Some(path) = request_path(&conn) else {
-                continue;
-            };
-            if path.starts_with("/hold.js") {
-                // Answered on its own thread once /done came.
-                let rx = done_rx.take();
-                thread::spawn(move || {
+            let (page, done_tx, done_rx) = (page.clone(), done_tx.clone(), done_rx.clone());
+            thread::spawn(move || {
+                let Some(path) = request_path(&conn) else {
+                    return;
+                };
+                if path.starts_with("/hold.js") {
+                    // Answered once the page fetched /done.
+                    let rx = done_rx.lock().expect("hold lock").take();
                     if let Some(rx) = rx {
                         let _ = rx.recv_timeout(HOLD_GUARD);
                     }
                     respond(conn, "200 OK", "text/javascript", b"// done\n");
-                });
-            } else if path.starts_with("/done") {
-                let _ = done_tx.send(());
-                respond(conn, "204 No Content", "text/plain", b"");
-            } else if path.starts_with("/ws.html") {
-                respond(conn, "200 OK", "text/html; charset=utf-8", &page);
-            } else {
-                respond(conn, "404 Not Found", "text/plain", b"");
-            }
+                } else if path.starts_with("/done") {
+                    let _ = done_tx.send(());
+                    respond(conn, "204 No Content", "text/plain", b"");
+                } else if path.starts_with("/ws.html") {
+                    respond(conn, "200 OK", "text/html; charset=utf-8", &page);
+                } else {
+                    respond(conn, "404 Not Found", "text/plain", b"");
+                }
+            });
         }
     });
     addr

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 
 use e2e::ws::{python, tests_dir};
-use e2e::{frames, Backend, OwnedFrame, Server, WireClient};
+use e2e::{frames, Backend, OwnedFrame, Server, WireClient, TIMEOUT};
 use wire::{Control, Flags, FrameDecoder, FrameType};
 
 both_backends!(
@@ -118,7 +118,20 @@ fn websocket_to_wire_and_back(backend: Backend) {
         .spawn()
         .expect("spawning python");
     // Python -> WebSocket -> engine -> wire TCP.
-    let d = tcp.expect_frame(FrameType::Deliver).deliver();
+    let f = match tcp.read_frame(TIMEOUT) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("waiting for python");
+            panic!(
+                "no DELIVER on the wire side ({e}); python said:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    assert_eq!(f.frame_type(), FrameType::Deliver, "{f:?}");
+    let d = f.deliver();
     assert_eq!(d.sender, "py-user");
     assert_eq!(d.body, b"from websockets to wire");
     // And back: a text body, then one that is not UTF-8 (JSON body_b64).
