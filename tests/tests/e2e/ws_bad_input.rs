@@ -19,6 +19,7 @@ both_backends!(
     wrong_version_is_426,
     post_is_405,
     unknown_paths_are_404,
+    echo_path_without_the_flag_is_404,
     disallowed_origin_is_403,
     oversized_request_is_431,
     unmasked_frame_closes_1002,
@@ -30,10 +31,12 @@ both_backends!(
 const FAILURES: &str = "switchboard_ws_handshake_failures_total";
 
 /// A server with the echo endpoint, and a connection on it that must keep
-/// echoing whatever the test does to other connections.
+/// echoing whatever the test does to other connections (or, on a server
+/// without the echo endpoint, keep answering envelope PINGs).
 struct Setup {
     server: Server,
     bystander: RawWs,
+    echo: bool,
     round: usize,
 }
 
@@ -41,14 +44,20 @@ impl Setup {
     fn start(backend: Backend, extra: &[&str]) -> Setup {
         let mut args = vec!["--ws-echo"];
         args.extend_from_slice(extra);
-        let server = Server::start(backend, &args);
-        let mut bystander = RawWs::open(server.ws_addr(), "/echo", "");
-        bystander.echo("bystander before");
-        Setup {
+        Setup::with_args(backend, &args, true)
+    }
+
+    fn with_args(backend: Backend, args: &[&str], echo: bool) -> Setup {
+        let server = Server::start(backend, args);
+        let bystander = RawWs::open(server.ws_addr(), if echo { "/echo" } else { "/" }, "");
+        let mut s = Setup {
             server,
             bystander,
+            echo,
             round: 0,
-        }
+        };
+        s.bystander_still_echoes();
+        s
     }
 
     fn addr(&self) -> SocketAddr {
@@ -74,8 +83,20 @@ impl Setup {
 
     fn bystander_still_echoes(&mut self) {
         self.round += 1;
-        let text = format!("bystander after {}", self.round);
-        self.bystander.echo(&text);
+        let text = format!("bystander {}", self.round);
+        if self.echo {
+            self.bystander.echo(&text);
+            return;
+        }
+        let ping = format!(r#"{{"type":"ping","data":"{text}"}}"#);
+        self.bystander.send(OpCode::Text, ping.as_bytes());
+        let f = self.bystander.read_frame().expect("reading the PONG");
+        let pong = String::from_utf8_lossy(&f.payload);
+        assert_eq!(f.opcode, OpCode::Text as u8, "{f:?}");
+        assert!(
+            pong.contains(r#""type":"pong""#) && pong.contains(&format!(r#""data":"{text}""#)),
+            "{pong}"
+        );
     }
 
     /// Sends `request` on a fresh connection; expects an HTTP answer
@@ -149,6 +170,11 @@ fn unknown_paths_are_404(backend: Backend) {
     for path in ["/nope", "/mqtt", "/echo/more"] {
         s.refused(upgrade_request(s.addr(), path, "").as_bytes(), 404);
     }
+}
+
+fn echo_path_without_the_flag_is_404(backend: Backend) {
+    let mut s = Setup::with_args(backend, &[], false);
+    s.refused(upgrade_request(s.addr(), "/echo", "").as_bytes(), 404);
 }
 
 fn disallowed_origin_is_403(backend: Backend) {
