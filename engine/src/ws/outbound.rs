@@ -2,10 +2,10 @@
 //! becomes one message (JSON text, or binary with the frame's bytes shared,
 //! not copied, unless compressed), plus the protocol's own control frames.
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use wire::ws::{self, OpCode};
 
-use super::{close_code_for, Endpoint, OutForm, WsConn};
+use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
 use crate::core_state::{reserve, CoreState};
 use crate::metrics;
 use crate::sys::Token;
@@ -61,38 +61,32 @@ impl CoreState {
     /// Queues one message or control frame written by the connection's
     /// writer (compressed where negotiated).
     pub(crate) fn ws_write(&mut self, token: Token, op: OpCode, payload: &[u8]) {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
-            return;
-        };
-        if open.close_sent {
-            return;
-        }
-        let arena = reserve(&mut self.arena);
-        match op {
-            OpCode::Ping | OpCode::Pong => open.writer.write_control(arena, op, payload),
-            _ => open.writer.write_message(arena, op, payload),
-        }
-        let bytes = arena.split().freeze();
-        self.queue_raw(token, bytes);
+        self.ws_emit(token, |open, out| match op {
+            OpCode::Ping | OpCode::Pong => open.writer.write_control(out, op, payload),
+            _ => open.writer.write_message(out, op, payload),
+        });
     }
 
     /// Queues our close frame (once); nothing is written after it.
     pub(crate) fn ws_close(&mut self, token: Token, code: Option<u16>, reason: &str) {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+        self.ws_emit(token, |open, out| {
+            open.writer.write_close(out, code, reason);
+            open.close_sent = true;
+        });
+    }
+
+    /// Lets `write` put bytes into the arena with the connection's writer
+    /// and queues them; does nothing once our close frame is out.
+    fn ws_emit(&mut self, token: Token, write: impl FnOnce(&mut OpenWs, &mut BytesMut)) {
+        let Some(WsConn::Open(open)) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
+        else {
             return;
         };
         if open.close_sent {
             return;
         }
         let arena = reserve(&mut self.arena);
-        open.writer.write_close(arena, code, reason);
-        open.close_sent = true;
+        write(open, arena);
         let bytes = arena.split().freeze();
         self.queue_raw(token, bytes);
     }
