@@ -33,7 +33,7 @@ pub enum Command {
     /// (any echo server answers); pairs, fanout and idle carry `wire`
     /// frames in binary messages (subprotocol `switchboard.v1.bin`).
     Ws(Box<WsArgs>),
-    /// Run a baseline byte-echo server.
+    /// Run a baseline echo server (TCP bytes or WebSocket messages).
     EchoServer(EchoServerArgs),
 }
 
@@ -293,8 +293,14 @@ impl WsArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EchoImpl {
+    /// TCP byte echo on tokio.
     Tokio,
+    /// TCP byte echo on monoio (io_uring).
     Monoio,
+    /// WebSocket echo: tokio-tungstenite.
+    Tungstenite,
+    /// WebSocket echo: fastwebsockets with hyper's upgrade.
+    Fastwebsockets,
 }
 
 #[derive(clap::Args, Debug, Clone)]
