@@ -142,6 +142,11 @@ def main():
     w = out.append
     if runs:
         header(w, runs[0], kind)
+        disturbed = [r for r in runs if (r.get("other_cpu_pct") or 0) > 10]
+        if disturbed:
+            w(f"**Disturbed:** in {len(disturbed)} of {len(runs)} runs other work used more than "
+              "10 % CPU during the window (see *other CPU %*); compare those numbers with care "
+              "and rerun on a quiet machine before drawing conclusions.\n")
         if not any(r.get("label") == "uwebsockets" for r in runs):
             w("uWebSockets: not run (`UWS_ECHO` was not set).\n")
     load_tables(w, runs)
