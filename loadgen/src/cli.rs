@@ -355,7 +355,8 @@ mod tests {
             ("/", Payload::Envelope)
         );
         assert!(pairs.compression);
-        assert!(ws(&["--text"]).validate().is_err());
+        assert!(ws(&["--text", "--size", "20"]).validate().is_err());
+        assert!(ws(&["--text"]).validate().is_ok());
         assert!(ws(&["--scenario", "fanout", "--text", "--size", "64"])
             .validate()
             .is_err());
