@@ -1,4 +1,4 @@
-//! Command line: `tcp` drives load, `echo-server` runs a baseline.
+//! Command line: `tcp` and `ws` drive load, `echo-server` runs a baseline.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,6 +8,8 @@ use std::str::FromStr;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
+
+use crate::transport::{Payload, WsSetup};
 
 /// One process keeps below the machine's 20,000 open-file limit with room
 /// for its own files and the listener-side descriptors of a local server.
@@ -26,8 +28,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Drive a scenario over raw TCP and report throughput and latency.
-    Tcp(Box<TcpArgs>),
-    /// Run a baseline byte-echo server.
+    Tcp(Box<LoadArgs>),
+    /// Drive a scenario over WebSocket: echo sends bare stamped messages
+    /// (any echo server answers); pairs, fanout and idle carry `wire`
+    /// frames in binary messages (subprotocol `switchboard.v1.bin`).
+    Ws(Box<WsArgs>),
+    /// Run a baseline echo server (TCP bytes or WebSocket messages).
     EchoServer(EchoServerArgs),
 }
 
@@ -103,7 +109,7 @@ impl FromStr for IpRange {
 }
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct TcpArgs {
+pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = Scenario::Echo)]
     pub scenario: Scenario,
     /// Server address.
@@ -148,6 +154,9 @@ pub struct TcpArgs {
     /// The server is a plain byte echo: no HELLO, sent frames come back as is.
     #[arg(long)]
     pub raw: bool,
+    /// Set by `ws`: the transport is WebSocket.
+    #[arg(skip)]
+    pub ws: Option<WsFlags>,
     #[arg(long, hide = true)]
     pub child_index: Option<usize>,
     #[arg(long, hide = true)]
@@ -158,7 +167,7 @@ pub struct TcpArgs {
     pub start_at: Option<u64>,
 }
 
-impl TcpArgs {
+impl LoadArgs {
     /// Rejects combinations that cannot run, before any connection opens.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.size < crate::stamp::STAMP_LEN {
@@ -176,7 +185,44 @@ impl TcpArgs {
         if !(self.duration > 0.0 && self.warmup >= 0.0) {
             bail!("--duration must be above 0 and --warmup not negative");
         }
+        if let Some(ws) = self.ws_setup() {
+            if ws.payload == Payload::Text && self.size < crate::stamp::TEXT_STAMP_LEN {
+                bail!(
+                    "--text needs --size of at least {}",
+                    crate::stamp::TEXT_STAMP_LEN
+                );
+            }
+            if self.ws.as_ref().is_some_and(|f| f.text) && ws.payload != Payload::Text {
+                bail!("--text works with echo (and --raw idle) only");
+            }
+        }
         Ok(())
+    }
+
+    /// How to open each WebSocket connection; `None` on TCP. Echo (and
+    /// `--raw`) sends bare bodies, so any echo server answers; the other
+    /// scenarios carry `wire` frames.
+    pub fn ws_setup(&self) -> Option<WsSetup> {
+        let flags = self.ws.as_ref()?;
+        let bare = self.raw || self.scenario == Scenario::Echo;
+        let payload = match (bare, flags.text) {
+            (false, _) => Payload::Envelope,
+            (true, false) => Payload::Binary,
+            (true, true) => Payload::Text,
+        };
+        let default_path = if self.scenario == Scenario::Echo {
+            "/echo"
+        } else {
+            "/"
+        };
+        Some(WsSetup {
+            path: flags
+                .path
+                .clone()
+                .unwrap_or_else(|| default_path.to_string()),
+            compression: flags.compression,
+            payload,
+        })
     }
 
     /// Fanout subscribers: `--subscribers`, else all connections but the publisher.
@@ -213,10 +259,48 @@ fn secs_to_ns(s: f64) -> u64 {
     (s * 1e9) as u64
 }
 
+/// The WebSocket options of `ws`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct WsFlags {
+    /// Request path [default: /echo for echo, / otherwise].
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Offer permessage-deflate.
+    #[arg(long)]
+    pub compression: bool,
+    /// Echo sends text messages (hex stamp) instead of binary ones.
+    #[arg(long)]
+    pub text: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WsArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub ws: WsFlags,
+}
+
+impl WsArgs {
+    /// The run's arguments, with WebSocket as the transport.
+    pub fn into_load(self) -> LoadArgs {
+        LoadArgs {
+            ws: Some(self.ws),
+            ..self.load
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EchoImpl {
+    /// TCP byte echo on tokio.
     Tokio,
+    /// TCP byte echo on monoio (io_uring).
     Monoio,
+    /// WebSocket echo: tokio-tungstenite.
+    Tungstenite,
+    /// WebSocket echo: fastwebsockets with hyper's upgrade.
+    Fastwebsockets,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -250,6 +334,32 @@ mod tests {
         assert_eq!(r.0[7], "127.0.0.8".parse::<IpAddr>().unwrap());
         assert_eq!("10.0.0.1".parse::<IpRange>().unwrap().0.len(), 1);
         assert!("10.0.0.2-10.0.0.1".parse::<IpRange>().is_err());
+    }
+
+    #[test]
+    fn ws_paths_and_payloads() {
+        let ws = |extra: &[&str]| {
+            let args = Cli::parse_from(["lg", "ws"].iter().chain(extra));
+            let Command::Ws(w) = args.command else {
+                panic!("ws")
+            };
+            w.into_load()
+        };
+        let echo = ws(&["--text", "--size", "32"]).ws_setup().unwrap();
+        assert_eq!((echo.path.as_str(), echo.payload), ("/echo", Payload::Text));
+        let pairs = ws(&["--scenario", "pairs", "--compression"])
+            .ws_setup()
+            .unwrap();
+        assert_eq!(
+            (pairs.path.as_str(), pairs.payload),
+            ("/", Payload::Envelope)
+        );
+        assert!(pairs.compression);
+        assert!(ws(&["--text", "--size", "20"]).validate().is_err());
+        assert!(ws(&["--text"]).validate().is_ok());
+        assert!(ws(&["--scenario", "fanout", "--text", "--size", "64"])
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One client connection: connect (optionally from a chosen source
-//! address), the HELLO/WELCOME handshake, an optional SUBSCRIBE, and
-//! encoding of the SEND frames that carry a stamped body.
+//! address), the WebSocket upgrade where the run is `ws`, the HELLO/WELCOME
+//! handshake, an optional SUBSCRIBE, and encoding of the messages that
+//! carry a stamped body.
 
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -9,14 +10,12 @@ use anyhow::{bail, Context};
 use bytes::BytesMut;
 use tokio::net::{TcpSocket, TcpStream};
 use wire::{
-    decode_error, Control, Encoder, Flags, FrameDecoder, FrameHeader, FrameType, Hello, Send,
-    Target, TargetKind,
+    decode_error, Control, Encoder, Flags, FrameHeader, FrameType, Hello, Send, Target, TargetKind,
 };
 
 use crate::stamp;
+use crate::transport::{Inbound, Incoming, Outbound, Payload, WsSetup};
 
-/// The largest frame payload the client accepts (the server's default).
-const MAX_PAYLOAD: u32 = 1 << 20;
 /// Message id of the SUBSCRIBE whose ACK ends the handshake.
 const SUBSCRIBE_ID: u64 = u64::MAX;
 
@@ -31,22 +30,38 @@ pub struct Setup {
     pub raw: bool,
     /// Subscribe to this topic and wait for the ACK.
     pub subscribe: Option<String>,
+    /// Upgrade to WebSocket first.
+    pub ws: Option<WsSetup>,
 }
 
 /// An open, handshaken connection.
 pub struct Conn {
     pub stream: Rc<TcpStream>,
     /// Holds any bytes that arrived after the handshake's last frame.
-    pub decoder: FrameDecoder,
+    pub inbound: Inbound,
+    /// Taken by the connection's sender, if it has one.
+    outbound: Outbound,
     /// The peer echoes bytes instead of speaking the protocol.
     pub raw: bool,
 }
 
+impl Conn {
+    /// The sending half, for the one task that writes messages.
+    pub fn take_outbound(&mut self) -> Outbound {
+        std::mem::take(&mut self.outbound)
+    }
+}
+
 pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
     let stream = connect(addr, setup.source).await?;
+    let (inbound, outbound) = match &setup.ws {
+        None => (Inbound::tcp(), Outbound::tcp()),
+        Some(ws) => upgrade(&stream, addr, ws).await?,
+    };
     let mut conn = Conn {
         stream: Rc::new(stream),
-        decoder: FrameDecoder::new(MAX_PAYLOAD),
+        inbound,
+        outbound,
         raw: setup.raw,
     };
     if !setup.raw {
@@ -80,16 +95,55 @@ async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<Tcp
     Ok(stream)
 }
 
-async fn hello(conn: &mut Conn, user: &str) -> anyhow::Result<()> {
+/// The WebSocket opening handshake; returns the session's two halves.
+async fn upgrade(
+    stream: &TcpStream,
+    addr: SocketAddr,
+    ws: &WsSetup,
+) -> anyhow::Result<(Inbound, Outbound)> {
+    // Keys and masks need only differ between connections, not be secret:
+    // the clock and the local port make them so.
+    let port = u64::from(stream.local_addr()?.port());
+    let seed = crate::clock::unix_ns() ^ (port << 48);
+    let mut nonce = [0u8; 16];
+    nonce[..8].copy_from_slice(&seed.to_le_bytes());
+    nonce[8..].copy_from_slice(&seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    let mut request = Vec::new();
+    let key = ws.request(&mut request, addr, nonce);
+    write_all(stream, &request).await?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = read_some(stream, &mut buf).await?;
+        if n == 0 {
+            bail!("connection closed during the WebSocket upgrade");
+        }
+        response.extend_from_slice(&buf[..n]);
+        if let Some(halves) = ws.accept(&response, &key, seed)? {
+            return Ok(halves);
+        }
+    }
+}
+
+/// Writes handshake frames, wrapped as the transport needs.
+async fn send_frames(conn: &mut Conn, encode: impl FnOnce(&mut BytesMut)) -> anyhow::Result<()> {
     let mut out = BytesMut::new();
+    conn.outbound.frames(&mut out, encode);
+    write_all(&conn.stream, &out).await?;
+    Ok(())
+}
+
+async fn hello(conn: &mut Conn, user: &str) -> anyhow::Result<()> {
     let m = Hello {
         protocol_version: 1,
         user_id: user,
         token: "",
         client_name: "switchboard-loadgen",
     };
-    Encoder::new().hello(&mut out, FrameHeader::new(FrameType::Hello, 0), &m);
-    write_all(&conn.stream, &out).await?;
+    send_frames(conn, |out| {
+        Encoder::new().hello(out, FrameHeader::new(FrameType::Hello, 0), &m)
+    })
+    .await?;
     let (ft, _, payload) = next_frame(conn).await?;
     match ft {
         FrameType::Welcome => Ok(()),
@@ -104,12 +158,10 @@ async fn hello(conn: &mut Conn, user: &str) -> anyhow::Result<()> {
 }
 
 async fn subscribe(conn: &mut Conn, topic: &str) -> anyhow::Result<()> {
-    let mut out = BytesMut::new();
     let mut h = FrameHeader::new(FrameType::Subscribe, 0);
     h.flags = Flags::ACK_REQUESTED;
     h.message_id = SUBSCRIBE_ID;
-    Encoder::new().subscribe(&mut out, h, &[topic]);
-    write_all(&conn.stream, &out).await?;
+    send_frames(conn, |out| Encoder::new().subscribe(out, h, &[topic])).await?;
     loop {
         let (ft, id, payload) = next_frame(conn).await?;
         match ft {
@@ -125,34 +177,53 @@ type OwnedFrame = (FrameType, u64, Vec<u8>);
 
 /// Reads until one whole frame is decoded; later bytes stay in the decoder.
 async fn next_frame(conn: &mut Conn) -> anyhow::Result<OwnedFrame> {
-    if let Some(f) = feed_one(&mut conn.decoder, &[])? {
+    if let Some(f) = feed_one(&mut conn.inbound, &[])? {
         return Ok(f);
     }
     // A short buffer: handshake replies are small, and it is freed after.
     let mut buf = vec![0u8; 1024];
     loop {
-        conn.stream.readable().await?;
-        match conn.stream.try_read(&mut buf) {
-            Ok(0) => bail!("connection closed during the handshake"),
-            Ok(n) => {
-                if let Some(f) = feed_one(&mut conn.decoder, &buf[..n])? {
+        match read_some(&conn.stream, &mut buf).await? {
+            0 => bail!("connection closed during the handshake"),
+            n => {
+                if let Some(f) = feed_one(&mut conn.inbound, &buf[..n])? {
                     return Ok(f);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e.into()),
         }
     }
 }
 
 /// Decodes at most one frame, keeping the rest of the input for later.
-fn feed_one(decoder: &mut FrameDecoder, input: &[u8]) -> anyhow::Result<Option<OwnedFrame>> {
+fn feed_one(inbound: &mut Inbound, input: &[u8]) -> anyhow::Result<Option<OwnedFrame>> {
     let mut got = None;
-    decoder.feed(input, |f| {
-        got = Some((f.header.frame_type, f.header.message_id, f.payload.to_vec()));
-        Control::Pause
+    let mut closed = false;
+    inbound.feed(input, |inc| match inc {
+        Incoming::Frame(f) => {
+            got = Some((f.header.frame_type, f.header.message_id, f.payload.to_vec()));
+            Control::Pause
+        }
+        Incoming::Closed => {
+            closed = true;
+            Control::Pause
+        }
+        Incoming::Body(_) | Incoming::Text(_) => Control::Continue,
     })?;
+    if closed {
+        bail!("WebSocket closed during the handshake");
+    }
     Ok(got)
+}
+
+/// Reads what has arrived, waiting for something; `Ok(0)` at the end.
+async fn read_some(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            r => return r,
+        }
+    }
 }
 
 /// Writes all of `buf`, waiting for the socket when it is full. Takes
@@ -192,32 +263,52 @@ pub struct Dest {
     pub id: String,
 }
 
-/// Encodes stamped SEND frames, reusing its builder and body buffer.
+/// Encodes one connection's stamped messages (SEND frames, or bare
+/// bodies on a WebSocket echo), reusing its builder and body buffer.
 pub struct MsgWriter {
     enc: Encoder,
     body: Vec<u8>,
+    outbound: Outbound,
 }
 
 impl MsgWriter {
-    pub fn new(size: usize) -> MsgWriter {
+    pub fn new(size: usize, outbound: Outbound) -> MsgWriter {
+        let pad = match outbound.payload() {
+            Payload::Text => stamp::TEXT_PAD,
+            Payload::Envelope | Payload::Binary => 0,
+        };
         MsgWriter {
             enc: Encoder::new(),
-            body: vec![0u8; size],
+            body: vec![pad; size],
+            outbound,
         }
     }
 
-    /// Appends one SEND to `out` whose body says it was due at `intended_ns`.
+    /// Appends one message to `out` whose body says it was due at `intended_ns`.
     pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) {
-        stamp::write(&mut self.body, intended_ns, seq);
-        let mut h = FrameHeader::new(FrameType::Send, 0);
-        h.message_id = seq;
-        let m = Send {
-            target: Target {
-                kind: dest.kind,
-                id: &dest.id,
-            },
-            body: &self.body,
-        };
-        self.enc.send(out, h, &m);
+        match self.outbound.payload() {
+            Payload::Envelope => {
+                stamp::write(&mut self.body, intended_ns, seq);
+                let mut h = FrameHeader::new(FrameType::Send, 0);
+                h.message_id = seq;
+                let m = Send {
+                    target: Target {
+                        kind: dest.kind,
+                        id: &dest.id,
+                    },
+                    body: &self.body,
+                };
+                let enc = &mut self.enc;
+                self.outbound.frames(out, |out| enc.send(out, h, &m));
+            }
+            Payload::Binary => {
+                stamp::write(&mut self.body, intended_ns, seq);
+                self.outbound.body(out, &self.body);
+            }
+            Payload::Text => {
+                stamp::write_text(&mut self.body, intended_ns, seq);
+                self.outbound.body(out, &self.body);
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `switchboard-loadgen`: drives Switchboard (and baseline echo servers)
-//! over raw TCP and reports throughput, latency and server cost.
+//! over raw TCP or WebSocket and reports throughput, latency and server cost.
 
 mod baseline;
 mod cli;
@@ -16,6 +16,7 @@ mod scenario;
 mod shared;
 mod stamp;
 mod tally;
+mod transport;
 mod worker;
 
 use clap::Parser;
@@ -23,7 +24,8 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {
-        cli::Command::Tcp(args) => run::tcp(*args),
+        cli::Command::Tcp(args) => run::load(*args),
+        cli::Command::Ws(args) => run::load(args.into_load()),
         cli::Command::EchoServer(args) => baseline::run(&args),
     }
 }

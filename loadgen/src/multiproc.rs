@@ -14,13 +14,13 @@ use std::thread::JoinHandle;
 
 use anyhow::{bail, Context};
 
-use crate::cli::TcpArgs;
+use crate::cli::LoadArgs;
 use crate::scenario::{Names, Part};
 use crate::tally::Tally;
 use crate::worker::{self, Job, Link};
 
 /// Entry point of a child process.
-pub fn child_main(args: TcpArgs) -> anyhow::Result<()> {
+pub fn child_main(args: LoadArgs) -> anyhow::Result<()> {
     let (Some(index), Some(count), Some(epoch)) =
         (args.child_index, args.child_count, args.start_at)
     else {
@@ -89,7 +89,7 @@ pub enum Workers {
 }
 
 impl Workers {
-    pub fn spawn(args: &TcpArgs, epoch_unix_ns: u64) -> anyhow::Result<Workers> {
+    pub fn spawn(args: &LoadArgs, epoch_unix_ns: u64) -> anyhow::Result<Workers> {
         let count = args.process_count();
         if count == 1 {
             return Ok(spawn_thread(args, epoch_unix_ns));
@@ -176,7 +176,7 @@ impl Workers {
     }
 }
 
-fn spawn_thread(args: &TcpArgs, epoch_unix_ns: u64) -> Workers {
+fn spawn_thread(args: &LoadArgs, epoch_unix_ns: u64) -> Workers {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel();
     let job = Job {

@@ -26,22 +26,23 @@ const WAKE_EARLY_NS: u64 = 1_000_000;
 pub struct Paced {
     pub stream: Rc<TcpStream>,
     pub dest: Dest,
-    /// Frames the socket has not taken yet.
+    writer: MsgWriter,
+    /// Messages the socket has not taken yet.
     out: BytesMut,
 }
 
 impl Paced {
-    pub fn new(stream: Rc<TcpStream>, dest: Dest) -> Paced {
+    pub fn new(stream: Rc<TcpStream>, dest: Dest, writer: MsgWriter) -> Paced {
         Paced {
             stream,
             dest,
+            writer,
             out: BytesMut::new(),
         }
     }
 }
 
-pub async fn run(mut senders: Vec<Paced>, mut walker: Walker, shared: Rc<Shared>, size: usize) {
-    let mut writer = MsgWriter::new(size);
+pub async fn run(mut senders: Vec<Paced>, mut walker: Walker, shared: Rc<Shared>) {
     // Senders holding unwritten bytes; flushed on every pass.
     let mut backlog: Vec<usize> = Vec::new();
     let end = shared.window.end_ns;
@@ -55,7 +56,7 @@ pub async fn run(mut senders: Vec<Paced>, mut walker: Walker, shared: Rc<Shared>
             if s.out.is_empty() {
                 backlog.push(pos);
             }
-            writer.push(&mut s.out, &s.dest, due, seq);
+            s.writer.push(&mut s.out, &s.dest, due, seq);
             shared.sent(due);
             walker.advance();
         }

@@ -1,5 +1,6 @@
-//! The per-connection read loop: decode frames, time deliveries and, in
-//! closed loop, answer each delivery with the next message.
+//! The per-connection read loop: decode what arrives (through the
+//! connection's transport), time deliveries and, in closed loop, answer
+//! each delivery with the next message.
 
 use std::rc::Rc;
 
@@ -9,6 +10,7 @@ use wire::{decode_deliver, decode_error, decode_send, Frame, FrameType};
 use crate::client::{self, Conn, Dest, MsgWriter};
 use crate::shared::Shared;
 use crate::stamp;
+use crate::transport::Incoming;
 
 /// Read buffer per connection: large enough to drain a pipeline of small
 /// frames in one call, small enough for thousands of connections.
@@ -25,10 +27,10 @@ pub struct Replier {
 }
 
 impl Replier {
-    pub fn new(dest: Dest, size: usize, pipeline: usize) -> Replier {
+    pub fn new(dest: Dest, writer: MsgWriter, pipeline: usize) -> Replier {
         Replier {
             dest,
-            writer: MsgWriter::new(size),
+            writer,
             pipeline,
             seq: 0,
             out: BytesMut::new(),
@@ -63,7 +65,7 @@ pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role) {
         }
     }
     // Bytes that arrived with the handshake go first.
-    if !handle(&mut conn, &[], &shared, &mut role) || !flush(&conn, &shared, &mut role).await {
+    if !handle(&mut conn, &[], &shared, &mut role) || !flush(&mut conn, &shared, &mut role).await {
         return;
     }
     let mut buf = vec![0u8; READ_BUF];
@@ -88,14 +90,21 @@ pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role) {
                 return;
             }
         }
-        if !flush(&conn, &shared, &mut role).await {
+        if !flush(&mut conn, &shared, &mut role).await {
             return;
         }
     }
 }
 
 /// Sends the replies queued while handling a read: one write per batch.
-async fn flush(conn: &Conn, shared: &Shared, role: &mut Role) -> bool {
+async fn flush(conn: &mut Conn, shared: &Shared, role: &mut Role) -> bool {
+    if let Some(pongs) = conn.inbound.replies() {
+        if let Err(e) = client::write_all(&conn.stream, pongs).await {
+            shared.error(format_args!("write: {e}"));
+            return false;
+        }
+        pongs.clear();
+    }
     let Some(r) = role.replier.as_mut() else {
         return true;
     };
@@ -110,12 +119,12 @@ async fn flush(conn: &Conn, shared: &Shared, role: &mut Role) -> bool {
     true
 }
 
-/// Feeds bytes to the decoder; `false` when the stream is unusable.
+/// Feeds bytes to the transport; `false` when the stream is unusable.
 fn handle(conn: &mut Conn, bytes: &[u8], shared: &Shared, role: &mut Role) -> bool {
     let raw = conn.raw;
     let mut open = true;
-    let fed = conn.decoder.feed(bytes, |f| {
-        open &= on_frame(f, raw, shared, role);
+    let fed = conn.inbound.feed(bytes, |inc| {
+        open &= on_incoming(inc, raw, shared, role);
         if open {
             wire::Control::Continue
         } else {
@@ -123,29 +132,26 @@ fn handle(conn: &mut Conn, bytes: &[u8], shared: &Shared, role: &mut Role) -> bo
         }
     });
     if let Err(e) = fed {
-        shared.error(format_args!("undecodable stream: {e}"));
+        shared.error(format_args!("{e:#}"));
         return false;
     }
     open
 }
 
-fn on_frame(f: Frame<'_>, raw: bool, shared: &Shared, role: &mut Role) -> bool {
-    let body = match f.header.frame_type {
-        FrameType::Deliver => decode_deliver(f.payload).map(|d| d.body),
-        // A byte-echo server returns our own SEND frames.
-        FrameType::Send if raw => decode_send(f.payload).map(|s| s.body),
-        FrameType::Error => {
-            shared.error(format_args!("ERROR frame: {:?}", decode_error(f.payload)));
-            return true;
-        }
-        FrameType::Close => {
-            shared.error(format_args!("server sent CLOSE"));
+fn on_incoming(inc: Incoming<'_>, raw: bool, shared: &Shared, role: &mut Role) -> bool {
+    let stamp = match inc {
+        Incoming::Frame(f) => match frame_body(f, raw, shared) {
+            Ok(body) => body.and_then(stamp::read),
+            Err(open) => return open,
+        },
+        Incoming::Body(b) => stamp::read(b),
+        Incoming::Text(t) => stamp::read_text(t),
+        Incoming::Closed => {
+            shared.error(format_args!("server closed a WebSocket"));
             return false;
         }
-        // ACKs, PONGs, and our echoed HELLO carry nothing to time.
-        _ => return true,
     };
-    let Ok(Some((intended, _seq))) = body.map(stamp::read) else {
+    let Some((intended, _seq)) = stamp else {
         shared.error(format_args!("delivery without a readable stamp"));
         return true;
     };
@@ -157,4 +163,24 @@ fn on_frame(f: Frame<'_>, raw: bool, shared: &Shared, role: &mut Role) -> bool {
         r.push(shared);
     }
     true
+}
+
+/// The body a frame delivers (`None`: undecodable), or `Err(keep
+/// reading)` for a frame with nothing to time.
+fn frame_body<'a>(f: Frame<'a>, raw: bool, shared: &Shared) -> Result<Option<&'a [u8]>, bool> {
+    Ok(match f.header.frame_type {
+        FrameType::Deliver => decode_deliver(f.payload).ok().map(|d| d.body),
+        // A byte-echo server returns our own SEND frames.
+        FrameType::Send if raw => decode_send(f.payload).ok().map(|s| s.body),
+        FrameType::Error => {
+            shared.error(format_args!("ERROR frame: {:?}", decode_error(f.payload)));
+            return Err(true);
+        }
+        FrameType::Close => {
+            shared.error(format_args!("server sent CLOSE"));
+            return Err(false);
+        }
+        // ACKs, PONGs, and our echoed HELLO carry nothing to time.
+        _ => return Err(true),
+    })
 }

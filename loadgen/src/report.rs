@@ -5,8 +5,9 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::cli::{Rate, Scenario, TcpArgs};
+use crate::cli::{LoadArgs, Rate, Scenario};
 use crate::tally::Tally;
+use crate::transport::Payload;
 
 /// What was read from the server process, where `--server-pid` was given.
 #[derive(Clone, Debug, Default)]
@@ -27,7 +28,7 @@ pub struct ServerSamples {
     pub other_cpu_us: Option<u64>,
 }
 
-pub fn emit(args: &TcpArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::Result<()> {
+pub fn emit(args: &LoadArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::Result<()> {
     let record = record(args, tally, samples);
     print!("{}", summary(&record));
     if let Some(path) = &args.json {
@@ -40,7 +41,7 @@ pub fn emit(args: &TcpArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::R
     Ok(())
 }
 
-fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
+fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
     let throughput = t.received as f64 / args.duration;
     let cpu_per_msg = s
         .cpu_us
@@ -59,10 +60,15 @@ fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
         (_, Rate::PerSecond(r)) => json!(r),
         (_, Rate::Max) => json!("max"),
     };
+    let ws = args.ws_setup();
     json!({
         "date": iso_utc(crate::clock::unix_ns() / 1_000_000_000),
         "git_commit": git_commit(),
         "machine": { "nproc": nproc(), "kernel": kernel() },
+        "transport": if args.ws.is_some() { "ws" } else { "tcp" },
+        "ws_path": ws.as_ref().map(|w| w.path.clone()),
+        "compression": ws.as_ref().map(|w| w.compression),
+        "text": ws.as_ref().map(|w| w.payload == Payload::Text),
         "scenario": args.scenario.to_string(),
         "addr": args.addr.to_string(),
         "connections": args.total_connections(),
@@ -98,7 +104,7 @@ fn record(args: &TcpArgs, t: &Tally, s: &ServerSamples) -> Value {
 }
 
 /// Deliveries the window's messages should produce.
-fn expected(args: &TcpArgs, t: &Tally) -> u64 {
+fn expected(args: &LoadArgs, t: &Tally) -> u64 {
     match args.scenario {
         Scenario::Fanout => t.sent * args.subscriber_count() as u64,
         _ => t.sent,
@@ -127,7 +133,8 @@ fn summary(r: &Value) -> String {
         v => v.to_string(),
     };
     let mut s = format!(
-        "scenario={} rate={} connections={} label={}\n",
+        "{} scenario={} rate={} connections={} label={}\n",
+        r["transport"].as_str().unwrap_or(""),
         r["scenario"].as_str().unwrap_or(""),
         f("rate").trim_matches('"'),
         r["connections"],

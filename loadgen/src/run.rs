@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{Scenario, TcpArgs};
+use crate::cli::{LoadArgs, Scenario};
 use crate::clock::{self, Clock};
 use crate::multiproc::{self, Workers};
 use crate::procstat::{self, CpuTicks};
@@ -16,7 +16,7 @@ const GO_LEAD_NS: u64 = 100_000_000;
 /// memory: the server hands freed memory back every ~2 s.
 const IDLE_SETTLE: Duration = Duration::from_secs(5);
 
-pub fn tcp(args: TcpArgs) -> anyhow::Result<()> {
+pub fn load(args: LoadArgs) -> anyhow::Result<()> {
     args.validate()?;
     if args.child_index.is_some() {
         return multiproc::child_main(args);
@@ -38,7 +38,7 @@ pub fn tcp(args: TcpArgs) -> anyhow::Result<()> {
 }
 
 fn timeline(
-    args: &TcpArgs,
+    args: &LoadArgs,
     clock: &Clock,
     workers: &mut Workers,
     samples: &mut ServerSamples,
@@ -73,7 +73,7 @@ struct CpuSample {
 }
 
 impl CpuSample {
-    fn take(args: &TcpArgs, workers: &Workers) -> anyhow::Result<CpuSample> {
+    fn take(args: &LoadArgs, workers: &Workers) -> anyhow::Result<CpuSample> {
         let mut loadgen = procstat::cpu_ticks(std::process::id())?.total();
         for pid in workers.child_pids() {
             // A child that already exited has nothing more to add.
@@ -100,7 +100,7 @@ impl CpuSample {
     }
 }
 
-fn rss(args: &TcpArgs) -> anyhow::Result<Option<u64>> {
+fn rss(args: &LoadArgs) -> anyhow::Result<Option<u64>> {
     args.server_pid.map(procstat::rss_bytes).transpose()
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::bail;
 use tokio::task::{spawn_local, JoinSet, LocalSet};
 
-use crate::cli::{Rate, Scenario, TcpArgs};
-use crate::client::{self, Conn};
+use crate::cli::{LoadArgs, Rate, Scenario};
+use crate::client::{self, Conn, MsgWriter};
 use crate::clock::Clock;
 use crate::openloop::{self, Paced};
 use crate::pacing::{Schedule, Walker};
@@ -34,7 +34,7 @@ pub trait Link {
 }
 
 pub struct Job {
-    pub args: TcpArgs,
+    pub args: LoadArgs,
     pub part: Part,
     pub epoch_unix_ns: u64,
     pub names: Names,
@@ -80,7 +80,7 @@ async fn drive(job: &Job, link: &mut dyn Link) -> anyhow::Result<Tally> {
 /// Opens every connection of the layout, a bounded number at a time.
 /// Returns them in layout order (`None` where opening failed) and the
 /// number of failures.
-async fn open_all(args: &TcpArgs, specs: &[ConnSpec]) -> (Vec<Option<Conn>>, usize) {
+async fn open_all(args: &LoadArgs, specs: &[ConnSpec]) -> (Vec<Option<Conn>>, usize) {
     let mut conns: Vec<Option<Conn>> = specs.iter().map(|_| None).collect();
     let mut set = JoinSet::new();
     let mut next = 0;
@@ -124,27 +124,29 @@ fn start(
         .filter(|c| c.reads == Reads::Subscriber)
         .count();
     for (spec, conn) in layout.conns.iter().zip(conns) {
-        let Some(conn) = conn else { continue };
+        let Some(mut conn) = conn else { continue };
         if spec.reads == Reads::Nothing {
             held.push(conn);
             continue;
         }
         let mut replier = None;
         if let Some(s) = &spec.sends {
+            let (dest, writer) = (
+                s.dest.clone(),
+                MsgWriter::new(args.size, conn.take_outbound()),
+            );
             match (args.rate, args.scenario) {
                 (Rate::PerSecond(_), _) => {
-                    paced.push((s.global, Paced::new(conn.stream.clone(), s.dest.clone())))
+                    paced.push((s.global, Paced::new(conn.stream.clone(), dest, writer)))
                 }
                 (Rate::Max, Scenario::Fanout) => {
                     if local_subscribers == 0 {
                         bail!("fanout with --rate max needs subscribers in process 0");
                     }
-                    let p = fanout::Publisher::new(s.dest.clone(), args, local_subscribers);
+                    let p = fanout::Publisher::new(dest, args, local_subscribers, writer);
                     spawn_local(p.run(conn.stream.clone(), shared.clone()));
                 }
-                (Rate::Max, _) => {
-                    replier = Some(Replier::new(s.dest.clone(), args.size, args.pipeline))
-                }
+                (Rate::Max, _) => replier = Some(Replier::new(dest, writer, args.pipeline)),
             }
         }
         let role = Role {
@@ -154,18 +156,12 @@ fn start(
         spawn_local(receiver::run(conn, shared.clone(), role));
     }
     if let Rate::PerSecond(rate) = args.rate {
-        start_pacer(paced, rate, layout.senders_total, shared, args.size);
+        start_pacer(paced, rate, layout.senders_total, shared);
     }
     Ok(held)
 }
 
-fn start_pacer(
-    mut paced: Vec<(u64, Paced)>,
-    rate: u64,
-    senders_total: u64,
-    shared: &Rc<Shared>,
-    size: usize,
-) {
+fn start_pacer(mut paced: Vec<(u64, Paced)>, rate: u64, senders_total: u64, shared: &Rc<Shared>) {
     if paced.is_empty() {
         return;
     }
@@ -177,7 +173,7 @@ fn start_pacer(
         senders: senders_total,
     };
     let walker = Walker::new(schedule, globals);
-    spawn_local(openloop::run(senders, walker, shared.clone(), size));
+    spawn_local(openloop::run(senders, walker, shared.clone()));
 }
 
 /// Waits for messages still in flight after the window. `complete`: this

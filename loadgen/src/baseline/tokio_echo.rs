@@ -7,11 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub fn run(addr: SocketAddr, threads: usize) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
-    rt.block_on(serve(addr))
+    super::tokio_runtime(threads)?.block_on(serve(addr))
 }
 
 async fn serve(addr: SocketAddr) -> anyhow::Result<()> {

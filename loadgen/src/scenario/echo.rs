@@ -4,10 +4,10 @@
 use wire::TargetKind;
 
 use super::{share, ConnSpec, Layout, Names, Part, Reads, Sends};
-use crate::cli::TcpArgs;
+use crate::cli::LoadArgs;
 use crate::client::{Dest, Setup};
 
-pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
+pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
     let conns = share(args.connections, part)
         .map(|i| {
             let user = names.user(i);

@@ -9,11 +9,11 @@ use tokio::net::TcpStream;
 use wire::TargetKind;
 
 use super::{share, ConnSpec, Layout, Names, Part, Reads, Sends};
-use crate::cli::TcpArgs;
+use crate::cli::LoadArgs;
 use crate::client::{self, Dest, MsgWriter, Setup};
 use crate::shared::Shared;
 
-pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
+pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
     let topic = names.topic();
     let mut conns = Vec::new();
     if part.index == 0 {
@@ -64,10 +64,15 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(dest: Dest, args: &TcpArgs, local_subscribers: usize) -> Publisher {
+    pub fn new(
+        dest: Dest,
+        args: &LoadArgs,
+        local_subscribers: usize,
+        writer: MsgWriter,
+    ) -> Publisher {
         Publisher {
             dest,
-            writer: MsgWriter::new(args.size),
+            writer,
             pipeline: args.pipeline as u64,
             subscribers: local_subscribers as u64,
         }

@@ -2,10 +2,10 @@
 //! so the server's memory per connection can be measured.
 
 use super::{share, ConnSpec, Layout, Names, Part, Reads};
-use crate::cli::TcpArgs;
+use crate::cli::LoadArgs;
 use crate::client::Setup;
 
-pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
+pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
     let conns = share(args.connections, part)
         .map(|i| ConnSpec {
             index: i,

@@ -10,8 +10,9 @@ mod pairs;
 
 use std::ops::Range;
 
-use crate::cli::{Scenario, TcpArgs};
+use crate::cli::{LoadArgs, Scenario};
 use crate::client::{Dest, Setup};
+use crate::transport::Payload;
 
 /// This process's place among the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +77,7 @@ impl Names {
     }
 }
 
-pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
+pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
     let mut l = match args.scenario {
         Scenario::Echo => echo::layout(args, part, names),
         Scenario::Pairs => pairs::layout(args, part, names),
@@ -84,12 +85,26 @@ pub fn layout(args: &TcpArgs, part: Part, names: &Names) -> Layout {
         Scenario::Idle => idle::layout(args, part, names),
     };
     assign_sources(args, &mut l);
+    assign_transport(args, &mut l);
     l
+}
+
+/// On WebSocket, every connection upgrades first; bare bodies mean an
+/// echo server, which gets no HELLO.
+fn assign_transport(args: &LoadArgs, l: &mut Layout) {
+    let Some(ws) = args.ws_setup() else {
+        return;
+    };
+    let bare = ws.payload != Payload::Envelope;
+    for c in &mut l.conns {
+        c.setup.raw |= bare;
+        c.setup.ws = Some(ws.clone());
+    }
 }
 
 /// Spreads connections over the source addresses round-robin by their
 /// index in the whole run, so every process uses every address.
-fn assign_sources(args: &TcpArgs, l: &mut Layout) {
+fn assign_sources(args: &LoadArgs, l: &mut Layout) {
     let Some(ips) = &args.source_ips else {
         return;
     };

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# WebSocket benchmark: Switchboard (io_uring and epoll backends) against the
+# tokio-tungstenite and fastwebsockets echo baselines (and uWebSockets when
+# given), side by side in one run, driven by `switchboard-loadgen ws`.
+#
+#   scripts/bench-ws.sh
+#   UWS_ECHO=/path/to/uws-echo scripts/bench-ws.sh
+#
+# Every server runs one thread pinned to CPU 0 (`taskset -c 0`); the load
+# generator is pinned to CPU 1 and samples the server with --server-pid, so
+# server CPU per message is reported. Per server: echo at a fixed offered
+# rate (100 connections x 100 msgs/s = 10,000 msgs/s) and at max (closed
+# loop); for Switchboard also pairs and fanout on the envelope endpoint `/`
+# (subprotocol switchboard.v1.bin); then idle memory per connection for
+# every server, Switchboard with and without permessage-deflate negotiated.
+# Each run appends one JSON object (with its exact command) to
+# bench-results/ws.jsonl; the runs of this invocation are summarised in
+# bench-results/ws.md.
+#
+# UWS_ECHO: an already-built uWebSockets echo server (this script never
+# builds it). It is started as `taskset -c 0 $UWS_ECHO PORT` and must echo
+# text and binary messages on any path; it is ready once PORT accepts
+# connections. Unset: uWebSockets is skipped.
+#
+# The machine may be shared: before each run the script waits (up to
+# QUIET_WAIT seconds) until other work uses at most QUIET_PCT percent of all
+# CPUs, and every result records how much CPU the rest of the machine used
+# during its window ("other CPU %" in the tables).
+#
+# Knobs (environment): DURATION (10), WARMUP (2), RATE (10000),
+# FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s),
+# SUBSCRIBERS (100), IDLE_CONNECTIONS (10000), CONNECTIONS (100),
+# OUT_DIR (bench-results), QUIET_PCT (10), QUIET_WAIT (600), UWS_ECHO.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+RATE="${RATE:-10000}"
+FANOUT_RATE="${FANOUT_RATE:-1000}"
+SUBSCRIBERS="${SUBSCRIBERS:-100}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+CONNECTIONS="${CONNECTIONS:-100}"
+QUIET_PCT="${QUIET_PCT:-10}"
+QUIET_WAIT="${QUIET_WAIT:-600}"
+UWS_ECHO="${UWS_ECHO:-}"
+SERVER_CPU=0
+CLIENT_CPU=1
+
+out_dir="${OUT_DIR:-bench-results}"
+jsonl="$out_dir/ws.jsonl"
+md="$out_dir/ws.md"
+mkdir -p "$out_dir"
+touch "$jsonl"
+# Only the lines this invocation appends go into the Markdown summary.
+first_line=$(($(wc -l <"$jsonl") + 1))
+logs="$(mktemp -d)"
+
+run() {
+    echo "+ $*"
+    "$@"
+}
+
+run cargo build --release -p switchboard -p switchboard-loadgen
+sb=target/release/switchboard
+lg=target/release/switchboard-loadgen
+
+server_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+trap stop_server EXIT
+
+# ready PATTERN LOG: the server printed its ready line, or, for PATTERN
+# `port:N`, port N accepts connections.
+ready() {
+    local pattern="$1" log="$2"
+    if [[ "$pattern" == port:* ]]; then
+        (exec 3<>"/dev/tcp/127.0.0.1/${pattern#port:}") 2>/dev/null
+    else
+        grep -q "$pattern" "$log"
+    fi
+}
+
+# start_server READY_PATTERN COMMAND...: starts it in the background and
+# waits until it is ready.
+start_server() {
+    local pattern="$1"
+    shift
+    local log="$logs/server.log"
+    echo "+ $* &"
+    "$@" >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        if ready "$pattern" "$log"; then
+            cat "$log"
+            return
+        fi
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$log" >&2
+            echo "server exited before it was ready" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "server not ready after 10 s" >&2
+    exit 1
+}
+
+# busy_pct: percent of all CPUs busy over the next second.
+busy_pct() {
+    local _c u n s i w q sq st rest b1 t1
+    read -r _c u n s i w q sq st rest </proc/stat
+    b1=$((u + n + s + q + sq + st))
+    t1=$((b1 + i + w))
+    sleep 1
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((100 * (u + n + s + q + sq + st - b1) / (u + n + s + q + sq + st + i + w - t1)))
+}
+
+# wait_quiet: waits until other work leaves the CPUs (nearly) free.
+wait_quiet() {
+    local busy
+    for _ in $(seq 1 "$QUIET_WAIT"); do
+        busy=$(busy_pct)
+        if ((busy <= QUIET_PCT)); then
+            return
+        fi
+        echo "machine ${busy}% busy with other work; waiting" >&2
+    done
+    echo "warning: machine still busy after ${QUIET_WAIT} s; measuring anyway" >&2
+}
+
+# load LABEL ADDR ARGS...: one `loadgen ws` run against the running server.
+load() {
+    local label="$1" addr="$2"
+    shift 2
+    wait_quiet
+    run taskset -c "$CLIENT_CPU" "$lg" ws --addr "$addr" \
+        --duration "$DURATION" --warmup "$WARMUP" \
+        --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@"
+}
+
+echo_runs() {
+    local label="$1" addr="$2"
+    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate "$RATE"
+    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate max
+}
+
+# The WebSocket listener serves `/echo` (echo) and `/` (envelopes).
+switchboard_cmd() {
+    local backend="$1" port="$2"
+    echo taskset -c "$SERVER_CPU" "$sb" --backend "$backend" --threads 1 \
+        --pin-threads false --wire-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
+        --ws-addr "127.0.0.1:$port" --ws-echo
+}
+
+switchboard_runs() {
+    local backend="$1" port="$2"
+    local addr="127.0.0.1:$port" label="switchboard-$backend"
+    # shellcheck disable=SC2046
+    start_server "switchboard ready" $(switchboard_cmd "$backend" "$port")
+    echo_runs "$label" "$addr"
+    load "$label" "$addr" --scenario pairs --connections "$CONNECTIONS" --rate "$RATE"
+    load "$label" "$addr" --scenario pairs --connections "$CONNECTIONS" --rate max
+    load "$label" "$addr" --scenario fanout --subscribers "$SUBSCRIBERS" --rate "$FANOUT_RATE"
+    load "$label" "$addr" --scenario fanout --subscribers "$SUBSCRIBERS" --rate max
+    stop_server
+}
+
+baseline_runs() {
+    local impl="$1" port="$2"
+    start_server "echo-server ready" taskset -c "$SERVER_CPU" "$lg" echo-server \
+        --impl "$impl" --addr "127.0.0.1:$port" --threads 1
+    echo_runs "$impl" "127.0.0.1:$port"
+    stop_server
+}
+
+uws_runs() {
+    local port="$1"
+    start_server "port:$port" taskset -c "$SERVER_CPU" "$UWS_ECHO" "$port"
+    echo_runs uwebsockets "127.0.0.1:$port"
+    stop_server
+}
+
+# Idle memory runs go last, each on a fresh server whose memory holds
+# nothing else (closed connections leave kernel work behind). Several
+# source addresses keep TIME_WAIT ports from crowding one address's
+# ephemeral range. Switchboard's connections handshake on `/` and send
+# HELLO; the echo servers' get only the upgrade (`--raw`).
+idle_run() {
+    local label="$1" addr="$2" pattern="$3" flags="$4"
+    shift 4
+    start_server "$pattern" "$@"
+    # shellcheck disable=SC2086
+    load "$label" "$addr" --scenario idle --connections "$IDLE_CONNECTIONS" \
+        --source-ips 127.0.0.1-127.0.0.8 $flags
+    stop_server
+}
+
+switchboard_runs uring 7321
+switchboard_runs epoll 7322
+baseline_runs tungstenite 7323
+baseline_runs fastwebsockets 7324
+if [[ -n "$UWS_ECHO" ]]; then
+    uws_runs 7325
+else
+    echo "UWS_ECHO not set: skipping uWebSockets"
+fi
+for backend in uring epoll; do
+    for flags in "" "--compression"; do
+        # shellcheck disable=SC2046
+        idle_run "switchboard-$backend" 127.0.0.1:7326 "switchboard ready" "$flags" \
+            $(switchboard_cmd "$backend" 7326)
+    done
+done
+for impl in tungstenite fastwebsockets; do
+    idle_run "$impl" 127.0.0.1:7327 "echo-server ready" "--raw" \
+        taskset -c "$SERVER_CPU" "$lg" echo-server --impl "$impl" \
+        --addr 127.0.0.1:7327 --threads 1
+done
+if [[ -n "$UWS_ECHO" ]]; then
+    idle_run uwebsockets 127.0.0.1:7328 "port:7328" "--raw" \
+        taskset -c "$SERVER_CPU" "$UWS_ECHO" 7328
+fi
+
+echo "+ python3 scripts/bench-summary.py ws $jsonl $first_line $md"
+python3 scripts/bench-summary.py ws "$jsonl" "$first_line" "$md"
