@@ -6,9 +6,16 @@
 # hour to hour) hit every server alike. Reports each round and the median.
 #
 #   scripts/bench-fixed-rate.sh            # ROUNDS=3 DURATION=6 WARMUP=2
+#   MODE=ws UWS_ECHO=/path/to/EchoServer scripts/bench-fixed-rate.sh
 #
-# Appends to bench-results/tcp-fixed-rate.jsonl and writes
-# bench-results/tcp-fixed-rate.md.
+# MODE=tcp (default): byte echo, against the tokio and monoio baselines.
+# MODE=ws: WebSocket echo (Switchboard's `/echo`), against the
+# tokio-tungstenite and fastwebsockets baselines and, when UWS_ECHO names
+# an already-built uWebSockets echo server taking its port as first
+# argument, uWebSockets (this script never builds it).
+#
+# Appends to bench-results/<mode>-fixed-rate.jsonl and writes
+# bench-results/<mode>-fixed-rate.md.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,9 +24,11 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-6}"
 WARMUP="${WARMUP:-2}"
 RATE="${RATE:-10000}"
+MODE="${MODE:-tcp}"
+UWS_ECHO="${UWS_ECHO:-}"
 out_dir="${OUT_DIR:-bench-results}"
-jsonl="$out_dir/tcp-fixed-rate.jsonl"
-md="$out_dir/tcp-fixed-rate.md"
+jsonl="$out_dir/$MODE-fixed-rate.jsonl"
+md="$out_dir/$MODE-fixed-rate.md"
 mkdir -p "$out_dir"
 touch "$jsonl"
 first_line=$(($(wc -l <"$jsonl") + 1))
@@ -40,7 +49,7 @@ one_run() {
         grep -q "$pattern" "$log" && break
         sleep 0.1
     done
-    local cmd=(taskset -c 1 "$lg" tcp --addr 127.0.0.1:7310 --scenario echo
+    local cmd=(taskset -c 1 "$lg" "$MODE" --addr 127.0.0.1:7310 --scenario echo
         --connections 100 --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
         --server-pid "$pid" --label "$label" --json "$jsonl")
     echo "+ ${cmd[*]}"
@@ -49,16 +58,26 @@ one_run() {
     wait "$pid" 2>/dev/null || true
 }
 
+if [ "$MODE" = ws ]; then
+    listen=(--ws-echo --ws-addr 127.0.0.1:7310 --wire-addr 127.0.0.1:0)
+    baselines=(tungstenite fastwebsockets)
+else
+    listen=(--wire-addr 127.0.0.1:7310)
+    baselines=(tokio monoio)
+fi
 for round in $(seq 1 "$ROUNDS"); do
     for backend in uring epoll; do
         one_run "switchboard-$backend" "switchboard ready" taskset -c 0 "$sb" \
             --backend "$backend" --threads 1 --pin-threads false \
-            --wire-addr 127.0.0.1:7310 --admin-addr 127.0.0.1:0
+            "${listen[@]}" --admin-addr 127.0.0.1:0
     done
-    for impl in tokio monoio; do
+    for impl in "${baselines[@]}"; do
         one_run "$impl" "echo-server ready" taskset -c 0 "$lg" echo-server \
             --impl "$impl" --addr 127.0.0.1:7310 --threads 1
     done
+    if [ "$MODE" = ws ] && [ -n "$UWS_ECHO" ]; then
+        one_run uwebsockets "Listening on port" taskset -c 0 "$UWS_ECHO" 7310
+    fi
 done
 
 python3 - "$jsonl" "$first_line" "$md" <<'PY'
@@ -69,8 +88,9 @@ by = {}
 for r in runs:
     by.setdefault(r["label"], []).append(r)
 r0 = runs[0]
+mode = "WebSocket" if "ws" in md.rsplit("/", 1)[-1] else "TCP"
 lines = [
-    "# Fixed-rate echo, servers interleaved\n",
+    f"# Fixed-rate {mode} echo, servers interleaved\n",
     f"`scripts/bench-fixed-rate.sh`, {r0.get('date')} (commit {r0.get('git_commit')}). "
     f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, 64-byte bodies, server on CPU 0, "
     f"loadgen on CPU 1, {r0['duration_s']:g} s after {r0['warmup_s']:g} s warm-up per run; "

@@ -35,6 +35,8 @@ def server_backend(r):
     server, backend = (label.split("-", 1) + ["-"])[:2] if label.startswith("switchboard-") else (label, "-")
     if r.get("compression"):
         backend += " +deflate"
+    if r.get("scenario") == "idle" and r.get("raw") and server == "switchboard":
+        backend += " (upgrade only)"
     return server, backend
 
 
@@ -83,8 +85,8 @@ def idle_table(w, runs):
         return
     w("## idle memory\n")
     w("Server VmRSS before connecting and 5 s after every connection finished its handshake "
-      "(Switchboard: upgrade on `/` plus HELLO; echo servers: upgrade only). `+deflate`: "
-      "permessage-deflate offered and negotiated.\n")
+      "(Switchboard: upgrade on `/` plus HELLO, or, marked *upgrade only*, just the upgrade "
+      "on `/echo` as the echo servers get). `+deflate`: permessage-deflate offered and negotiated.\n")
     w("| server | backend | connections | errors | RSS before (MiB) | RSS connected (MiB) | bytes per connection |")
     w("|---|---|---:|---:|---:|---:|---:|")
     mib = lambda v: num(None if v is None else v / 2**20, "{:.1f}")

@@ -27,7 +27,7 @@
 # CPUs, and every result records how much CPU the rest of the machine used
 # during its window ("other CPU %" in the tables).
 #
-# Knobs (environment): DURATION (10), WARMUP (2), RATE (10000),
+# Knobs (environment): ONLY_IDLE (unset), DURATION (10), WARMUP (2), RATE (10000),
 # FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s),
 # SUBSCRIBERS (100), IDLE_CONNECTIONS (10000), CONNECTIONS (100),
 # OUT_DIR (bench-results), QUIET_PCT (10), QUIET_WAIT (600), UWS_ECHO.
@@ -204,17 +204,22 @@ idle_run() {
     stop_server
 }
 
-switchboard_runs uring 7321
-switchboard_runs epoll 7322
-baseline_runs tungstenite 7323
-baseline_runs fastwebsockets 7324
-if [[ -n "$UWS_ECHO" ]]; then
-    uws_runs 7325
-else
-    echo "UWS_ECHO not set: skipping uWebSockets"
+# ONLY_IDLE=1 skips the load runs (the idle table alone).
+if [[ -z "${ONLY_IDLE:-}" ]]; then
+    switchboard_runs uring 7321
+    switchboard_runs epoll 7322
+    baseline_runs tungstenite 7323
+    baseline_runs fastwebsockets 7324
+    if [[ -n "$UWS_ECHO" ]]; then
+        uws_runs 7325
+    else
+        echo "UWS_ECHO not set: skipping uWebSockets"
+    fi
 fi
+# Switchboard twice: HELLO on `/` (a routed user), and upgrade only on
+# `/echo`, which is what the echo servers are measured with.
 for backend in uring epoll; do
-    for flags in "" "--compression"; do
+    for flags in "" "--compression" "--raw --path /echo" "--raw --path /echo --compression"; do
         # shellcheck disable=SC2046
         idle_run "switchboard-$backend" 127.0.0.1:7326 "switchboard ready" "$flags" \
             $(switchboard_cmd "$backend" 7326)
