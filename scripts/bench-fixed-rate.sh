@@ -94,7 +94,7 @@ lines = [
     f"`scripts/bench-fixed-rate.sh`, {r0.get('date')} (commit {r0.get('git_commit')}). "
     f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, 64-byte bodies, server on CPU 0, "
     f"loadgen on CPU 1, {r0['duration_s']:g} s after {r0['warmup_s']:g} s warm-up per run; "
-    "the servers take turns, round after round. Raw runs: `tcp-fixed-rate.jsonl`.\n",
+    "the servers take turns, round after round. " f"Raw runs: `{path.rsplit(chr(47), 1)[-1]}`.\n",
     "| server | server CPU µs/msg per round | median | p99 µs per round | median p99 |",
     "|---|---|---:|---|---:|",
 ]
