@@ -11,27 +11,18 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 pub fn run(addr: SocketAddr, threads: usize) -> anyhow::Result<()> {
-    super::tokio_runtime(threads)?.block_on(serve(addr))
+    super::serve_tokio(addr, threads, serve_connection)
 }
 
-async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    super::announce(listener.local_addr()?);
-    loop {
-        let (stream, _) = listener.accept().await?;
-        // As for the TCP baselines: small replies leave at once.
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let conn = http1::Builder::new()
-                .serve_connection(io, service_fn(server_upgrade))
-                .with_upgrades();
-            let _ = conn.await;
-        });
-    }
+async fn serve_connection(stream: TcpStream) {
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let conn = http1::Builder::new()
+        .serve_connection(io, service_fn(server_upgrade))
+        .with_upgrades();
+    let _ = conn.await;
 }
 
 async fn server_upgrade(

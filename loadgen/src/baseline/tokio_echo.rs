@@ -4,25 +4,13 @@
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 pub fn run(addr: SocketAddr, threads: usize) -> anyhow::Result<()> {
-    super::tokio_runtime(threads)?.block_on(serve(addr))
-}
-
-async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    super::announce(listener.local_addr()?);
-    loop {
-        let (socket, _) = listener.accept().await?;
-        tokio::spawn(echo(socket));
-    }
+    super::serve_tokio(addr, threads, echo)
 }
 
 async fn echo(mut socket: TcpStream) {
-    // Without it, Nagle holds back small replies behind delayed ACKs;
-    // Switchboard sets it too, so the comparison stays about the runtime.
-    let _ = socket.set_nodelay(true);
     let mut buf = vec![0u8; 4096];
     loop {
         let n = match socket.read(&mut buf).await {

@@ -5,24 +5,13 @@
 use std::net::SocketAddr;
 
 use futures_util::{future, StreamExt, TryStreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 pub fn run(addr: SocketAddr, threads: usize) -> anyhow::Result<()> {
-    super::tokio_runtime(threads)?.block_on(serve(addr))
-}
-
-async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    super::announce(listener.local_addr()?);
-    loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(accept_connection(stream));
-    }
+    super::serve_tokio(addr, threads, accept_connection)
 }
 
 async fn accept_connection(stream: TcpStream) {
-    // As for the TCP baselines: small replies leave at once, as Switchboard's do.
-    let _ = stream.set_nodelay(true);
     let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
