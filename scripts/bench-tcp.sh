@@ -46,89 +46,9 @@ touch "$jsonl"
 first_line=$(($(wc -l <"$jsonl") + 1))
 logs="$(mktemp -d)"
 
-run() {
-    echo "+ $*"
-    "$@"
-}
-
-run cargo build --release -p switchboard -p switchboard-loadgen
-sb=target/release/switchboard
-lg=target/release/switchboard-loadgen
-
-server_pid=""
-stop_server() {
-    if [[ -n "$server_pid" ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
-trap stop_server EXIT
-
-# start_server READY_PATTERN COMMAND...: starts it in the background and
-# waits for its ready line.
-start_server() {
-    local pattern="$1"
-    shift
-    local log="$logs/server.log"
-    echo "+ $* &"
-    "$@" >"$log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 100); do
-        if grep -q "$pattern" "$log"; then
-            cat "$log"
-            return
-        fi
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$log" >&2
-            echo "server exited before it was ready" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    echo "server not ready after 10 s" >&2
-    exit 1
-}
-
-# busy_pct: percent of all CPUs busy over the next second.
-busy_pct() {
-    local _c u n s i w q sq st rest b1 t1
-    read -r _c u n s i w q sq st rest </proc/stat
-    b1=$((u + n + s + q + sq + st))
-    t1=$((b1 + i + w))
-    sleep 1
-    read -r _c u n s i w q sq st rest </proc/stat
-    echo $((100 * (u + n + s + q + sq + st - b1) / (u + n + s + q + sq + st + i + w - t1)))
-}
-
-# wait_quiet: waits until other work leaves the CPUs (nearly) free.
-wait_quiet() {
-    local busy
-    for _ in $(seq 1 "$QUIET_WAIT"); do
-        busy=$(busy_pct)
-        if ((busy <= QUIET_PCT)); then
-            return
-        fi
-        echo "machine ${busy}% busy with other work; waiting" >&2
-    done
-    echo "warning: machine still busy after ${QUIET_WAIT} s; measuring anyway" >&2
-}
-
-# load LABEL ADDR ARGS...: one loadgen run against the running server.
-load() {
-    local label="$1" addr="$2"
-    shift 2
-    wait_quiet
-    run taskset -c "$CLIENT_CPU" "$lg" tcp --addr "$addr" \
-        --duration "$DURATION" --warmup "$WARMUP" \
-        --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@"
-}
-
-echo_runs() {
-    local label="$1" addr="$2"
-    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate "$RATE"
-    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate max
-}
+TRANSPORT=tcp
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 
 switchboard_runs() {
     local backend="$1" port="$2"

@@ -1,0 +1,100 @@
+# Shared by the benchmark scripts (sourced, not run): building, starting
+# and stopping one server at a time, waiting for a quiet machine, and one
+# load generator run. The sourcing script sets TRANSPORT (tcp or ws),
+# CLIENT_CPU, QUIET_PCT, QUIET_WAIT, DURATION, WARMUP, RATE, CONNECTIONS,
+# jsonl and logs before sourcing it.
+# shellcheck shell=bash
+run() {
+    echo "+ $*"
+    "$@"
+}
+
+run cargo build --release -p switchboard -p switchboard-loadgen
+sb=target/release/switchboard
+lg=target/release/switchboard-loadgen
+
+server_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+trap stop_server EXIT
+
+# ready PATTERN LOG: the server printed its ready line, or, for PATTERN
+# `port:N`, port N accepts connections.
+ready() {
+    local pattern="$1" log="$2"
+    if [[ "$pattern" == port:* ]]; then
+        (exec 3<>"/dev/tcp/127.0.0.1/${pattern#port:}") 2>/dev/null
+    else
+        grep -q "$pattern" "$log"
+    fi
+}
+
+# start_server READY_PATTERN COMMAND...: starts it in the background and
+# waits until it is ready.
+start_server() {
+    local pattern="$1"
+    shift
+    local log="$logs/server.log"
+    echo "+ $* &"
+    "$@" >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        if ready "$pattern" "$log"; then
+            cat "$log"
+            return
+        fi
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$log" >&2
+            echo "server exited before it was ready" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "server not ready after 10 s" >&2
+    exit 1
+}
+
+# busy_pct: percent of all CPUs busy over the next second.
+busy_pct() {
+    local _c u n s i w q sq st rest b1 t1
+    read -r _c u n s i w q sq st rest </proc/stat
+    b1=$((u + n + s + q + sq + st))
+    t1=$((b1 + i + w))
+    sleep 1
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((100 * (u + n + s + q + sq + st - b1) / (u + n + s + q + sq + st + i + w - t1)))
+}
+
+# wait_quiet: waits until other work leaves the CPUs (nearly) free.
+wait_quiet() {
+    local busy
+    for _ in $(seq 1 "$QUIET_WAIT"); do
+        busy=$(busy_pct)
+        if ((busy <= QUIET_PCT)); then
+            return
+        fi
+        echo "machine ${busy}% busy with other work; waiting" >&2
+    done
+    echo "warning: machine still busy after ${QUIET_WAIT} s; measuring anyway" >&2
+}
+
+# load LABEL ADDR ARGS...: one `loadgen $TRANSPORT` run against the running server.
+load() {
+    local label="$1" addr="$2"
+    shift 2
+    wait_quiet
+    run taskset -c "$CLIENT_CPU" "$lg" "$TRANSPORT" --addr "$addr" \
+        --duration "$DURATION" --warmup "$WARMUP" \
+        --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@"
+}
+
+echo_runs() {
+    local label="$1" addr="$2"
+    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate "$RATE"
+    load "$label" "$addr" --scenario echo --connections "$CONNECTIONS" --rate max
+}
