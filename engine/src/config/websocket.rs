@@ -93,7 +93,7 @@ impl Default for DeflateSettings {
             client_no_context_takeover: true,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
-            min_compress_bytes: 64,
+            min_compress_bytes: 512,
             level: 1,
         }
     }
