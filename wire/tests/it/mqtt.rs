@@ -480,3 +480,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fuzz_body_accepts_valid_streams_and_garbage() {
+    let props = props_v5();
+    for (config, v) in [(0u8, ProtocolVersion::V311), (0, ProtocolVersion::V5)] {
+        let (bytes, _) = stream(v, props.as_properties());
+        wire::fuzzing::mqtt_decode(&[[config].as_slice(), &bytes].concat());
+    }
+    let (bytes, _) = stream(ProtocolVersion::V5, props.as_properties());
+    // Client decoders: skip the CONNECT (a client never receives one).
+    let skip = usize::from(bytes[1]) + 2;
+    wire::fuzzing::mqtt_decode(&[[2u8].as_slice(), &bytes[skip..]].concat());
+    wire::fuzzing::mqtt_decode(&[1, 0x30, 0xff, 0xff, 0xff, 0xff]);
+    wire::fuzzing::mqtt_decode(&[2, 0x30, 3, 0, 1]);
+}
+
+proptest! {
+    #[test]
+    fn fuzz_body_on_random_input(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        wire::fuzzing::mqtt_decode(&bytes);
+    }
+}
