@@ -386,3 +386,97 @@ pub fn ws_handshake(data: &[u8]) {
         assert!(hs.consumed <= data.len());
     }
 }
+
+/// What one MQTT decoding pass produced: each packet's debug form and
+/// the error, if any.
+#[derive(Debug, PartialEq, Eq)]
+struct MqttOutcome {
+    packets: Vec<String>,
+    error: Option<crate::mqtt::MqttError>,
+}
+
+fn mqtt_decoder(config: u8) -> crate::mqtt::PacketDecoder {
+    use crate::mqtt::{PacketDecoder, ProtocolVersion};
+    match config % 3 {
+        0 => PacketDecoder::server(MAX_PAYLOAD_LEN),
+        1 => PacketDecoder::client(ProtocolVersion::V311, MAX_PAYLOAD_LEN),
+        _ => PacketDecoder::client(ProtocolVersion::V5, MAX_PAYLOAD_LEN),
+    }
+}
+
+fn mqtt_run(config: u8, stream: &[u8], chunks: &[usize], pause: bool) -> MqttOutcome {
+    let mut dec = mqtt_decoder(config);
+    let mut packets = Vec::new();
+    let mut on_packet = |p: crate::mqtt::Packet<'_>| {
+        packets.push(format!("{p:?}"));
+        if pause {
+            Control::Pause
+        } else {
+            Control::Continue
+        }
+    };
+    let mut error = None;
+    let mut rest = stream;
+    let mut sizes = chunks.iter().copied().cycle();
+    while !rest.is_empty() && error.is_none() {
+        let n = sizes.next().unwrap_or(1).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        error = dec.feed(chunk, &mut on_packet).err();
+    }
+    // Drain what the pauses left: each resume hands out at most one packet.
+    while error.is_none() && dec.buffered_len() > 0 {
+        match dec.feed(&[], &mut on_packet) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => error = Some(e),
+        }
+    }
+    MqttOutcome { packets, error }
+}
+
+/// Feeds `data[1..]` to an MQTT [`crate::mqtt::PacketDecoder`] (role and
+/// version from `data[0]`) whole, in chunks read from the data, byte by
+/// byte and with a pause after every packet; panics if the passes
+/// disagree, or if a decoded packet does not survive encode and decode.
+pub fn mqtt_decode(data: &[u8]) {
+    let Some((&config, stream)) = data.split_first() else {
+        return;
+    };
+    let whole = mqtt_run(config, stream, &[stream.len().max(1)], false);
+    let chunks = chunk_sizes(stream);
+    assert_eq!(whole, mqtt_run(config, stream, &chunks, false), "chunked");
+    assert_eq!(whole, mqtt_run(config, stream, &chunks, true), "paused");
+    if stream.len() <= BYTEWISE_MAX_LEN {
+        assert_eq!(whole, mqtt_run(config, stream, &[1], false), "bytewise");
+    }
+    // Re-encode every packet and decode it again.
+    let mut dec = mqtt_decoder(config);
+    let mut version = if config % 3 == 1 {
+        crate::mqtt::ProtocolVersion::V311
+    } else {
+        crate::mqtt::ProtocolVersion::V5
+    };
+    let _ = dec.feed(stream, |p| {
+        let is_connect = matches!(p, crate::mqtt::Packet::Connect(_));
+        if let crate::mqtt::Packet::Connect(c) = &p {
+            version = c.version;
+        }
+        let mut buf = Vec::new();
+        crate::mqtt::encode(&p, version, &mut buf).expect("decoded packet encodes");
+        let mut d2 = if is_connect {
+            crate::mqtt::PacketDecoder::server(u32::MAX)
+        } else {
+            crate::mqtt::PacketDecoder::client(version, u32::MAX)
+        };
+        let mut n = 0;
+        d2.feed(&buf, |q| {
+            assert_eq!(format!("{p:?}"), format!("{q:?}"), "round trip");
+            n += 1;
+            Control::Continue
+        })
+        .expect("re-encoded packet decodes");
+        assert_eq!(n, 1);
+        Control::Continue
+    });
+}

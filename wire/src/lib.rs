@@ -22,6 +22,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod json;
 pub mod message;
+pub mod mqtt;
 mod verify;
 pub mod ws;
 

@@ -4,6 +4,7 @@
 mod corpus;
 mod json;
 mod model;
+mod mqtt;
 mod roundtrip;
 mod vectors;
 mod ws_corpus;
