@@ -95,9 +95,7 @@ pub struct Subscribe<'a> {
 
 impl<'a> Subscribe<'a> {
     pub(crate) fn read(body: &'a [u8], v: ProtocolVersion) -> Result<Self, MqttError> {
-        let mut cur = Cursor::new(body);
-        let packet_id = cur.packet_id()?;
-        let properties = read_props(&mut cur, v, Context::Subscribe)?;
+        let (mut cur, packet_id, properties) = read_head(body, v, Context::Subscribe)?;
         let mut filters = Vec::new();
         while !cur.is_empty() {
             let filter = cur.string()?;
@@ -115,10 +113,7 @@ impl<'a> Subscribe<'a> {
     }
 
     pub(crate) fn write(&self, v: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        put_id(self.packet_id, out)?;
-        if v.is_v5() {
-            put_props(&self.properties, out)?;
-        }
+        put_head(self.packet_id, &self.properties, v, out)?;
         for s in &self.filters {
             put_str(s.filter, out)?;
             out.push(s.options.to_byte(v));
@@ -141,9 +136,7 @@ pub struct Suback<'a> {
 
 impl<'a> Suback<'a> {
     pub(crate) fn read(body: &'a [u8], v: ProtocolVersion) -> Result<Self, MqttError> {
-        let mut cur = Cursor::new(body);
-        let packet_id = cur.packet_id()?;
-        let properties = read_props(&mut cur, v, Context::Suback)?;
+        let (mut cur, packet_id, properties) = read_head(body, v, Context::Suback)?;
         let reasons = cur.rest();
         if reasons.is_empty() {
             return Err(MqttError::protocol("SUBACK without reason codes"));
@@ -159,10 +152,7 @@ impl<'a> Suback<'a> {
     }
 
     pub(crate) fn write(&self, v: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        put_id(self.packet_id, out)?;
-        if v.is_v5() {
-            put_props(&self.properties, out)?;
-        }
+        put_head(self.packet_id, &self.properties, v, out)?;
         out.extend_from_slice(self.reasons);
         Ok(())
     }
@@ -181,9 +171,7 @@ pub struct Unsubscribe<'a> {
 
 impl<'a> Unsubscribe<'a> {
     pub(crate) fn read(body: &'a [u8], v: ProtocolVersion) -> Result<Self, MqttError> {
-        let mut cur = Cursor::new(body);
-        let packet_id = cur.packet_id()?;
-        let properties = read_props(&mut cur, v, Context::Unsubscribe)?;
+        let (mut cur, packet_id, properties) = read_head(body, v, Context::Unsubscribe)?;
         let mut filters = Vec::new();
         while !cur.is_empty() {
             filters.push(cur.string()?);
@@ -199,10 +187,7 @@ impl<'a> Unsubscribe<'a> {
     }
 
     pub(crate) fn write(&self, v: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        put_id(self.packet_id, out)?;
-        if v.is_v5() {
-            put_props(&self.properties, out)?;
-        }
+        put_head(self.packet_id, &self.properties, v, out)?;
         for f in &self.filters {
             put_str(f, out)?;
         }
@@ -223,9 +208,7 @@ pub struct Unsuback<'a> {
 
 impl<'a> Unsuback<'a> {
     pub(crate) fn read(body: &'a [u8], v: ProtocolVersion) -> Result<Self, MqttError> {
-        let mut cur = Cursor::new(body);
-        let packet_id = cur.packet_id()?;
-        let properties = read_props(&mut cur, v, Context::Unsuback)?;
+        let (mut cur, packet_id, properties) = read_head(body, v, Context::Unsuback)?;
         let reasons = cur.rest();
         if v.is_v5() && reasons.is_empty() {
             return Err(MqttError::protocol("UNSUBACK without reason codes"));
@@ -241,31 +224,43 @@ impl<'a> Unsuback<'a> {
     }
 
     pub(crate) fn write(&self, v: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        put_id(self.packet_id, out)?;
+        put_head(self.packet_id, &self.properties, v, out)?;
         if v.is_v5() {
-            put_props(&self.properties, out)?;
             out.extend_from_slice(self.reasons);
         }
         Ok(())
     }
 }
 
-fn read_props<'a>(
-    cur: &mut Cursor<'a>,
+/// The head all four packets share: packet id, then (MQTT 5) properties.
+fn read_head<'a>(
+    body: &'a [u8],
     v: ProtocolVersion,
     ctx: Context,
-) -> Result<Properties<'a>, MqttError> {
-    if v.is_v5() {
-        Properties::read(cur, ctx)
+) -> Result<(Cursor<'a>, u16, Properties<'a>), MqttError> {
+    let mut cur = Cursor::new(body);
+    let packet_id = cur.packet_id()?;
+    let properties = if v.is_v5() {
+        Properties::read(&mut cur, ctx)?
     } else {
-        Ok(Properties::EMPTY)
-    }
+        Properties::EMPTY
+    };
+    Ok((cur, packet_id, properties))
 }
 
-fn put_id(id: u16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Writes the head [`read_head`] reads; a packet id of 0 is refused.
+fn put_head(
+    id: u16,
+    properties: &Properties<'_>,
+    v: ProtocolVersion,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     if id == 0 {
         return Err(EncodeError::PacketId);
     }
     out.extend_from_slice(&id.to_be_bytes());
+    if v.is_v5() {
+        put_props(properties, out)?;
+    }
     Ok(())
 }
