@@ -6,7 +6,7 @@ use wire::ws::{OpCode, WsError, WsEvent};
 use wire::Control;
 
 use super::{Endpoint, WsConn};
-use crate::conn::Phase;
+use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::sys::Token;
@@ -49,8 +49,7 @@ impl CoreState {
             return;
         };
         let result = reader.feed(data, |ev| self.on_ws_event(token, ev));
-        let Some(WsConn::Open(open)) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
-        else {
+        let Some(open) = self.conns.get_mut(token).and_then(Conn::ws_open) else {
             return;
         };
         open.reader = Some(reader);
@@ -60,35 +59,25 @@ impl CoreState {
     }
 
     fn take_reader(&mut self, token: Token) -> Option<wire::ws::MessageReader> {
-        match self.conns.get_mut(token)?.ws.as_deref_mut()? {
-            WsConn::Open(open) => open.reader.take(),
-            WsConn::Handshake(_) => None,
-        }
+        self.conns.get_mut(token)?.ws_open()?.reader.take()
     }
 
     fn stash_ws(&mut self, token: Token, data: &[u8]) {
-        if let Some(WsConn::Open(open)) =
-            self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
-        {
-            if let Some(r) = open.reader.as_mut() {
-                r.stash(data);
-            }
+        let open = self.conns.get_mut(token).and_then(Conn::ws_open);
+        if let Some(r) = open.and_then(|o| o.reader.as_mut()) {
+            r.stash(data);
         }
     }
 
     /// Bytes the WebSocket reader still holds (re-read on resume).
     pub(crate) fn ws_buffered_len(&self, token: Token) -> usize {
-        match self.conns.get(token).and_then(|c| c.ws.as_deref()) {
-            Some(WsConn::Open(open)) => open.reader.as_ref().map_or(0, |r| r.buffered_len()),
-            _ => 0,
-        }
+        let open = self.conns.get(token).and_then(Conn::ws_open_ref);
+        open.and_then(|o| o.reader.as_ref())
+            .map_or(0, |r| r.buffered_len())
     }
 
     fn on_ws_event(&mut self, token: Token, ev: WsEvent<'_>) -> Control {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return Control::Pause;
-        };
-        let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
+        let Some(open) = self.conns.get_mut(token).and_then(Conn::ws_open) else {
             return Control::Pause;
         };
         let endpoint = open.endpoint;

@@ -73,18 +73,23 @@ impl WsConn {
     pub fn new() -> Box<WsConn> {
         Box::new(WsConn::Handshake(Vec::new()))
     }
+}
 
-    /// The upgraded state, if upgraded.
-    pub fn open_mut(&mut self) -> Option<&mut OpenWs> {
-        match self {
-            WsConn::Open(o) => Some(o),
+impl crate::conn::Conn {
+    /// The upgraded WebSocket state, if this connection has one.
+    pub fn ws_open(&mut self) -> Option<&mut OpenWs> {
+        match self.ws.as_deref_mut()? {
+            WsConn::Open(open) => Some(open),
             WsConn::Handshake(_) => None,
         }
     }
 
-    /// Whether the upgrade is still being read.
-    pub fn in_handshake(&self) -> bool {
-        matches!(self, WsConn::Handshake(_))
+    /// The upgraded WebSocket state, read only.
+    pub fn ws_open_ref(&self) -> Option<&OpenWs> {
+        match self.ws.as_deref()? {
+            WsConn::Open(open) => Some(open),
+            WsConn::Handshake(_) => None,
+        }
     }
 }
 

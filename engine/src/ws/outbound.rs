@@ -6,6 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use wire::ws::{self, OpCode};
 
 use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
+use crate::conn::Conn;
 use crate::core_state::{reserve, CoreState};
 use crate::metrics;
 use crate::sys::Token;
@@ -78,8 +79,7 @@ impl CoreState {
     /// Lets `write` put bytes into the arena with the connection's writer
     /// and queues them; does nothing once our close frame is out.
     fn ws_emit(&mut self, token: Token, write: impl FnOnce(&mut OpenWs, &mut BytesMut)) {
-        let Some(WsConn::Open(open)) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut())
-        else {
+        let Some(open) = self.conns.get_mut(token).and_then(Conn::ws_open) else {
             return;
         };
         if open.close_sent {
