@@ -1,9 +1,30 @@
-# Shared by the benchmark scripts (sourced, not run): building, starting
-# and stopping one server at a time, waiting for a quiet machine, and one
-# load generator run. The sourcing script sets TRANSPORT (tcp or ws),
-# CLIENT_CPU, QUIET_PCT, QUIET_WAIT, DURATION, WARMUP, RATE, CONNECTIONS,
-# jsonl and logs before sourcing it.
+# Shared by the benchmark scripts (sourced, not run): the knobs' defaults,
+# the output files (bench-results/$TRANSPORT.jsonl and .md), building,
+# starting and stopping one server at a time, waiting for a quiet machine,
+# and one load generator run. The sourcing script sets TRANSPORT (tcp or
+# ws) and sources it from the repository root.
 # shellcheck shell=bash
+
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+RATE="${RATE:-10000}"
+FANOUT_RATE="${FANOUT_RATE:-1000}"
+SUBSCRIBERS="${SUBSCRIBERS:-100}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+CONNECTIONS="${CONNECTIONS:-100}"
+QUIET_PCT="${QUIET_PCT:-10}"
+QUIET_WAIT="${QUIET_WAIT:-600}"
+SERVER_CPU=0
+CLIENT_CPU=1
+
+out_dir="${OUT_DIR:-bench-results}"
+jsonl="$out_dir/$TRANSPORT.jsonl"
+md="$out_dir/$TRANSPORT.md"
+mkdir -p "$out_dir"
+touch "$jsonl"
+# Only the lines this invocation appends go into the Markdown summary.
+first_line=$(($(wc -l <"$jsonl") + 1))
+logs="$(mktemp -d)"
 run() {
     echo "+ $*"
     "$@"

@@ -25,27 +25,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-DURATION="${DURATION:-10}"
-WARMUP="${WARMUP:-2}"
-RATE="${RATE:-10000}"
-FANOUT_RATE="${FANOUT_RATE:-1000}"
-SUBSCRIBERS="${SUBSCRIBERS:-100}"
-IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
-CONNECTIONS="${CONNECTIONS:-100}"
-QUIET_PCT="${QUIET_PCT:-10}"
-QUIET_WAIT="${QUIET_WAIT:-600}"
-SERVER_CPU=0
-CLIENT_CPU=1
-
-out_dir="${OUT_DIR:-bench-results}"
-jsonl="$out_dir/tcp.jsonl"
-md="$out_dir/tcp.md"
-mkdir -p "$out_dir"
-touch "$jsonl"
-# Only the lines this invocation appends go into the Markdown summary.
-first_line=$(($(wc -l <"$jsonl") + 1))
-logs="$(mktemp -d)"
-
 TRANSPORT=tcp
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
