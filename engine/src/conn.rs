@@ -47,8 +47,8 @@ pub struct Conn {
     pub last_active: u32,
     /// The user named in HELLO.
     pub user: Option<Rc<str>>,
-    /// Incremental frame decoder; holds bytes only mid-frame.
-    pub decoder: FrameDecoder,
+    /// What reads are decoded as: `wire` frames or MQTT packets.
+    pub input: Input,
     /// Frames waiting for the socket, oldest first.
     pub send_queue: SendQueue,
     /// Subscriptions and waiters; most connections never have either, so
@@ -57,6 +57,35 @@ pub struct Conn {
     /// WebSocket state, for connections that came in on the WebSocket
     /// listener.
     pub ws: Option<Box<crate::ws::WsConn>>,
+}
+
+/// A connection's decoder: `wire` frames (raw TCP and the WebSocket
+/// envelope) or MQTT packets (with the MQTT connection state, boxed so
+/// that `wire` connections do not pay for it).
+#[derive(Debug)]
+pub enum Input {
+    /// `wire` frames; holds bytes only mid-frame.
+    Frames(FrameDecoder),
+    /// MQTT packets and the connection's MQTT state.
+    Mqtt(Box<crate::mqtt::MqttConn>),
+}
+
+impl Input {
+    /// Bytes held mid-frame or stashed while paused.
+    pub fn buffered_len(&self) -> usize {
+        match self {
+            Input::Frames(d) => d.buffered_len(),
+            Input::Mqtt(m) => m.decoder.buffered_len(),
+        }
+    }
+
+    /// Keeps bytes read while paused, for the resume.
+    pub fn stash(&mut self, data: &[u8]) {
+        match self {
+            Input::Frames(d) => d.stash(data),
+            Input::Mqtt(m) => m.decoder.stash(data),
+        }
+    }
 }
 
 /// Frames waiting for the socket, oldest first. Allocated only while it
@@ -122,7 +151,7 @@ impl Conn {
             queued_bytes: 0,
             last_active: now,
             user: None,
-            decoder: FrameDecoder::new(max_payload_len),
+            input: Input::Frames(FrameDecoder::new(max_payload_len)),
             send_queue: SendQueue::default(),
             lists: None,
             ws: None,
@@ -137,6 +166,22 @@ impl Conn {
     /// Topics this connection subscribed to.
     pub fn topics(&self) -> &[Rc<str>] {
         self.lists.as_ref().map_or(&[], |l| &l.topics)
+    }
+
+    /// The MQTT state, for MQTT connections.
+    pub fn mqtt(&mut self) -> Option<&mut crate::mqtt::MqttConn> {
+        match &mut self.input {
+            Input::Mqtt(m) => Some(m),
+            Input::Frames(_) => None,
+        }
+    }
+
+    /// The MQTT state, read only.
+    pub fn mqtt_ref(&self) -> Option<&crate::mqtt::MqttConn> {
+        match &self.input {
+            Input::Mqtt(m) => Some(m),
+            Input::Frames(_) => None,
+        }
     }
 
     /// Takes the waiter list, leaving it empty.

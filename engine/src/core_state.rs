@@ -21,6 +21,10 @@ use crate::metrics::{self, CoreStats};
 use crate::route::{Change, Registry};
 use crate::sys::Token;
 
+/// The origin core of messages the server publishes itself (wills): no
+/// connection to pause.
+pub const SERVER_ORIGIN: u16 = u16::MAX;
+
 /// Arena refill size: frames are encoded into one growing buffer and split
 /// off as `Bytes`, so encoding allocates once per this many bytes.
 const ARENA_BYTES: usize = 64 * 1024;
@@ -64,6 +68,8 @@ pub struct CoreSettings {
     pub limits: Limits,
     /// The WebSocket endpoints and limits.
     pub websocket: Arc<crate::config::WebSocketConfig>,
+    /// The MQTT broker's shared settings and node-wide maps.
+    pub mqtt: Arc<crate::mqtt::BrokerShared>,
 }
 
 /// One core's connections, registry and mesh port.
@@ -88,6 +94,9 @@ pub struct CoreState {
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
+    /// The MQTT broker's share of this core (and the topic index that
+    /// `wire` subscriptions use too).
+    pub mqtt: crate::mqtt::Broker,
     pub(crate) encoder: wire::Encoder,
     pub(crate) arena: BytesMut,
     /// A JSON text message's frame, reused (WebSocket envelope endpoint).
@@ -107,6 +116,7 @@ impl CoreState {
         stats: Arc<CoreStats>,
     ) -> CoreState {
         let max_conns = settings.limits.max_connections_per_core;
+        let broker = crate::mqtt::Broker::new(settings.mqtt.clone(), settings.core);
         CoreState {
             settings,
             conns: ConnTable::with_capacity(max_conns),
@@ -118,6 +128,7 @@ impl CoreState {
             now_ms: 0,
             unix_ms: crate::ids::unix_ms(),
             draining: false,
+            mqtt: broker,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
@@ -155,7 +166,7 @@ impl CoreState {
     }
 
     /// Copies a short name into the arena and returns it as `Bytes`.
-    fn arena_bytes(&mut self, s: &[u8]) -> Bytes {
+    pub(crate) fn arena_bytes(&mut self, s: &[u8]) -> Bytes {
         self.arena().put_slice(s);
         self.take_frame()
     }
@@ -192,7 +203,6 @@ impl CoreState {
         frame: &Bytes,
         origin: (u16, Token),
     ) -> (u32, bool) {
-        let me = self.settings.core;
         let mut count = 0;
         let mut pause_origin = false;
         for &m in members {
@@ -200,27 +210,48 @@ impl CoreState {
                 continue;
             };
             count += 1;
-            if !over || (origin.0 == me && origin.1 == m) {
-                continue;
-            }
-            let conn = self.conns.get_mut(m).expect("queued above");
-            let waiters = &mut conn.lists_mut().waiters;
-            if !waiters.contains(&origin) {
-                waiters.push(origin);
-            }
-            if origin.0 == me {
-                pause_origin = true;
-            } else {
-                self.mesh
-                    .send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
-            }
+            pause_origin |= over && self.wait_on(m, origin);
         }
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
         (count, pause_origin)
     }
 
-    /// Routes an encoded DELIVER frame to a target on every core that has
-    /// it. Returns true if the sending connection must pause.
+    /// `member` is over its high watermark: it remembers `origin`, which
+    /// pauses until `member` drains. Returns true if the origin is a local
+    /// connection (the caller pauses it); a remote one is told over the
+    /// mesh. The server itself (token 0) and a member feeding itself do
+    /// not wait.
+    pub(crate) fn wait_on(&mut self, member: Token, origin: (u16, Token)) -> bool {
+        let me = self.settings.core;
+        if origin.0 == SERVER_ORIGIN || (origin.0 == me && origin.1 == member) {
+            return false;
+        }
+        let Some(conn) = self.conns.get_mut(member) else {
+            return false;
+        };
+        let waiters = &mut conn.lists_mut().waiters;
+        if !waiters.contains(&origin) {
+            waiters.push(origin);
+        }
+        if origin.0 == me {
+            return true;
+        }
+        self.mesh
+            .send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
+        false
+    }
+
+    /// Sends a message built by `f` to every other core.
+    pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
+        let me = self.settings.core as usize;
+        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
+            self.mesh.send(core, Lane::High, f());
+        }
+    }
+
+    /// Routes an encoded DELIVER frame to a user or connection target on
+    /// every core that has it. Returns true if the sending connection must
+    /// pause.
     pub fn route(
         &mut self,
         from: Token,
@@ -231,28 +262,35 @@ impl CoreState {
     ) -> bool {
         let (kind, id) = (target.kind, target.id);
         let me = self.settings.core;
-        let (mut remote, empty_is_error) = self.members_of(kind, id);
+        let remote = self.members_of(kind, id) & !(1u64 << me);
         let members = std::mem::take(&mut self.scratch);
         let (count, mut pause) = self.deliver_local(&members, &frame, (me, from));
         self.scratch = members;
-        remote &= !(1u64 << me);
-        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
-        if remote == 0 {
-            self.answer_send(from, header, server_id, count, empty_is_error);
-            return pause;
-        }
-        let ticket = wants_ack.then(|| {
-            self.acks.insert(PendingAck {
-                token: from,
-                send: *header,
-                server_message_id: server_id,
-                cores_left: remote.count_ones(),
-                recipients: count,
-                empty_is_error,
-            }) as u32
-        });
+        let Some(ticket) = self.ack_ticket(from, header, server_id, count, remote, true) else {
+            if remote == 0 {
+                return pause;
+            }
+            return self.deliver_remote(from, header, kind, id, frame, remote, None) || pause;
+        };
+        pause |= self.deliver_remote(from, header, kind, id, frame, remote, Some(ticket));
+        pause
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_remote(
+        &mut self,
+        from: Token,
+        header: &FrameHeader,
+        kind: TargetKind,
+        id: &str,
+        frame: Bytes,
+        remote: u64,
+        ticket: Option<u32>,
+    ) -> bool {
+        let me = self.settings.core;
         let target = self.target_bytes(kind, id);
         let lane = lane_of(header);
+        let mut pause = false;
         let mut bits = remote;
         while bits != 0 {
             let core = bits.trailing_zeros() as usize;
@@ -274,42 +312,33 @@ impl CoreState {
         pause
     }
 
-    /// Fills `scratch` with the local members of a target and returns the
-    /// bitmask of cores that have members, plus whether "nobody" is an error.
-    fn members_of(&mut self, kind: TargetKind, id: &str) -> (u64, bool) {
+    /// Fills `scratch` with the local members of a user or connection
+    /// target and returns the bitmask of cores that have members. (Topics
+    /// and conversations go through the subscription index instead.)
+    fn members_of(&mut self, kind: TargetKind, id: &str) -> u64 {
         self.scratch.clear();
         let me = self.settings.core;
-        let presence = match kind {
-            TargetKind::User => self.registry.users.get(id),
-            TargetKind::Topic | TargetKind::Conversation => {
-                let name = topic_name(kind, id);
-                self.registry.topics.get(&name)
-            }
-            TargetKind::Connection => {
-                let Some((core, token)) = parse_connection_id(id) else {
-                    return (0, true);
-                };
-                if core != me {
-                    return (1u64 << core, true);
-                }
-                if self
-                    .conns
-                    .get(token)
-                    .is_some_and(|c| c.phase == Phase::Open)
-                {
-                    self.scratch.push(token);
-                }
-                return (0, true);
-            }
+        if kind != TargetKind::Connection {
+            let Some(p) = self.registry.users.get(id) else {
+                return 0;
+            };
+            self.scratch.extend_from_slice(p.local.as_slice());
+            return p.remote_cores;
+        }
+        let Some((core, token)) = parse_connection_id(id) else {
+            return 0;
         };
-        // Users and conversations are expected to have members; a topic
-        // without subscribers is normal pub/sub.
-        let empty_is_error = kind != TargetKind::Topic;
-        let Some(p) = presence else {
-            return (0, empty_is_error);
-        };
-        self.scratch.extend_from_slice(p.local.as_slice());
-        (p.remote_cores, empty_is_error)
+        if core != me {
+            return 1u64 << core;
+        }
+        if self
+            .conns
+            .get(token)
+            .is_some_and(|c| c.phase == Phase::Open)
+        {
+            self.scratch.push(token);
+        }
+        0
     }
 
     fn target_bytes(&mut self, kind: TargetKind, id: &str) -> Bytes {
@@ -318,12 +347,37 @@ impl CoreState {
                 let token = parse_connection_id(id).map_or(0, |(_, t)| t);
                 self.arena_bytes(&token.to_be_bytes())
             }
-            TargetKind::Topic | TargetKind::Conversation => {
-                let name = topic_name(kind, id);
-                self.arena_bytes(name.as_bytes())
-            }
             _ => self.arena_bytes(id.as_bytes()),
         }
+    }
+
+    /// Answers a SEND whose local recipients are counted: now if no other
+    /// core is involved, else through an ack ticket that the other cores'
+    /// `Delivered` answers settle (if the sender asked for an ACK).
+    pub(crate) fn ack_ticket(
+        &mut self,
+        from: Token,
+        header: &FrameHeader,
+        server_id: u64,
+        recipients: u32,
+        remote: u64,
+        empty_is_error: bool,
+    ) -> Option<u32> {
+        if remote == 0 {
+            self.answer_send(from, header, server_id, recipients, empty_is_error);
+            return None;
+        }
+        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
+        wants_ack.then(|| {
+            self.acks.insert(PendingAck {
+                token: from,
+                send: *header,
+                server_message_id: server_id,
+                cores_left: remote.count_ones(),
+                recipients,
+                empty_is_error,
+            }) as u32
+        })
     }
 
     /// ACK or ERROR for a SEND once its recipients are known.
@@ -364,12 +418,14 @@ impl CoreState {
 
     /// Sends ERROR and CLOSE, then closes once they are written.
     pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        if self
-            .conns
-            .get(token)
-            .is_none_or(|c| c.phase == Phase::Closing)
-        {
+        let Some(conn) = self.conns.get(token) else {
             return;
+        };
+        if conn.phase == Phase::Closing {
+            return;
+        }
+        if conn.mqtt_ref().is_some() {
+            return self.mqtt_close_for(token, code as u16);
         }
         self.send_error(token, FrameHeader::new(FrameType::Error, 0), code, reason);
         self.send_close(token, code as u16, reason);
@@ -377,6 +433,13 @@ impl CoreState {
 
     /// Queues CLOSE and moves the connection to `Closing`.
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
+        if self
+            .conns
+            .get(token)
+            .is_some_and(|c| c.mqtt_ref().is_some())
+        {
+            return self.mqtt_close_for(token, code);
+        }
         let h = FrameHeader::new(FrameType::Close, 0);
         let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
         if !self.ws_send_close(token, &f, code, reason) {
@@ -411,12 +474,12 @@ impl CoreState {
                 let Ok(name) = std::str::from_utf8(&name) else {
                     return;
                 };
-                let dir = match kind {
-                    NameKind::User => &mut self.registry.users,
-                    NameKind::Topic => &mut self.registry.topics,
-                };
-                dir.set_remote(name, from as u16, present);
+                match kind {
+                    NameKind::User => self.registry.users.set_remote(name, from as u16, present),
+                    NameKind::Filter => self.filter_presence(name, from as u16, present),
+                }
             }
+            other => self.on_mqtt_mesh(from, other),
         }
     }
 
@@ -436,14 +499,9 @@ impl CoreState {
                     self.scratch.push(token);
                 }
             }
-            kind => {
+            _ => {
                 let name = std::str::from_utf8(&d.target).unwrap_or("");
-                let dir = if kind == TargetKind::User {
-                    &self.registry.users
-                } else {
-                    &self.registry.topics
-                };
-                if let Some(p) = dir.get(name) {
+                if let Some(p) = self.registry.users.get(name) {
                     self.scratch.extend_from_slice(p.local.as_slice());
                 }
             }
@@ -543,9 +601,9 @@ impl CoreState {
             self.announce(NameKind::User, user, change);
         }
         for topic in &lists.topics {
-            let change = self.registry.topics.leave(topic, token);
-            self.announce(NameKind::Topic, topic, change);
+            self.unsubscribe_frames(token, topic);
         }
+        self.mqtt_conn_removed(token, &mut conn);
         let me = self.settings.core;
         for (core, t) in lists.waiters {
             if core == me {
@@ -575,9 +633,10 @@ pub(crate) fn reserve(arena: &mut BytesMut) -> &mut BytesMut {
     arena
 }
 
-/// Topic directory key: conversations live beside topics as
-/// `$conversation/<id>` until the dispatcher stage owns them.
-fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str> {
+/// Topic name of a topic or conversation target: conversations live
+/// beside topics as `$conversation/<id>` until the dispatcher stage owns
+/// them (the `$` keeps MQTT wildcards off them).
+pub(crate) fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str> {
     if kind == TargetKind::Conversation {
         format!("$conversation/{id}").into()
     } else {

@@ -10,7 +10,9 @@
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
-//! - [`route`]: who is where: users and topics, local and on other cores.
+//! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
+//!   `wire` topic subscriptions share), retained messages.
+//! - [`route`]: who is where: users, local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
 //! - [`config`], [`metrics`], [`admin`]: operations.
@@ -24,6 +26,7 @@ pub mod ids;
 pub mod mem;
 pub mod mesh;
 pub mod metrics;
+pub mod mqtt;
 pub mod proto;
 pub mod reactor;
 pub mod route;

@@ -53,12 +53,15 @@ fn run(cfg: &Config) -> std::io::Result<()> {
         .name("sb-admin".into())
         .spawn(move || switchboard::admin::serve(admin, metrics, stop))?;
     println!(
-        "switchboard ready backend={} threads={} wire={} ws={} admin={}",
+        "switchboard ready backend={} threads={} wire={} ws={} mqtt={} admin={}",
         engine.backend,
         engine.metrics.cores.len(),
         engine.wire_addr,
         engine
             .ws_addr
+            .map_or_else(|| "off".to_string(), |a| a.to_string()),
+        engine
+            .mqtt_addr
             .map_or_else(|| "off".to_string(), |a| a.to_string()),
         admin_addr
     );

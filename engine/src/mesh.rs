@@ -17,6 +17,8 @@ use bytes::Bytes;
 use rtrb::{Consumer, Producer, RingBuffer};
 use wire::TargetKind;
 
+use crate::mqtt::message::Message;
+use crate::mqtt::session::Session;
 use crate::sys::{Token, Waker};
 
 /// Which lane a message travels on.
@@ -44,6 +46,38 @@ pub enum MeshMsg {
     Pause(Token),
     /// Start reading again.
     Resume(Token),
+    /// A topic message for the subscribers on the receiving core.
+    Publish(Box<TopicPublish>),
+    /// A message for one member of a shared subscription group, picked
+    /// by the publishing core.
+    SharedPublish {
+        /// The message.
+        msg: Arc<Message>,
+        /// The group's topic filter.
+        filter: Box<str>,
+        /// The share name.
+        group: Box<str>,
+    },
+    /// A retained message to store (or, with an empty payload, clear).
+    Retain(Arc<Message>),
+    /// A client connected on the sending core: hand its session over.
+    TakeSession {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The new connection, on the sending core.
+        token: Token,
+        /// The new connection starts clean (the session is ended).
+        clean_start: bool,
+    },
+    /// The answer to `TakeSession`: the session, if this core had one.
+    SessionMoved {
+        /// The new connection, on the receiving core.
+        token: Token,
+        /// The client id.
+        client_id: Arc<str>,
+        /// The session and all it holds.
+        session: Option<Box<Session>>,
+    },
     /// A user or topic appeared on, or left, the sending core.
     Presence {
         /// Users or topics.
@@ -60,8 +94,24 @@ pub enum MeshMsg {
 pub enum NameKind {
     /// HELLO user ids.
     User,
-    /// Topics and conversations.
-    Topic,
+    /// Topic filters of the subscription index (`$share/{group}/` for a
+    /// shared group), MQTT and `wire` subscribers alike.
+    Filter,
+}
+
+/// A topic message crossing to another core.
+#[derive(Debug)]
+pub struct TopicPublish {
+    /// The message.
+    pub msg: Arc<Message>,
+    /// Its DELIVER frame for `wire` subscribers, if already encoded.
+    pub frame: Option<Bytes>,
+    /// The publishing core (backpressure).
+    pub origin_core: u16,
+    /// The publishing connection on `origin_core` (0: the server).
+    pub origin_token: Token,
+    /// Ack ticket on the origin core, for a `wire` SEND with ACK.
+    pub ticket: Option<u32>,
 }
 
 /// A frame to queue to a target's connections on the receiving core.

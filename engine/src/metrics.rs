@@ -71,6 +71,38 @@ core_stats! {
     ws_oversized_total: "counter", "WebSocket frames or messages too big (close 1009)";
     /// Keep-alive pings sent to silent WebSocket connections.
     ws_pings_sent_total: "counter", "WebSocket keep-alive pings sent";
+    /// MQTT CONNECTs accepted (CONNACK success).
+    mqtt_connects_total: "counter", "MQTT connections accepted";
+    /// MQTT CONNECTs refused (CONNACK with a failure).
+    mqtt_connects_refused_total: "counter", "MQTT CONNECTs refused";
+    /// MQTT PUBLISH packets received.
+    mqtt_publishes_in_total: "counter", "MQTT PUBLISH packets received";
+    /// MQTT PUBLISH packets sent.
+    mqtt_publishes_out_total: "counter", "MQTT PUBLISH packets sent";
+    /// MQTT packets that could not be decoded (0x81).
+    mqtt_malformed_packets_total: "counter", "MQTT malformed packets (0x81)";
+    /// MQTT packets valid alone but not in the session (0x82 and others).
+    mqtt_protocol_errors_total: "counter", "MQTT protocol errors";
+    /// MQTT packets over a maximum packet size (0x95, or dropped outbound).
+    mqtt_oversized_packets_total: "counter", "MQTT packets over the maximum packet size";
+    /// Clients that exceeded the server's Receive Maximum (0x93).
+    mqtt_receive_maximum_exceeded_total: "counter", "MQTT clients over Receive Maximum (0x93)";
+    /// Publishes or subscriptions refused by the topic ACL.
+    mqtt_acl_denied_total: "counter", "MQTT operations refused by the ACL";
+    /// Connections closed for keep-alive or CONNECT timeout.
+    mqtt_keepalive_timeouts_total: "counter", "MQTT keep-alive or CONNECT timeouts";
+    /// Messages dropped because a session queue was full.
+    mqtt_queue_dropped_total: "counter", "MQTT messages dropped by a full session queue";
+    /// Wills published.
+    mqtt_wills_published_total: "counter", "MQTT wills published";
+    /// Sessions that expired while their client was away.
+    mqtt_sessions_expired_total: "counter", "MQTT sessions expired";
+    /// Connections taken over by a new one with the same client id.
+    mqtt_takeovers_total: "counter", "MQTT session take-overs";
+    /// Retained messages not kept because the store was full.
+    mqtt_retained_full_total: "counter", "MQTT retained messages refused (store full)";
+    /// MQTT sessions on this core (connected or away).
+    mqtt_sessions: "gauge", "MQTT sessions on this core";
     /// Messages waiting in this core's outgoing mesh rings.
     mesh_ring_depth: "gauge", "Messages waiting in outgoing mesh rings";
 }

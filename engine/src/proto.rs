@@ -2,12 +2,15 @@
 //! connection's [`wire::FrameDecoder`] and acts on each frame. All parsing
 //! happens in `wire`; this module only decides what a frame means here.
 
-use wire::{Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, WireError};
+use wire::{
+    Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, TargetKind, WireError,
+};
 
-use crate::conn::Phase;
+use crate::conn::{Input, Phase};
 use crate::core_state::CoreState;
 use crate::mesh::NameKind;
 use crate::metrics;
+use crate::mqtt::fanout::SentToTopic;
 use crate::sys::Token;
 
 /// Longest user id or topic name accepted, in bytes.
@@ -30,12 +33,21 @@ impl CoreState {
         match conn.phase {
             Phase::Closing => return,
             _ if conn.paused => {
-                conn.decoder.stash(data);
+                conn.input.stash(data);
                 return;
             }
             _ => {}
         }
-        self.feed_frames(token, data);
+        self.feed_input(token, data);
+    }
+
+    /// Feeds `data` to the connection's decoder, whichever it is.
+    pub(crate) fn feed_input(&mut self, token: Token, data: &[u8]) {
+        match self.conns.get(token).map(|c| &c.input) {
+            Some(Input::Frames(_)) => self.feed_frames(token, data),
+            Some(Input::Mqtt(_)) => self.feed_mqtt(token, data),
+            None => {}
+        }
     }
 
     /// Decodes `data` as `wire` frames (raw TCP, or the binary messages
@@ -44,12 +56,15 @@ impl CoreState {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let mut decoder = std::mem::replace(&mut conn.decoder, FrameDecoder::new(0));
+        let Input::Frames(decoder) = &mut conn.input else {
+            return;
+        };
+        let mut decoder = std::mem::replace(decoder, FrameDecoder::new(0));
         let result = decoder.feed(data, |frame| self.on_frame(token, frame));
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        conn.decoder = decoder;
+        conn.input = Input::Frames(decoder);
         if let Err(e) = result {
             self.on_decode_error(token, &e);
             return;
@@ -71,7 +86,7 @@ impl CoreState {
             return false;
         }
         conn.paused = false;
-        if conn.decoder.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
+        if conn.input.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
             self.on_bytes(token, &[]);
         }
         let Some(conn) = self.conns.get(token) else {
@@ -211,7 +226,30 @@ impl CoreState {
             body: send.body,
         };
         let out = self.encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
-        if self.route(token, &h, send.target, server_id, out) {
+        let kind = send.target.kind;
+        let paused = if matches!(kind, TargetKind::Topic | TargetKind::Conversation) {
+            let topic = crate::core_state::topic_name(kind, send.target.id);
+            if !wire::mqtt::validate::topic_name(&topic) {
+                self.fail(
+                    token,
+                    ErrorCode::BadFrame,
+                    "a topic name cannot hold + or #",
+                );
+                return Control::Pause;
+            }
+            let sent = SentToTopic {
+                header: &h,
+                topic: &topic,
+                server_id,
+                body: send.body,
+                sender: &sender,
+                empty_is_error: kind == TargetKind::Conversation,
+            };
+            self.route_topic(token, &sent, out)
+        } else {
+            self.route(token, &h, send.target, server_id, out)
+        };
+        if paused {
             self.pause(token);
             return Control::Pause;
         }
@@ -255,6 +293,7 @@ impl CoreState {
         }
     }
 
+    /// Subscribes to a topic filter (MQTT wildcards allowed).
     fn subscribe(&mut self, token: Token, topic: &str) {
         let conn = self.conns.get(token).expect("live");
         if conn.topics().iter().any(|t| &**t == topic) {
@@ -263,14 +302,15 @@ impl CoreState {
         if conn.topics().len() >= TOPICS_PER_CONN_MAX {
             return self.fail(token, ErrorCode::Overload, "too many subscriptions");
         }
-        let (name, change) = self.registry.topics.join(topic, token);
-        self.announce(NameKind::Topic, topic, change);
+        if !self.subscribe_frames(token, topic) {
+            return self.fail(token, ErrorCode::BadFrame, "not a valid topic filter");
+        }
         self.conns
             .get_mut(token)
             .expect("live")
             .lists_mut()
             .topics
-            .push(name);
+            .push(topic.into());
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {
@@ -279,8 +319,7 @@ impl CoreState {
             return;
         };
         conn.lists_mut().topics.swap_remove(i);
-        let change = self.registry.topics.leave(topic, token);
-        self.announce(NameKind::Topic, topic, change);
+        self.unsubscribe_frames(token, topic);
     }
 }
 

@@ -171,8 +171,13 @@ impl<B: Backend> Reactor<B> {
             return;
         }
         let mut conn = Conn::new(s.settings.limits.max_payload_len, s.tick());
-        if kind == Some(ListenerKind::WebSocket) {
-            conn.ws = Some(crate::ws::WsConn::new());
+        match kind {
+            Some(ListenerKind::WebSocket) => conn.ws = Some(crate::ws::WsConn::new()),
+            Some(ListenerKind::Mqtt) => {
+                let max = s.mqtt.cfg().max_packet_bytes;
+                conn.input = crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max));
+            }
+            _ => {}
         }
         let token = s.conns.insert(conn);
         if self.backend.register(token, stream).is_err() {
@@ -319,6 +324,9 @@ impl<B: Backend> Reactor<B> {
             if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, age) {
                 continue;
             }
+            if s.mqtt_sweep_conn(token, age) {
+                continue;
+            }
             let conn = s.conns.get(token).expect("live slot");
             let expired = match conn.phase {
                 Phase::ExpectHello => age > hello_ticks,
@@ -330,6 +338,7 @@ impl<B: Backend> Reactor<B> {
                 s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
             }
         }
+        s.mqtt_sweep();
         let depth: usize = (0..s.mesh.cores())
             .filter(|&c| c != s.mesh.core())
             .map(|c| s.mesh.depth_to(c))

@@ -1,4 +1,4 @@
-//! Who is where: for each user and each topic, this core's connections and
+//! Who is where: for each user, this core's connections and
 //! the set of other cores that have some.
 //!
 //! Every core keeps its own [`Registry`]: local members are exact, remote
@@ -81,7 +81,7 @@ pub struct Presence {
     pub remote_cores: u64,
 }
 
-/// One namespace (users, or topics) on one core.
+/// One namespace (users) on one core.
 #[derive(Debug, Default)]
 pub struct Directory {
     entries: HashMap<Rc<str>, Presence>,
@@ -161,13 +161,12 @@ impl Directory {
     }
 }
 
-/// Users and topics known on one core.
+/// Users known on one core. (Topics and conversations live in the
+/// subscription index, [`crate::mqtt::topic_index`], which MQTT shares.)
 #[derive(Debug, Default)]
 pub struct Registry {
     /// Users, by the id given in HELLO.
     pub users: Directory,
-    /// Topics (and conversations, as `$conversation/<id>`), by name.
-    pub topics: Directory,
 }
 
 #[cfg(test)]

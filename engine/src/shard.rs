@@ -26,6 +26,8 @@ pub enum ListenerKind {
     Wire,
     /// WebSocket (HTTP upgrade first).
     WebSocket,
+    /// MQTT over TCP.
+    Mqtt,
 }
 
 /// Listen backlog per core.
@@ -37,6 +39,8 @@ pub struct Engine {
     pub wire_addr: SocketAddr,
     /// Address the WebSocket listeners are bound to, if served.
     pub ws_addr: Option<SocketAddr>,
+    /// Address the MQTT listeners are bound to, if served.
+    pub mqtt_addr: Option<SocketAddr>,
     /// The backend chosen.
     pub backend: &'static str,
     /// Per-core counters.
@@ -64,12 +68,19 @@ impl Engine {
             false => Vec::new(),
         };
         let ws_addr = ws.first().map(TcpListener::local_addr).transpose()?;
-        let mut ws = ws.into_iter();
+        let mqtt = match cfg.mqtt.enabled {
+            true => bind_listeners(cfg.mqtt.addr, n)?,
+            false => Vec::new(),
+        };
+        let mqtt_addr = mqtt.first().map(TcpListener::local_addr).transpose()?;
+        let (mut ws, mut mqtt) = (ws.into_iter(), mqtt.into_iter());
         let listeners = wire.into_iter().map(|w| {
             let mut l = vec![(ListenerKind::Wire, w)];
             l.extend(ws.next().map(|s| (ListenerKind::WebSocket, s)));
+            l.extend(mqtt.next().map(|s| (ListenerKind::Mqtt, s)));
             l
         });
+        let broker = crate::mqtt::BrokerShared::new(&cfg.mqtt);
         let wakers = (0..n)
             .map(|_| Waker::new())
             .collect::<io::Result<Vec<_>>>()?;
@@ -88,6 +99,7 @@ impl Engine {
                 server_name: Arc::from(cfg.server_name.as_str()),
                 limits: cfg.limits.clone(),
                 websocket: Arc::new(cfg.websocket.clone()),
+                mqtt: broker.clone(),
             };
             let start = CoreStart {
                 settings,
@@ -117,6 +129,7 @@ impl Engine {
         Ok(Engine {
             wire_addr,
             ws_addr,
+            mqtt_addr,
             backend,
             metrics,
             stop,

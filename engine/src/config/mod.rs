@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Deserialize;
 
+mod mqtt;
 mod websocket;
 
+pub use mqtt::{AclAction, AclRule, MqttConfig, MqttUser, QueueFull};
 pub use websocket::{DeflateSettings, WebSocketConfig};
 
 /// Which I/O backend the reactor threads use.
@@ -49,6 +51,8 @@ pub struct Config {
     pub limits: Limits,
     /// The WebSocket listener.
     pub websocket: WebSocketConfig,
+    /// The MQTT broker.
+    pub mqtt: MqttConfig,
 }
 
 /// Bounds on memory and time, fixed at start-up.
@@ -96,6 +100,7 @@ impl Default for Config {
             server_name: "switchboard".to_string(),
             limits: Limits::default(),
             websocket: WebSocketConfig::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }
@@ -189,6 +194,12 @@ pub struct Cli {
     /// Accept permessage-deflate.
     #[arg(long, env = "SWITCHBOARD_WS_DEFLATE")]
     pub ws_deflate: Option<bool>,
+    /// Address of the MQTT TCP listener.
+    #[arg(long, env = "SWITCHBOARD_MQTT_ADDR")]
+    pub mqtt_addr: Option<SocketAddr>,
+    /// Serve MQTT at all.
+    #[arg(long, env = "SWITCHBOARD_MQTT_ENABLED")]
+    pub mqtt_enabled: Option<bool>,
 }
 
 /// A configuration that cannot run.
@@ -252,6 +263,8 @@ impl Config {
         set(&mut ws.max_message_bytes, &cli.ws_max_message_bytes);
         set(&mut ws.deflate.enabled, &cli.ws_deflate);
         ws.echo |= cli.ws_echo;
+        set(&mut self.mqtt.addr, &cli.mqtt_addr);
+        set(&mut self.mqtt.enabled, &cli.mqtt_enabled);
     }
 
     /// Rejects settings the engine cannot honour.
@@ -276,7 +289,8 @@ impl Config {
         if l.max_payload_len < 64 {
             return bad("max_payload_len must be at least 64");
         }
-        self.websocket.validate().map_err(ConfigError)
+        self.websocket.validate().map_err(ConfigError)?;
+        self.mqtt.validate().map_err(ConfigError)
     }
 
     /// Reactor threads to start.

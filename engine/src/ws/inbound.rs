@@ -38,8 +38,8 @@ impl CoreState {
             open.ping_sent = false;
         }
         // Frames a paused message left in the `wire` decoder go first.
-        if conn.decoder.buffered_len() > 0 {
-            self.feed_frames(token, &[]);
+        if conn.input.buffered_len() > 0 {
+            self.feed_input(token, &[]);
             if self.conns.get(token).is_none_or(|c| c.paused) {
                 self.stash_ws(token, data);
                 return;
@@ -87,6 +87,12 @@ impl CoreState {
                 match endpoint {
                     Endpoint::Echo => self.ws_write(token, OpCode::Text, text.as_bytes()),
                     Endpoint::Envelope { .. } => self.on_json(token, text),
+                    Endpoint::Mqtt => {
+                        // MQTT §6.0: packets travel in binary messages only.
+                        metrics::inc(&self.stats.ws_protocol_errors_total);
+                        self.ws_close(token, Some(1003), "MQTT needs binary messages");
+                        self.begin_close(token);
+                    }
                 }
             }
             WsEvent::Binary(data) => {
@@ -94,6 +100,7 @@ impl CoreState {
                 match endpoint {
                     Endpoint::Echo => self.ws_write(token, OpCode::Binary, data),
                     Endpoint::Envelope { .. } => self.feed_frames(token, data),
+                    Endpoint::Mqtt => self.feed_mqtt(token, data),
                 }
             }
             WsEvent::Ping(data) => self.ws_write(token, OpCode::Pong, data),

@@ -12,7 +12,9 @@
 //!   both become the `wire` frames a TCP client would send, so browsers,
 //!   TCP clients and (later) MQTT devices meet in one routing;
 //! - the echo endpoint (`websocket.echo_path`, off by default): every
-//!   message comes back through the same reader and writer, for Autobahn.
+//!   message comes back through the same reader and writer, for Autobahn;
+//! - the MQTT endpoint (`websocket.mqtt_path`, subprotocol `mqtt`): binary
+//!   messages carry an MQTT byte stream for the broker ([`crate::mqtt`]).
 
 mod inbound;
 mod outbound;
@@ -32,6 +34,8 @@ pub enum Endpoint {
     },
     /// Messages are echoed back (conformance testing).
     Echo,
+    /// MQTT packets in binary messages (subprotocol `mqtt`).
+    Mqtt,
 }
 
 /// The form of outbound envelope messages.

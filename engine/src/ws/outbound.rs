@@ -23,7 +23,7 @@ impl CoreState {
         }
         let form = match open.endpoint {
             Endpoint::Envelope { out } => out,
-            Endpoint::Echo => OutForm::Binary,
+            Endpoint::Echo | Endpoint::Mqtt => OutForm::Binary,
         };
         let arena = reserve(&mut self.arena);
         match form {

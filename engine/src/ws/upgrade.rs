@@ -106,6 +106,11 @@ impl CoreState {
             }
         } else if cfg.echo && path == cfg.echo_path {
             (Endpoint::Echo, None)
+        } else if path == cfg.mqtt_path && self.mqtt.cfg().enabled {
+            // MQTT §6.0: clients offer `mqtt`; older ones `mqttv3.1`.
+            let offered = |p: &str| up.protocols.iter().any(|o| o == p);
+            let protocol = ["mqtt", "mqttv3.1"].into_iter().find(|p| offered(p));
+            (Endpoint::Mqtt, protocol)
         } else {
             return Err(status(404, "no WebSocket endpoint at this path"));
         };
@@ -141,6 +146,10 @@ impl CoreState {
         conn.last_active = tick;
         if endpoint == Endpoint::Echo {
             conn.phase = Phase::Open;
+        }
+        if endpoint == Endpoint::Mqtt {
+            let max = self.mqtt.cfg().max_packet_bytes;
+            conn.input = crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max));
         }
         metrics::inc(&self.stats.ws_upgrades_total);
         self.queue_raw(token, Bytes::from(response));

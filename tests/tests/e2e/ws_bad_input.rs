@@ -167,7 +167,7 @@ fn post_is_405(backend: Backend) {
 
 fn unknown_paths_are_404(backend: Backend) {
     let mut s = Setup::start(backend, &[]);
-    for path in ["/nope", "/mqtt", "/echo/more"] {
+    for path in ["/nope", "/mqtt/more", "/echo/more"] {
         s.refused(upgrade_request(s.addr(), path, "").as_bytes(), 404);
     }
 }

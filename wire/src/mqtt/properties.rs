@@ -391,6 +391,17 @@ impl PropertiesBuf {
         self
     }
 
+    /// Empties the block, keeping its memory.
+    pub fn clear(&mut self) {
+        self.raw.clear();
+    }
+
+    /// Appends an already encoded block (from [`Properties::as_bytes`]).
+    pub fn extend_from_block(&mut self, block: &[u8]) -> &mut Self {
+        self.raw.extend_from_slice(block);
+        self
+    }
+
     /// The block, unchecked: what was pushed is what is sent.
     pub fn as_properties(&self) -> Properties<'_> {
         Properties { raw: &self.raw }

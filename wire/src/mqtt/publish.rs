@@ -72,6 +72,44 @@ impl<'a> Publish<'a> {
     }
 
     pub(crate) fn write(&self, v: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.write_variable_header(v, out)?;
+        out.extend_from_slice(self.payload);
+        Ok(())
+    }
+
+    /// Encodes this PUBLISH without its payload, for a payload of
+    /// `payload_len` bytes that the caller sends right after it: one
+    /// payload can then follow many heads (one per subscriber) uncopied.
+    /// `self.payload` is ignored.
+    pub fn encode_head(
+        &self,
+        payload_len: usize,
+        v: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let start = out.len();
+        let r = self.write_variable_header(v, out).and_then(|()| {
+            let body = (out.len() - start)
+                .checked_add(payload_len)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or(EncodeError::TooLarge)?;
+            let (len, n) = super::varint::encode(body).ok_or(EncodeError::TooLarge)?;
+            out.push((super::PacketType::Publish as u8) << 4 | self.flags());
+            out.extend_from_slice(&len[..n]);
+            out[start..].rotate_right(1 + n);
+            Ok(())
+        });
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r
+    }
+
+    fn write_variable_header(
+        &self,
+        v: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         put_str(self.topic, out)?;
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, None) => {}
@@ -83,7 +121,6 @@ impl<'a> Publish<'a> {
         if v.is_v5() {
             put_props(&self.properties, out)?;
         }
-        out.extend_from_slice(self.payload);
         Ok(())
     }
 }

@@ -75,3 +75,23 @@ pub fn shared_filter(s: &str) -> Result<Option<SharedFilter<'_>>, ShareError> {
     }
     Ok(Some(SharedFilter { group, filter }))
 }
+
+/// Whether topic name `topic` matches topic filter `filter` (§4.7): `+`
+/// is one level, a last `#` is the parent level and everything below,
+/// and a topic starting with `$` is not matched by a filter starting with
+/// a wildcard [MQTT-4.7.2-1]. Both arguments are assumed valid.
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut t = topic.split('/');
+    for f in filter.split('/') {
+        match (f, t.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (f, Some(level)) if f == level => {}
+            _ => return false,
+        }
+    }
+    t.next().is_none()
+}

@@ -502,3 +502,49 @@ proptest! {
         wire::fuzzing::mqtt_decode(&bytes);
     }
 }
+
+#[test]
+fn a_publish_head_plus_its_payload_is_the_whole_packet() {
+    let props = props_v5();
+    for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+        for (qos, id) in [(QoS::AtMostOnce, None), (QoS::ExactlyOnce, Some(7))] {
+            let payload = vec![0xa5; 300];
+            let p = Publish {
+                dup: false,
+                qos,
+                retain: true,
+                topic: "a/b",
+                packet_id: id,
+                properties: if v.is_v5() {
+                    props.as_properties()
+                } else {
+                    Properties::EMPTY
+                },
+                payload: &payload,
+            };
+            let mut head = Vec::new();
+            p.encode_head(payload.len(), v, &mut head).unwrap();
+            head.extend_from_slice(&payload);
+            assert_eq!(head, enc(&Packet::Publish(p), v), "{v:?} {qos:?}");
+        }
+    }
+}
+
+#[test]
+fn filters_match_topics_by_the_rules_of_4_7() {
+    use wire::mqtt::validate::filter_matches as m;
+    assert!(m("sport/#", "sport"));
+    assert!(m("sport/#", "sport/tennis/player1"));
+    assert!(m("#", "a/b"));
+    assert!(!m("#", "$SYS/x"));
+    assert!(!m("+/x", "$SYS/x"));
+    assert!(m("$SYS/#", "$SYS/x"));
+    assert!(m("+/+", "/finance"));
+    assert!(m("/+", "/finance"));
+    assert!(!m("+", "/finance"));
+    assert!(m("a/+/c", "a//c"));
+    assert!(!m("a/+", "a/b/c"));
+    assert!(!m("a/b", "a/b/c"));
+    assert!(!m("a/b/c", "a/b"));
+    assert!(m("a/b", "a/b"));
+}

@@ -1,0 +1,429 @@
+//! CONNECT: credentials, the client id, the session (new, resumed, or
+//! fetched from the core that holds it), then CONNACK.
+
+use std::sync::Arc;
+
+use wire::mqtt::{
+    Connack, Connect, Packet, PropertiesBuf, PropertyId, PropertyValue, ProtocolVersion, ReasonCode,
+};
+
+use super::auth::{Access, AuthResult};
+use super::inbound::reason;
+use super::message::Message;
+use super::publish::MessageSpec;
+use super::session::{Session, WillMessage};
+use crate::conn::{Conn, Phase};
+use crate::core_state::CoreState;
+use crate::mesh::{Lane, MeshMsg};
+use crate::metrics;
+use crate::sys::Token;
+
+/// What a CONNECT asked for, kept while its session is fetched.
+#[derive(Debug)]
+pub struct PendingConnect {
+    /// The client id (assigned if the client sent none).
+    pub client_id: Arc<str>,
+    /// Start a new session.
+    pub clean_start: bool,
+    /// Session expiry after the connection ends (s).
+    pub expiry_s: u32,
+    /// The in-flight window towards the client.
+    pub window: u16,
+    /// The connection's will.
+    pub will: Option<WillMessage>,
+    /// The id was assigned by the server (sent back in MQTT 5).
+    pub assigned: bool,
+    /// Server Keep Alive to announce (MQTT 5), if the client's was capped.
+    pub server_keep_alive: Option<u16>,
+}
+
+impl CoreState {
+    /// Handles CONNECT; returns once CONNACK is queued or the session is
+    /// on its way from another core.
+    pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
+        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+            m.version = c.version;
+            m.username = c.username.map(Box::from);
+        }
+        if c.properties
+            .get(PropertyId::AUTHENTICATION_METHOD)
+            .is_some()
+        {
+            return self.refuse_connect(token, reason::BAD_AUTH_METHOD, 5);
+        }
+        if self.draining {
+            return self.refuse_connect(token, reason::UNAVAILABLE, 3);
+        }
+        if c.client_id.is_empty() && !c.clean_start && !c.version.is_v5() {
+            // 3.1.1 §3.1.3.1: a zero-length id needs CleanSession = 1.
+            return self.refuse_connect(token, reason::CLIENT_ID_INVALID, 2);
+        }
+        let auth = &self.mqtt.shared.auth;
+        match auth.check(c.client_id, c.username, c.password) {
+            AuthResult::Allowed => {}
+            AuthResult::BadCredentials => {
+                return self.refuse_connect(token, reason::BAD_CREDENTIALS, 4)
+            }
+            AuthResult::NotAuthorized => {
+                return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5)
+            }
+        }
+        if let Some(w) = &c.will {
+            if !self
+                .mqtt
+                .shared
+                .acl
+                .allows(c.username, Access::Publish, w.topic)
+            {
+                metrics::inc(&self.stats.mqtt_acl_denied_total);
+                return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5);
+            }
+        }
+        let pending = self.connect_params(token, c);
+        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+            m.max_packet_out = match c.properties.get(PropertyId::MAXIMUM_PACKET_SIZE) {
+                Some(PropertyValue::U32(n)) => n,
+                _ => 0,
+            };
+        }
+        let me = self.settings.core;
+        match self.mqtt.shared.directory.claim(&pending.client_id, me) {
+            Some(owner) if owner != me => {
+                let msg = MeshMsg::TakeSession {
+                    client_id: pending.client_id.clone(),
+                    token,
+                    clean_start: pending.clean_start,
+                };
+                self.mesh.send(owner as usize, Lane::High, msg);
+                if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+                    m.awaiting_session = true;
+                    m.pending = Some(Box::new(pending));
+                }
+                self.pause(token);
+            }
+            _ => {
+                let existing = self.detach_local_session(&pending.client_id, pending.clean_start);
+                self.finish_connect(token, pending, existing);
+            }
+        }
+    }
+
+    fn connect_params(&mut self, token: Token, c: &Connect<'_>) -> PendingConnect {
+        let cfg = self.mqtt.cfg();
+        let (max_ka, max_expiry, max_inflight) = (
+            cfg.max_keep_alive_s,
+            cfg.max_session_expiry_s,
+            cfg.max_inflight,
+        );
+        let mut keep_alive = c.keep_alive;
+        let mut server_keep_alive = None;
+        if max_ka > 0 && (keep_alive == 0 || keep_alive > max_ka) {
+            keep_alive = max_ka;
+            server_keep_alive = Some(max_ka);
+        }
+        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+            // §3.1.2.10: 1.5 times the keep-alive, in 64 ms ticks.
+            m.keep_alive_ticks = (u32::from(keep_alive) * 1500).div_ceil(64);
+        }
+        let expiry_s = match c.version {
+            ProtocolVersion::V5 => match c.properties.get(PropertyId::SESSION_EXPIRY_INTERVAL) {
+                Some(PropertyValue::U32(e)) => e.min(max_expiry),
+                _ => 0,
+            },
+            ProtocolVersion::V311 if c.clean_start => 0,
+            ProtocolVersion::V311 => max_expiry,
+        };
+        let client_window = match c.properties.get(PropertyId::RECEIVE_MAXIMUM) {
+            Some(PropertyValue::U16(n)) => n,
+            _ => u16::MAX,
+        };
+        let (client_id, assigned) = if c.client_id.is_empty() {
+            let uid = self.mqtt.next_uid();
+            (Arc::from(format!("sb-{uid:x}")), true)
+        } else {
+            (Arc::from(c.client_id), false)
+        };
+        let will = c.will.map(|w| {
+            let delay_s = match w.properties.get(PropertyId::WILL_DELAY_INTERVAL) {
+                Some(PropertyValue::U32(d)) => d,
+                _ => 0,
+            };
+            let msg = self.new_message(MessageSpec {
+                topic: w.topic,
+                payload: w.payload,
+                props: w.properties,
+                qos: w.qos,
+                retain: w.retain,
+                origin: 0,
+                sender: &client_id,
+            });
+            WillMessage { msg, delay_s }
+        });
+        PendingConnect {
+            client_id,
+            clean_start: c.clean_start,
+            expiry_s,
+            window: client_window.min(max_inflight),
+            will,
+            assigned,
+            server_keep_alive,
+        }
+    }
+
+    /// CONNACK with a failure (MQTT 5 `v5`, 3.1.1 return code `v3`), then
+    /// close.
+    fn refuse_connect(&mut self, token: Token, v5: ReasonCode, v3: u8) {
+        metrics::inc(&self.stats.mqtt_connects_refused_total);
+        let is_v5 = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .is_some_and(|m| m.version.is_v5());
+        let connack = Connack {
+            session_present: false,
+            reason: if is_v5 { v5 } else { ReasonCode(v3) },
+            properties: wire::mqtt::Properties::EMPTY,
+        };
+        self.mqtt_send(token, &Packet::Connack(connack));
+        self.mqtt_close(token, Some(1008), "CONNECT refused");
+    }
+
+    /// Takes the local session of `client_id` off its connection (which is
+    /// told 0x8E and closed) and returns its key; a clean start ends it.
+    pub(crate) fn detach_local_session(
+        &mut self,
+        client_id: &str,
+        clean_start: bool,
+    ) -> Option<usize> {
+        let key = *self.mqtt.by_client.get(client_id)?;
+        if let Some(old) = self.mqtt.sessions[key].conn.take() {
+            metrics::inc(&self.stats.mqtt_takeovers_total);
+            if let Some(m) = self.conns.get_mut(old).and_then(Conn::mqtt) {
+                m.session = None;
+            }
+            self.mqtt_disconnect(old, reason::TAKEN_OVER, "session taken over");
+            // The old connection's will goes out now unless the session
+            // lives on and a will delay covers the gap (§3.1.3.2.2).
+            let s = &mut self.mqtt.sessions[key];
+            let will = s.will.take();
+            if let Some(w) = will.filter(|w| clean_start || w.delay_s == 0) {
+                self.publish_will(w.msg);
+            }
+        }
+        if clean_start {
+            self.end_session(key);
+            return None;
+        }
+        Some(key)
+    }
+
+    /// Binds the connection to its session and sends CONNACK.
+    pub(crate) fn finish_connect(
+        &mut self,
+        token: Token,
+        mut p: PendingConnect,
+        existing: Option<usize>,
+    ) {
+        let Some(conn) = self.conns.get(token) else {
+            // The connection went while its session travelled: keep the
+            // session as if its client had left.
+            if let Some(key) = existing {
+                self.session_left(key);
+            }
+            return;
+        };
+        let version = conn.mqtt_ref().map_or(ProtocolVersion::V311, |m| m.version);
+        let session_present = existing.is_some();
+        let key = match existing {
+            Some(key) => key,
+            None => {
+                let uid = self.mqtt.next_uid();
+                let key =
+                    self.mqtt
+                        .sessions
+                        .insert(Session::new(p.client_id.clone(), uid, version));
+                self.mqtt.by_client.insert(p.client_id.clone(), key);
+                key
+            }
+        };
+        let uid = {
+            let s = &mut self.mqtt.sessions[key];
+            s.version = version;
+            s.conn = Some(token);
+            s.expiry_s = p.expiry_s;
+            s.window = p.window.max(1);
+            s.will = p.will.take();
+            s.uid
+        };
+        self.mqtt.away.retain(|&(k, _)| k != key);
+        // A will delayed by the previous connection is not sent once the
+        // session resumes (§3.1.3.2.2).
+        self.mqtt.delayed_wills.retain(|w| w.1 != uid);
+        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+            m.session = Some(key);
+            m.awaiting_session = false;
+        }
+        if let Some(c) = self.conns.get_mut(token) {
+            c.phase = Phase::Open;
+        }
+        self.send_connack(token, &p, session_present, version);
+        metrics::inc(&self.stats.mqtt_connects_total);
+        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
+        if session_present {
+            self.resend_inflight(key);
+            self.pump_session(key);
+        }
+    }
+
+    fn send_connack(
+        &mut self,
+        token: Token,
+        p: &PendingConnect,
+        present: bool,
+        v: ProtocolVersion,
+    ) {
+        let mut props = PropertiesBuf::new();
+        if v.is_v5() {
+            let cfg = self.mqtt.cfg();
+            props.push(
+                PropertyId::RECEIVE_MAXIMUM,
+                PropertyValue::U16(cfg.receive_maximum),
+            );
+            props.push(
+                PropertyId::MAXIMUM_PACKET_SIZE,
+                PropertyValue::U32(cfg.max_packet_bytes),
+            );
+            props.push(
+                PropertyId::TOPIC_ALIAS_MAXIMUM,
+                PropertyValue::U16(cfg.topic_alias_maximum),
+            );
+            if p.assigned {
+                props.push(
+                    PropertyId::ASSIGNED_CLIENT_IDENTIFIER,
+                    PropertyValue::Str(&p.client_id),
+                );
+            }
+            if let Some(ka) = p.server_keep_alive {
+                props.push(PropertyId::SERVER_KEEP_ALIVE, PropertyValue::U16(ka));
+            }
+        }
+        let connack = Connack {
+            session_present: present,
+            reason: ReasonCode::SUCCESS,
+            properties: props.as_properties(),
+        };
+        self.mqtt_send(token, &Packet::Connack(connack));
+    }
+
+    /// Another core asks for the session of `client_id` (its client
+    /// connected there).
+    pub(crate) fn on_take_session(
+        &mut self,
+        from: u16,
+        client_id: Arc<str>,
+        token: Token,
+        clean: bool,
+    ) {
+        let awaiting_here = self.conns.tokens().any(|t| {
+            let m = self.conns.get(t).and_then(Conn::mqtt_ref);
+            m.is_some_and(|m| {
+                m.awaiting_session && m.pending.as_ref().is_some_and(|p| p.client_id == client_id)
+            })
+        });
+        if awaiting_here && !self.mqtt.by_client.contains_key(&*client_id) {
+            // Ours is still on its way here: pass it on when it lands.
+            self.mqtt.takes_pending.push((client_id, from, token));
+            return;
+        }
+        let session = self
+            .detach_local_session(&client_id, clean)
+            .map(|key| self.export_session(key));
+        let msg = MeshMsg::SessionMoved {
+            token,
+            client_id,
+            session,
+        };
+        self.mesh.send(from as usize, Lane::High, msg);
+    }
+
+    /// The session asked for by a CONNECT on this core has arrived (or
+    /// there was none).
+    pub(crate) fn on_session_moved(
+        &mut self,
+        token: Token,
+        client_id: Arc<str>,
+        session: Option<Box<Session>>,
+    ) {
+        let key = session.map(|s| self.import_session(*s));
+        if let Some(i) = self
+            .mqtt
+            .takes_pending
+            .iter()
+            .position(|t| t.0 == client_id)
+        {
+            // A newer CONNECT elsewhere wants it already.
+            let (client_id, core, their_token) = self.mqtt.takes_pending.swap_remove(i);
+            self.mqtt_disconnect(token, reason::TAKEN_OVER, "session taken over");
+            let session = key.map(|k| self.export_session(k));
+            let msg = MeshMsg::SessionMoved {
+                token: their_token,
+                client_id,
+                session,
+            };
+            self.mesh.send(core as usize, Lane::High, msg);
+            return;
+        }
+        let pending = self
+            .conns
+            .get_mut(token)
+            .and_then(Conn::mqtt)
+            .filter(|m| m.awaiting_session)
+            .and_then(|m| m.pending.take());
+        match pending {
+            Some(p) if p.client_id == client_id => {
+                let key = match (key, p.clean_start) {
+                    (Some(k), true) => {
+                        self.end_session(k);
+                        None
+                    }
+                    (k, _) => k,
+                };
+                self.finish_connect(token, *p, key);
+                self.intents.resume.push(token);
+            }
+            _ => {
+                if let Some(k) = key {
+                    self.session_left(k);
+                }
+            }
+        }
+    }
+
+    /// Removes a session from this core for another; its subscriptions
+    /// leave this core's index.
+    fn export_session(&mut self, key: usize) -> Box<Session> {
+        self.unindex_session(key);
+        let s = self.mqtt.sessions.remove(key);
+        self.mqtt.by_client.remove(&*s.client_id);
+        self.mqtt.away.retain(|&(k, _)| k != key);
+        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
+        Box::new(s)
+    }
+
+    /// Adopts a session from another core; its subscriptions join this
+    /// core's index.
+    fn import_session(&mut self, mut s: Session) -> usize {
+        s.conn = None;
+        let client_id = s.client_id.clone();
+        let key = self.mqtt.sessions.insert(s);
+        self.mqtt.by_client.insert(client_id, key);
+        self.index_session(key);
+        key
+    }
+
+    /// Publishes a will (wills obey the ACL checked at CONNECT).
+    pub(crate) fn publish_will(&mut self, msg: Arc<Message>) {
+        metrics::inc(&self.stats.mqtt_wills_published_total);
+        self.publish_message((crate::core_state::SERVER_ORIGIN, 0), msg, None);
+    }
+}

@@ -1,0 +1,332 @@
+//! A message to every matching subscriber on every core, MQTT sessions and
+//! `wire`/WebSocket connections alike (one topic namespace).
+//!
+//! The publishing core matches its replica of the index: local
+//! subscribers get the message at once, and each other core whose bit is
+//! set on a matching filter gets one mesh message and matches its own
+//! replica. Shared subscription groups are decided here, once: one member
+//! (local, or one other core that then picks a local member).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wire::mqtt::QoS;
+
+use super::message::Message;
+use super::retained::Retained;
+use super::session::Outgoing;
+use super::topic_index::SharedPick;
+use super::FRAME_SUBSCRIBER;
+use crate::core_state::{CoreState, SERVER_ORIGIN};
+use crate::mesh::{Lane, MeshMsg, TopicPublish};
+use crate::metrics;
+use crate::sys::Token;
+
+/// What one core's share of a publish reached.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fanout {
+    /// Connections and sessions the message was given to.
+    pub recipients: u32,
+    /// Other cores with matching subscriptions.
+    pub remote: u64,
+    /// The (local) publisher must pause: a recipient is over its watermark.
+    pub pause: bool,
+}
+
+/// A shared-group delivery decided on this core for another.
+struct RemotePick {
+    core: u16,
+    filter: Box<str>,
+    group: Box<str>,
+}
+
+impl CoreState {
+    /// Publishes `msg` from `origin` (core, token; core [`SERVER_ORIGIN`]
+    /// for the server itself, e.g. a will): retained store, subscribers here, shared
+    /// groups, then the other cores. `ticket` is a `wire` SEND's ack
+    /// ticket for the other cores' answers. Returns whether the origin
+    /// connection must pause.
+    pub(crate) fn publish_message(
+        &mut self,
+        origin: (u16, Token),
+        msg: Arc<Message>,
+        ticket: Option<u32>,
+    ) -> bool {
+        let f = self.publish_here(origin, &msg, None);
+        self.publish_remote(origin, msg, None, f.remote, ticket) || f.pause
+    }
+
+    /// The local half of a publish: retained store, subscribers on this
+    /// core, shared groups. `frame` is the DELIVER frame if the caller
+    /// has it already.
+    pub(crate) fn publish_here(
+        &mut self,
+        origin: (u16, Token),
+        msg: &Arc<Message>,
+        frame: Option<Bytes>,
+    ) -> Fanout {
+        if msg.retain {
+            self.retain(msg);
+            self.broadcast(|| MeshMsg::Retain(msg.clone()));
+        }
+        let mut frame = frame;
+        let mut f = self.fan_out(origin, msg, &mut frame);
+        let (n, pause) = self.fan_out_shared(origin, msg);
+        f.recipients += n;
+        f.pause |= pause;
+        f
+    }
+
+    /// Sends `msg` to the cores in `remote`; returns whether the origin
+    /// must pause (a ring was full).
+    pub(crate) fn publish_remote(
+        &mut self,
+        origin: (u16, Token),
+        msg: Arc<Message>,
+        frame: Option<Bytes>,
+        remote: u64,
+        ticket: Option<u32>,
+    ) -> bool {
+        let me = self.settings.core;
+        let lane = if msg.high_priority {
+            Lane::High
+        } else {
+            Lane::Normal
+        };
+        let mut pause = false;
+        let mut bits = remote & !(1u64 << me);
+        while bits != 0 {
+            let core = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let p = TopicPublish {
+                msg: msg.clone(),
+                frame: frame.clone(),
+                origin_core: origin.0,
+                origin_token: origin.1,
+                ticket,
+            };
+            if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
+                metrics::inc(&self.stats.mesh_ring_full_total);
+                if origin.0 == me {
+                    self.mesh.wait_for_ring(core, origin.1);
+                    pause = true;
+                }
+            }
+        }
+        pause
+    }
+
+    /// A publish from another core: its subscribers here (shared groups
+    /// were decided by the publishing core).
+    pub(crate) fn on_topic_publish(&mut self, from: usize, p: TopicPublish) {
+        let mut frame = p.frame;
+        let f = self.fan_out((p.origin_core, p.origin_token), &p.msg, &mut frame);
+        if let Some(ticket) = p.ticket {
+            let reply = MeshMsg::Delivered {
+                ticket,
+                recipients: f.recipients,
+            };
+            self.mesh.send(from, Lane::High, reply);
+        }
+    }
+
+    /// A shared-group member picked for this core by another.
+    pub(crate) fn on_shared_publish(&mut self, msg: Arc<Message>, filter: &str, group: &str) {
+        if let Some((sub, opts)) = self.mqtt.index.pick_shared_local(filter, group) {
+            let out = outgoing(&msg, &[opts]);
+            self.deliver_to_subscriber(sub, out, (SERVER_ORIGIN, 0), &mut None);
+        }
+    }
+
+    /// A retained message published on another core.
+    pub(crate) fn retain(&mut self, msg: &Arc<Message>) {
+        let max = self.mqtt.cfg().max_retained;
+        if self.mqtt.retained.apply(msg, max) == Retained::Full {
+            metrics::inc(&self.stats.mqtt_retained_full_total);
+        }
+    }
+
+    /// Every matching non-shared subscription on this core; a subscriber
+    /// with several matching filters gets one copy (§4.7: the highest QoS,
+    /// every subscription identifier).
+    fn fan_out(
+        &mut self,
+        origin: (u16, Token),
+        msg: &Arc<Message>,
+        frame: &mut Option<Bytes>,
+    ) -> Fanout {
+        let b = &mut self.mqtt;
+        b.matches.clear();
+        let remote = b
+            .index
+            .match_local(msg.topic_str(), |sub, o| b.matches.push((sub, *o)));
+        let mut matches = std::mem::take(&mut self.mqtt.matches);
+        matches.sort_unstable_by_key(|m| m.0);
+        let mut f = Fanout {
+            remote,
+            ..Fanout::default()
+        };
+        let mut opts = Vec::new();
+        for run in matches.chunk_by(|a, b| a.0 == b.0) {
+            let sub = run[0].0;
+            opts.clear();
+            opts.extend(run.iter().map(|m| m.1));
+            let own = sub & FRAME_SUBSCRIBER == 0
+                && self
+                    .mqtt
+                    .sessions
+                    .get(sub as usize)
+                    .is_some_and(|s| s.uid == msg.origin);
+            if own {
+                opts.retain(|o| !o.no_local);
+            }
+            if opts.is_empty() {
+                continue;
+            }
+            let out = outgoing(msg, &opts);
+            if let Some(pause) = self.deliver_to_subscriber(sub, out, origin, frame) {
+                f.recipients += 1;
+                f.pause |= pause;
+            }
+        }
+        self.mqtt.matches = matches;
+        metrics::add(
+            &self.stats.messages_delivered_total,
+            u64::from(f.recipients),
+        );
+        f
+    }
+
+    /// One member of every matching shared group: here, or on the core
+    /// the round robin names.
+    fn fan_out_shared(&mut self, origin: (u16, Token), msg: &Arc<Message>) -> (u32, bool) {
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        self.mqtt
+            .index
+            .match_shared(msg.topic_str(), |pick| match pick {
+                SharedPick::Local(sub, o) => local.push((sub, *o)),
+                SharedPick::Remote {
+                    core,
+                    filter,
+                    group,
+                } => remote.push(RemotePick {
+                    core,
+                    filter: filter.into(),
+                    group: group.into(),
+                }),
+            });
+        let (mut n, mut pause) = (0, false);
+        for (sub, o) in local {
+            let out = outgoing(msg, &[o]);
+            if let Some(p) = self.deliver_to_subscriber(sub, out, origin, &mut None) {
+                n += 1;
+                pause |= p;
+            }
+        }
+        for r in remote {
+            let m = MeshMsg::SharedPublish {
+                msg: msg.clone(),
+                filter: r.filter,
+                group: r.group,
+            };
+            self.mesh.send(r.core as usize, Lane::Normal, m);
+        }
+        (n, pause)
+    }
+
+    /// Gives `out` to one index entry: a session, or a `wire` connection
+    /// (as a DELIVER frame, encoded once per publish). Returns whether the
+    /// origin must pause, `None` if nothing was written or queued.
+    fn deliver_to_subscriber(
+        &mut self,
+        sub: u64,
+        out: Outgoing,
+        origin: (u16, Token),
+        frame: &mut Option<Bytes>,
+    ) -> Option<bool> {
+        let (token, over) = if sub & FRAME_SUBSCRIBER != 0 {
+            let token = sub & !FRAME_SUBSCRIBER;
+            let bytes = match frame {
+                Some(b) => b.clone(),
+                None => frame.insert(self.deliver_frame(&out.msg)).clone(),
+            };
+            (token, self.queue(token, bytes)?)
+        } else {
+            match self.deliver_to_session(sub as usize, out) {
+                Some(written) => written,
+                None => return Some(false),
+            }
+        };
+        Some(over && self.wait_on(token, origin))
+    }
+}
+
+/// The delivery of `msg` under the merged options of a subscriber's
+/// matching subscriptions.
+fn outgoing(msg: &Arc<Message>, opts: &[super::session::SubOptions]) -> Outgoing {
+    let qos = opts.iter().map(|o| o.qos).max().unwrap_or(QoS::AtMostOnce);
+    Outgoing {
+        msg: msg.clone(),
+        qos: qos.min(msg.qos),
+        retain: msg.retain && opts.iter().any(|o| o.retain_as_published),
+        sub_ids: opts.iter().filter(|o| o.id != 0).map(|o| o.id).collect(),
+    }
+}
+
+/// A `wire` SEND to a topic or conversation, as the topic path needs it.
+pub struct SentToTopic<'a> {
+    /// The SEND's header (ids and flags the ACK echoes).
+    pub header: &'a wire::FrameHeader,
+    /// The topic name (`$conversation/<id>` for a conversation).
+    pub topic: &'a str,
+    /// The server message id.
+    pub server_id: u64,
+    /// The body.
+    pub body: &'a [u8],
+    /// The sending user.
+    pub sender: &'a str,
+    /// Nobody subscribed is an error (conversations), not normal pub/sub.
+    pub empty_is_error: bool,
+}
+
+impl CoreState {
+    /// A `wire` SEND to a topic: MQTT subscribers get it as a QoS 0
+    /// PUBLISH, `wire` subscribers the DELIVER `frame`. Returns whether
+    /// the sender must pause.
+    pub(crate) fn route_topic(&mut self, from: Token, s: &SentToTopic<'_>, frame: Bytes) -> bool {
+        use bytes::BufMut;
+        let arena = crate::core_state::reserve(&mut self.arena);
+        arena.put_slice(s.topic.as_bytes());
+        let topic = arena.split().freeze();
+        arena.put_slice(s.sender.as_bytes());
+        let sender = arena.split().freeze();
+        // MQTT subscribers need the body on its own: one copy per SEND.
+        arena.put_slice(s.body);
+        let payload = arena.split().freeze();
+        let msg = Arc::new(Message {
+            topic,
+            payload,
+            props: Bytes::new(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            high_priority: s.header.flags.contains(wire::Flags::HIGH_PRIORITY),
+            expires_at: 0,
+            origin: 0,
+            id: s.server_id,
+            sender,
+        });
+        let me = self.settings.core;
+        let f = self.publish_here((me, from), &msg, Some(frame.clone()));
+        let remote = f.remote & !(1u64 << me);
+        let ticket = self.ack_ticket(
+            from,
+            s.header,
+            s.server_id,
+            f.recipients,
+            remote,
+            s.empty_is_error,
+        );
+        self.publish_remote((me, from), msg, Some(frame), remote, ticket) || f.pause
+    }
+}

@@ -1,0 +1,181 @@
+//! How connections and sessions end: keep-alive and CONNECT timeouts, the
+//! will (now, or after its delay), session expiry, and the mesh messages
+//! that carry the broker's work between cores.
+
+use crate::conn::{Conn, Phase};
+use crate::core_state::CoreState;
+use crate::mesh::MeshMsg;
+use crate::metrics;
+use crate::sys::Token;
+
+use super::inbound::reason;
+
+impl CoreState {
+    /// A connection left the table: its session is left behind (kept for
+    /// its expiry, or ended) and its will goes out.
+    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, conn: &mut Conn) {
+        let Some(key) = conn.mqtt().and_then(|m| m.session) else {
+            return;
+        };
+        if self
+            .mqtt
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.conn == Some(token))
+        {
+            self.session_left(key);
+        }
+    }
+
+    /// The session's client is gone: publish or delay its will, then keep
+    /// the session until it expires, or end it now.
+    pub(crate) fn session_left(&mut self, key: usize) {
+        let now = self.unix_ms;
+        let Some(s) = self.mqtt.sessions.get_mut(key) else {
+            return;
+        };
+        s.conn = None;
+        s.ended_at = now;
+        let (will, expiry, uid) = (s.will.take(), s.expiry_s, s.uid);
+        if let Some(w) = will {
+            if w.delay_s == 0 || expiry == 0 {
+                self.publish_will(w.msg);
+            } else {
+                let delay = u64::from(w.delay_s.min(expiry));
+                self.mqtt
+                    .delayed_wills
+                    .push((now + delay * 1000, uid, w.msg));
+            }
+        }
+        if expiry == 0 {
+            self.end_session(key);
+        } else {
+            self.mqtt.away.push((key, uid));
+        }
+    }
+
+    /// Ends a session: its subscriptions go, a will still delayed goes
+    /// out now (§3.1.3.2.2), and the client id is free again.
+    pub(crate) fn end_session(&mut self, key: usize) {
+        if !self.mqtt.sessions.contains(key) {
+            return;
+        }
+        self.unindex_session(key);
+        let s = self.mqtt.sessions.remove(key);
+        self.mqtt.by_client.remove(&*s.client_id);
+        self.mqtt
+            .shared
+            .directory
+            .release(&s.client_id, self.settings.core);
+        self.mqtt.away.retain(|&(k, _)| k != key);
+        let uid = s.uid;
+        let mut due = Vec::new();
+        self.mqtt.delayed_wills.retain(|w| {
+            let mine = w.1 == uid;
+            if mine {
+                due.push(w.2.clone());
+            }
+            !mine
+        });
+        for msg in due {
+            self.publish_will(msg);
+        }
+        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
+    }
+
+    /// Timers, from the reactor's sweep: delayed wills that are due and
+    /// sessions that expired.
+    pub fn mqtt_sweep(&mut self) {
+        let now = self.unix_ms;
+        let mut due = Vec::new();
+        self.mqtt.delayed_wills.retain(|w| {
+            let is_due = w.0 <= now;
+            if is_due {
+                due.push(w.2.clone());
+            }
+            !is_due
+        });
+        for msg in due {
+            self.publish_will(msg);
+        }
+        let expired: Vec<usize> = self
+            .mqtt
+            .away
+            .iter()
+            .filter(|&&(key, uid)| {
+                self.mqtt.sessions.get(key).is_some_and(|s| {
+                    let ends = s.ended_at.saturating_add(u64::from(s.expiry_s) * 1000);
+                    s.uid == uid && s.conn.is_none() && now >= ends
+                })
+            })
+            .map(|&(key, _)| key)
+            .collect();
+        for key in expired {
+            metrics::inc(&self.stats.mqtt_sessions_expired_total);
+            self.end_session(key);
+        }
+    }
+
+    /// Keep-alive and CONNECT timeouts of one MQTT connection (`age` in
+    /// ticks since its last packet). Returns false for other connections,
+    /// which the generic idle timeout then covers.
+    pub fn mqtt_sweep_conn(&mut self, token: Token, age: u32) -> bool {
+        let Some(conn) = self.conns.get(token) else {
+            return false;
+        };
+        let Some(m) = conn.mqtt_ref() else {
+            return false;
+        };
+        match conn.phase {
+            Phase::ExpectHello if !m.awaiting_session => {
+                let limit = (self.mqtt.cfg().connect_timeout_ms >> 6) as u32;
+                if age > limit {
+                    metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
+                    self.mqtt_close(token, Some(1001), "no CONNECT in time");
+                }
+            }
+            Phase::Open if m.keep_alive_ticks > 0 && age > m.keep_alive_ticks => {
+                metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
+                self.mqtt_disconnect(token, reason::KEEP_ALIVE_TIMEOUT, "keep-alive timeout");
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Ends an MQTT connection for an engine reason (drain, overload):
+    /// DISCONNECT with the matching MQTT 5 code.
+    pub(crate) fn mqtt_close_for(&mut self, token: Token, code: u16) {
+        use wire::ErrorCode as E;
+        let r = match code {
+            c if c == E::GoingAway as u16 => reason::SHUTTING_DOWN,
+            c if c == E::IdleTimeout as u16 => reason::KEEP_ALIVE_TIMEOUT,
+            c if c == E::Overload as u16 => reason::QUOTA_EXCEEDED,
+            0 => reason::NORMAL,
+            _ => reason::UNSPECIFIED,
+        };
+        self.mqtt_disconnect(token, r, "closed by the server");
+    }
+
+    /// The broker's mesh messages.
+    pub(crate) fn on_mqtt_mesh(&mut self, from: usize, msg: MeshMsg) {
+        match msg {
+            MeshMsg::Publish(p) => self.on_topic_publish(from, *p),
+            MeshMsg::SharedPublish { msg, filter, group } => {
+                self.on_shared_publish(msg, &filter, &group);
+            }
+            MeshMsg::Retain(msg) => self.retain(&msg),
+            MeshMsg::TakeSession {
+                client_id,
+                token,
+                clean_start,
+            } => self.on_take_session(from as u16, client_id, token, clean_start),
+            MeshMsg::SessionMoved {
+                token,
+                client_id,
+                session,
+            } => self.on_session_moved(token, client_id, session),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The MQTT 3.1.1 and 5.0 broker on the reactor.
+//!
+//! An MQTT connection is an ordinary [`Conn`](crate::conn::Conn) whose
+//! input is an [`MqttConn`] (over TCP, or inside WebSocket binary messages
+//! on the `mqtt` endpoint). Each core runs a [`Broker`]: the sessions it
+//! owns, its replica of the subscription index and of the retained
+//! messages. Parsing is `wire::mqtt`'s; these modules decide what packets
+//! mean.
+//!
+//! - [`inbound`]: a connection's packets, dispatched.
+//! - [`connect`]: CONNECT, CONNACK, session take-over and resumption.
+//! - [`publish`]: PUBLISH in, and the acknowledgement flows both ways.
+//! - [`fanout`]: a message to every matching subscriber on every core.
+//! - [`outbound`]: a message to one session: window, queue, encoding.
+//! - [`subscribe`]: SUBSCRIBE, UNSUBSCRIBE, retained messages on subscribe.
+//! - [`lifecycle`]: keep-alive, wills, session expiry, connection end.
+//! - [`session`], [`message`], [`retained`], [`directory`], [`auth`]: the
+//!   state these act on.
+
+pub mod auth;
+pub mod connect;
+pub mod directory;
+pub mod fanout;
+pub mod inbound;
+pub mod lifecycle;
+pub mod message;
+pub mod outbound;
+pub mod publish;
+pub mod retained;
+pub mod session;
+pub mod subscribe;
+pub mod topic_index;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use slab::Slab;
+use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
+
+use crate::config::MqttConfig;
+use auth::{Acl, Authenticator};
+use directory::SessionDirectory;
+use message::Message;
+use retained::RetainedStore;
+use session::{Session, SubOptions};
+use topic_index::{SubscriberId, TopicIndex};
+
+/// Index entries with this bit set are `wire`/WebSocket envelope
+/// connections (the low bits are their token), not MQTT sessions.
+pub const FRAME_SUBSCRIBER: SubscriberId = 1 << 63;
+
+/// What every core's broker shares.
+pub struct BrokerShared {
+    /// The `[mqtt]` section.
+    pub cfg: MqttConfig,
+    /// Client id -> owning core.
+    pub directory: SessionDirectory,
+    /// CONNECT credentials.
+    pub auth: Box<dyn Authenticator>,
+    /// Topic rules.
+    pub acl: Acl,
+}
+
+impl std::fmt::Debug for BrokerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerShared").finish_non_exhaustive()
+    }
+}
+
+impl BrokerShared {
+    /// From the config, with the static user list as authenticator.
+    pub fn new(cfg: &MqttConfig) -> Arc<BrokerShared> {
+        Arc::new(BrokerShared {
+            cfg: cfg.clone(),
+            directory: SessionDirectory::default(),
+            auth: Box::new(auth::StaticUsers::new(cfg)),
+            acl: Acl::new(cfg),
+        })
+    }
+}
+
+/// An MQTT connection's state beside its slot.
+#[derive(Debug)]
+pub struct MqttConn {
+    /// Incremental packet decoder; holds bytes only mid-packet.
+    pub decoder: PacketDecoder,
+    /// The session (a key of [`Broker::sessions`]) once connected.
+    pub session: Option<usize>,
+    /// Protocol version, from CONNECT.
+    pub version: ProtocolVersion,
+    /// CONNECT is handled but the session is on its way from another
+    /// core; reads are paused until it arrives.
+    pub awaiting_session: bool,
+    /// Keep-alive in reactor ticks (64 ms); 0 for none.
+    pub keep_alive_ticks: u32,
+    /// The client's user name (ACL checks).
+    pub username: Option<Box<str>>,
+    /// Topic aliases the client set (MQTT 5), by alias - 1.
+    pub aliases_in: Vec<Option<Bytes>>,
+    /// The client's Maximum Packet Size (MQTT 5); 0 for none.
+    pub max_packet_out: u32,
+    /// The CONNECT waiting for its session from another core.
+    pub pending: Option<Box<connect::PendingConnect>>,
+}
+
+impl MqttConn {
+    /// A fresh connection expecting CONNECT.
+    pub fn new(max_packet_bytes: u32) -> Box<MqttConn> {
+        Box::new(MqttConn {
+            decoder: PacketDecoder::server(max_packet_bytes),
+            session: None,
+            version: ProtocolVersion::V311,
+            awaiting_session: false,
+            keep_alive_ticks: 0,
+            username: None,
+            aliases_in: Vec::new(),
+            max_packet_out: 0,
+            pending: None,
+        })
+    }
+}
+
+/// One core's broker.
+pub struct Broker {
+    /// Shared settings and node-wide maps.
+    pub shared: Arc<BrokerShared>,
+    /// Sessions owned by this core.
+    pub sessions: Slab<Session>,
+    /// Client id -> session key, for sessions on this core.
+    pub by_client: HashMap<Arc<str>, usize>,
+    /// This core's replica of the subscription index.
+    pub index: TopicIndex<SubOptions>,
+    /// This core's copy of the retained messages.
+    pub retained: RetainedStore,
+    /// Persistent sessions whose client is away: (session key, uid),
+    /// checked for expiry by the sweep.
+    pub(crate) away: Vec<(usize, u64)>,
+    /// Wills waiting for their delay: (unix ms due, session uid, will).
+    pub(crate) delayed_wills: Vec<(u64, u64, Arc<Message>)>,
+    /// Take-over requests for sessions still travelling to this core.
+    pub(crate) takes_pending: Vec<(Arc<str>, u16, crate::sys::Token)>,
+    /// Encode scratch for packets.
+    pub(crate) out: Vec<u8>,
+    /// Property scratch for outgoing PUBLISHes.
+    pub(crate) props: PropertiesBuf,
+    /// Match scratch: (subscriber, options) pairs of one publish.
+    pub(crate) matches: Vec<(SubscriberId, SubOptions)>,
+    next_uid: u64,
+}
+
+impl Broker {
+    /// An empty broker for core `core`.
+    pub fn new(shared: Arc<BrokerShared>, core: u16) -> Broker {
+        Broker {
+            shared,
+            sessions: Slab::new(),
+            by_client: HashMap::new(),
+            index: TopicIndex::new(),
+            retained: RetainedStore::default(),
+            away: Vec::new(),
+            delayed_wills: Vec::new(),
+            takes_pending: Vec::new(),
+            out: Vec::new(),
+            props: PropertiesBuf::new(),
+            matches: Vec::new(),
+            next_uid: (u64::from(core) << 48) | 1,
+        }
+    }
+
+    /// A node-unique session id (core in the top bits, never 0).
+    pub fn next_uid(&mut self) -> u64 {
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        uid
+    }
+
+    /// The `[mqtt]` settings.
+    pub fn cfg(&self) -> &MqttConfig {
+        &self.shared.cfg
+    }
+}

@@ -1,0 +1,223 @@
+//! A message to one session: QoS 0 goes straight out, QoS 1 and 2 take a
+//! packet id while the in-flight window has room and wait in the
+//! session's queue otherwise (or while the client is away). Also the
+//! encoding of every packet the broker sends.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wire::mqtt::{Ack, Packet, PropertyId, PropertyValue, Publish, QoS};
+
+use super::message::Message;
+use super::session::{AwaitAck, Inflight, Outgoing};
+use crate::conn::Conn;
+use crate::core_state::CoreState;
+use crate::metrics;
+use crate::sys::Token;
+
+impl CoreState {
+    /// Encodes `packet` for the connection's protocol version and queues it.
+    pub(crate) fn mqtt_send(&mut self, token: Token, packet: &Packet<'_>) {
+        let Some(v) = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .map(|m| m.version)
+        else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.mqtt.out);
+        out.clear();
+        if wire::mqtt::encode(packet, v, &mut out).is_ok() {
+            let b = self.arena_bytes(&out);
+            self.queue(token, b);
+        }
+        self.mqtt.out = out;
+    }
+
+    /// Offers `out` to session `key`; returns the connection it was
+    /// written to and whether that connection's queue is now over its
+    /// high watermark (for backpressure on the publisher).
+    pub(crate) fn deliver_to_session(
+        &mut self,
+        key: usize,
+        out: Outgoing,
+    ) -> Option<(Token, bool)> {
+        let cap = self.mqtt.cfg().offline_queue_messages;
+        let policy = self.mqtt.cfg().offline_queue_full;
+        let s = self.mqtt.sessions.get_mut(key)?;
+        let Some(token) = s.conn else {
+            // Away: QoS 0 is not kept for absent clients (MQTT §3.1.2.4
+            // leaves it optional; mosquitto does the same by default).
+            if out.qos != QoS::AtMostOnce && s.enqueue(out, cap, policy) {
+                metrics::inc(&self.stats.mqtt_queue_dropped_total);
+            }
+            return None;
+        };
+        if out.qos == QoS::AtMostOnce {
+            return self
+                .write_publish(token, &out, None, false)
+                .map(|o| (token, o));
+        }
+        if !s.window_open() || !s.queue.is_empty() {
+            if s.enqueue(out, cap, policy) {
+                metrics::inc(&self.stats.mqtt_queue_dropped_total);
+            }
+            return None;
+        }
+        let packet_id = s.next_packet_id();
+        let awaiting = first_ack(out.qos);
+        s.inflight.push_back(Inflight {
+            packet_id,
+            awaiting,
+            out: out.clone(),
+        });
+        self.write_publish(token, &out, Some(packet_id), false)
+            .map(|o| (token, o))
+    }
+
+    /// Moves queued messages into the window while it has room.
+    pub(crate) fn pump_session(&mut self, key: usize) {
+        let now = self.unix_ms;
+        loop {
+            let Some(s) = self.mqtt.sessions.get_mut(key) else {
+                return;
+            };
+            let Some(token) = s.conn else {
+                return;
+            };
+            if !s.window_open() {
+                return;
+            }
+            let Some(out) = s.queue.pop_front() else {
+                return;
+            };
+            if out.msg.expired(now) {
+                continue;
+            }
+            let packet_id = (out.qos != QoS::AtMostOnce).then(|| {
+                let id = s.next_packet_id();
+                s.inflight.push_back(Inflight {
+                    packet_id: id,
+                    awaiting: first_ack(out.qos),
+                    out: out.clone(),
+                });
+                id
+            });
+            self.write_publish(token, &out, packet_id, false);
+        }
+    }
+
+    /// After a reconnect: every message still in flight goes again, in
+    /// order, PUBLISH with DUP or PUBREL (MQTT §4.4).
+    pub(crate) fn resend_inflight(&mut self, key: usize) {
+        let Some(s) = self.mqtt.sessions.get(key) else {
+            return;
+        };
+        let Some(token) = s.conn else {
+            return;
+        };
+        let inflight: Vec<Inflight> = s.inflight.iter().cloned().collect();
+        for f in inflight {
+            match f.awaiting {
+                AwaitAck::Pubcomp => {
+                    self.mqtt_send(token, &Packet::Pubrel(Ack::new(f.packet_id)));
+                }
+                _ => {
+                    self.write_publish(token, &f.out, Some(f.packet_id), true);
+                }
+            }
+        }
+    }
+
+    /// Encodes one PUBLISH for `token` and queues it; the payload follows
+    /// its head uncopied on TCP. Returns whether the queue is over its
+    /// high watermark.
+    pub(crate) fn write_publish(
+        &mut self,
+        token: Token,
+        out: &Outgoing,
+        packet_id: Option<u16>,
+        dup: bool,
+    ) -> Option<bool> {
+        let conn = self.conns.get(token)?;
+        let (v, max) = conn.mqtt_ref().map(|m| (m.version, m.max_packet_out))?;
+        let is_ws = conn.ws.is_some();
+        let msg: &Arc<Message> = &out.msg;
+        let props = &mut self.mqtt.props;
+        props.clear();
+        if v.is_v5() {
+            props.extend_from_block(&msg.props);
+            if let Some(left) = msg.expiry_left_s(self.unix_ms) {
+                props.push(
+                    PropertyId::MESSAGE_EXPIRY_INTERVAL,
+                    PropertyValue::U32(left),
+                );
+            }
+            for &id in &out.sub_ids {
+                props.push(
+                    PropertyId::SUBSCRIPTION_IDENTIFIER,
+                    PropertyValue::VarInt(id),
+                );
+            }
+        }
+        let p = Publish {
+            dup,
+            qos: out.qos,
+            retain: out.retain,
+            topic: msg.topic_str(),
+            packet_id,
+            properties: props.as_properties(),
+            payload: &[],
+        };
+        let mut head = std::mem::take(&mut self.mqtt.out);
+        head.clear();
+        let encoded = p.encode_head(msg.payload.len(), v, &mut head);
+        let too_big = max != 0 && head.len() + msg.payload.len() > max as usize;
+        let r = if encoded.is_err() || too_big {
+            // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
+            // dropped as if it had been delivered.
+            metrics::inc(&self.stats.mqtt_oversized_packets_total);
+            Some(false)
+        } else if is_ws {
+            // One WebSocket message per packet keeps it simple for
+            // clients that (wrongly) expect alignment.
+            head.extend_from_slice(&msg.payload);
+            let b = self.arena_bytes(&head);
+            self.queue(token, b)
+        } else {
+            let b = self.arena_bytes(&head);
+            self.queue_raw(token, b);
+            self.queue_raw(token, msg.payload.clone())
+        };
+        self.mqtt.out = head;
+        metrics::inc(&self.stats.mqtt_publishes_out_total);
+        r
+    }
+
+    /// Shares a DELIVER frame of `msg` for `wire`/WebSocket subscribers.
+    pub(crate) fn deliver_frame(&mut self, msg: &Message) -> Bytes {
+        let mut h = wire::FrameHeader::new(wire::FrameType::Deliver, 0);
+        h.message_id = msg.id;
+        if msg.high_priority {
+            h.flags = wire::Flags::HIGH_PRIORITY;
+        }
+        let sender = std::str::from_utf8(&msg.sender).unwrap_or("");
+        let d = wire::Deliver {
+            sender,
+            target: wire::Target {
+                kind: wire::TargetKind::Topic,
+                id: msg.topic_str(),
+            },
+            body: &msg.payload,
+        };
+        self.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
+    }
+}
+
+fn first_ack(qos: QoS) -> AwaitAck {
+    match qos {
+        QoS::ExactlyOnce => AwaitAck::Pubrec,
+        _ => AwaitAck::Puback,
+    }
+}

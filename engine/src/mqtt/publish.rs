@@ -1,0 +1,248 @@
+//! PUBLISH from a client, and the acknowledgement flows both ways: PUBACK
+//! (QoS 1), PUBREC / PUBREL / PUBCOMP (QoS 2), §4.3.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes};
+use wire::mqtt::{Ack, Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode};
+
+use super::auth::Access;
+use super::inbound::reason;
+use super::message::Message;
+use super::session::AwaitAck;
+use crate::conn::Conn;
+use crate::core_state::CoreState;
+use crate::metrics;
+use crate::sys::Token;
+
+/// The parts of a new message, borrowed from the packet that carried it.
+pub struct MessageSpec<'a> {
+    /// Topic name.
+    pub topic: &'a str,
+    /// Payload.
+    pub payload: &'a [u8],
+    /// The PUBLISH (or will) properties; the forwardable ones are kept.
+    pub props: Properties<'a>,
+    /// QoS.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// Publishing session uid (no-local), 0 for none.
+    pub origin: u64,
+    /// Client or user id.
+    pub sender: &'a str,
+}
+
+impl CoreState {
+    /// Handles a PUBLISH from a connected client.
+    pub(crate) fn on_publish(&mut self, token: Token, p: &Publish<'_>) {
+        metrics::inc(&self.stats.mqtt_publishes_in_total);
+        let Some(key) = self.session_of(token) else {
+            return;
+        };
+        let topic = match self.resolve_alias(token, p) {
+            Ok(t) => t,
+            Err((code, what)) => return self.mqtt_fail(token, code, what),
+        };
+        if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
+            let s = &self.mqtt.sessions[key];
+            if s.awaiting_rel.contains(&id) {
+                // A resent QoS 2 PUBLISH: answer again, route once.
+                return self.mqtt_send(token, &Packet::Pubrec(Ack::new(id)));
+            }
+            if s.awaiting_rel.len() >= usize::from(self.mqtt.cfg().receive_maximum) {
+                return self.mqtt_fail(
+                    token,
+                    reason::RECEIVE_MAXIMUM_EXCEEDED,
+                    "over Receive Maximum",
+                );
+            }
+        }
+        let username = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .and_then(|m| m.username.clone());
+        let acl = &self.mqtt.shared.acl;
+        let allowed =
+            acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic_str(&topic));
+        let mut code = ReasonCode::SUCCESS;
+        if allowed {
+            let (uid, client) = {
+                let s = &self.mqtt.sessions[key];
+                (s.uid, s.client_id.clone())
+            };
+            let msg = self.new_message(MessageSpec {
+                topic: topic_str(&topic),
+                payload: p.payload,
+                props: p.properties,
+                qos: p.qos,
+                retain: p.retain,
+                origin: uid,
+                sender: &client,
+            });
+            let me = self.settings.core;
+            if self.publish_message((me, token), msg, None) {
+                self.pause(token);
+            }
+        } else {
+            metrics::inc(&self.stats.mqtt_acl_denied_total);
+            code = reason::NOT_AUTHORIZED;
+        }
+        let v5 = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .is_some_and(|m| m.version.is_v5());
+        let ack = |id| Ack {
+            packet_id: id,
+            reason: if v5 { code } else { ReasonCode::SUCCESS },
+            properties: Properties::EMPTY,
+        };
+        match (p.qos, p.packet_id) {
+            (QoS::AtLeastOnce, Some(id)) => self.mqtt_send(token, &Packet::Puback(ack(id))),
+            (QoS::ExactlyOnce, Some(id)) => {
+                if code == ReasonCode::SUCCESS {
+                    self.mqtt.sessions[key].awaiting_rel.push(id);
+                }
+                self.mqtt_send(token, &Packet::Pubrec(ack(id)));
+            }
+            _ => {}
+        }
+    }
+
+    /// The topic of a PUBLISH, through the connection's topic aliases
+    /// (MQTT 5 §3.3.2.3.4).
+    fn resolve_alias(
+        &mut self,
+        token: Token,
+        p: &Publish<'_>,
+    ) -> Result<Bytes, (ReasonCode, &'static str)> {
+        let Some(PropertyValue::U16(alias)) = p.properties.get(PropertyId::TOPIC_ALIAS) else {
+            return Ok(self.arena_bytes(p.topic.as_bytes()));
+        };
+        let max = self.mqtt.cfg().topic_alias_maximum;
+        if alias == 0 || alias > max {
+            return Err((reason::TOPIC_ALIAS_INVALID, "topic alias out of range"));
+        }
+        let fresh = (!p.topic.is_empty()).then(|| self.arena_bytes(p.topic.as_bytes()));
+        let m = self
+            .conns
+            .get_mut(token)
+            .and_then(Conn::mqtt)
+            .ok_or((reason::UNSPECIFIED, "gone"))?;
+        let slot = usize::from(alias - 1);
+        if m.aliases_in.len() <= slot {
+            m.aliases_in.resize(usize::from(max), None);
+        }
+        match fresh {
+            Some(t) => {
+                m.aliases_in[slot] = Some(t.clone());
+                Ok(t)
+            }
+            None => m.aliases_in[slot]
+                .clone()
+                .ok_or((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
+        }
+    }
+
+    /// PUBACK, PUBREC or PUBCOMP for a message the server sent.
+    pub(crate) fn on_ack_in(&mut self, token: Token, a: &Ack<'_>, got: AwaitAck) {
+        let Some(key) = self.session_of(token) else {
+            return;
+        };
+        let s = &mut self.mqtt.sessions[key];
+        if got == AwaitAck::Pubrec && a.reason.0 >= 0x80 {
+            // A refused QoS 2 delivery ends there (§4.3.3).
+            s.abandon(a.packet_id);
+            return self.pump_session(key);
+        }
+        match s.on_ack(a.packet_id, got) {
+            Ok(Some(_)) => self.pump_session(key),
+            Ok(None) => {
+                self.mqtt_send(token, &Packet::Pubrel(Ack::new(a.packet_id)));
+            }
+            // An ack for an id not in flight (a duplicate after a resend)
+            // is harmless; PUBREC must still be answered (§4.3.3).
+            Err(_) if got == AwaitAck::Pubrec => {
+                let mut rel = Ack::new(a.packet_id);
+                rel.reason = reason::PACKET_ID_NOT_FOUND;
+                self.mqtt_send(token, &Packet::Pubrel(rel));
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// PUBREL from the client: its QoS 2 message is released; PUBCOMP.
+    pub(crate) fn on_pubrel(&mut self, token: Token, a: &Ack<'_>) {
+        let Some(key) = self.session_of(token) else {
+            return;
+        };
+        let s = &mut self.mqtt.sessions[key];
+        let known = match s.awaiting_rel.iter().position(|&id| id == a.packet_id) {
+            Some(i) => {
+                s.awaiting_rel.swap_remove(i);
+                true
+            }
+            None => false,
+        };
+        let v5 = s.version.is_v5();
+        let mut comp = Ack::new(a.packet_id);
+        if !known && v5 {
+            comp.reason = reason::PACKET_ID_NOT_FOUND;
+        }
+        self.mqtt_send(token, &Packet::Pubcomp(comp));
+    }
+
+    /// Copies a message off the packet into the arena (one copy for all
+    /// its subscribers) with the properties that are forwarded.
+    pub(crate) fn new_message(&mut self, m: MessageSpec<'_>) -> Arc<Message> {
+        let mut expires_at = 0;
+        let props = &mut self.mqtt.props;
+        props.clear();
+        for p in m.props.iter() {
+            match p.id {
+                PropertyId::PAYLOAD_FORMAT_INDICATOR
+                | PropertyId::CONTENT_TYPE
+                | PropertyId::RESPONSE_TOPIC
+                | PropertyId::CORRELATION_DATA
+                | PropertyId::USER_PROPERTY => {
+                    props.push(p.id, p.value);
+                }
+                PropertyId::MESSAGE_EXPIRY_INTERVAL => {
+                    if let PropertyValue::U32(s) = p.value {
+                        expires_at = self.unix_ms + u64::from(s) * 1000;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let arena = crate::core_state::reserve(&mut self.arena);
+        arena.put_slice(m.topic.as_bytes());
+        let topic = arena.split().freeze();
+        arena.put_slice(m.payload);
+        let payload = arena.split().freeze();
+        arena.put_slice(self.mqtt.props.as_properties().as_bytes());
+        let props = arena.split().freeze();
+        arena.put_slice(m.sender.as_bytes());
+        let sender = arena.split().freeze();
+        let id = self.ids.next_id_at(self.unix_ms);
+        Arc::new(Message {
+            topic,
+            payload,
+            props,
+            qos: m.qos,
+            retain: m.retain,
+            high_priority: false,
+            expires_at,
+            origin: m.origin,
+            id,
+            sender,
+        })
+    }
+}
+
+/// A topic held as bytes, as text (it came from a `&str`).
+fn topic_str(b: &Bytes) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}

@@ -1,0 +1,265 @@
+//! A client's session: what outlives its network connection when the
+//! client asks for a persistent session (MQTT 5 §4.1): subscriptions,
+//! messages in flight each way, and the queue of messages waiting for a
+//! free slot in the in-flight window or for the client to come back.
+//!
+//! A session is owned by exactly one core at a time; it is `Send` so that
+//! a client reconnecting on another core can take it along
+//! ([`super::directory`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use wire::mqtt::{ProtocolVersion, QoS};
+
+use super::message::Message;
+use crate::config::QueueFull;
+use crate::sys::Token;
+
+/// A subscription's options (the data the topic index keeps per entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubOptions {
+    /// Granted QoS.
+    pub qos: QoS,
+    /// Not delivered the session's own publishes.
+    pub no_local: bool,
+    /// Keep the RETAIN flag as published (else cleared on live delivery).
+    pub retain_as_published: bool,
+    /// Subscription Identifier (MQTT 5), 0 for none.
+    pub id: u32,
+}
+
+/// A message owed to the client.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The message.
+    pub msg: Arc<Message>,
+    /// QoS it is delivered with: min(published, granted).
+    pub qos: QoS,
+    /// The RETAIN flag to send.
+    pub retain: bool,
+    /// Identifiers of every subscription it matched (MQTT 5).
+    pub sub_ids: Vec<u32>,
+}
+
+/// Where an outgoing QoS 1 or 2 message is in its handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AwaitAck {
+    /// QoS 1: PUBLISH sent, PUBACK next.
+    Puback,
+    /// QoS 2: PUBLISH sent, PUBREC next.
+    Pubrec,
+    /// QoS 2: PUBREL sent, PUBCOMP next.
+    Pubcomp,
+}
+
+/// An outgoing QoS 1 or 2 message that holds a packet id.
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    /// Its packet id.
+    pub packet_id: u16,
+    /// What comes next.
+    pub awaiting: AwaitAck,
+    /// The message (kept to resend with DUP after a reconnect).
+    pub out: Outgoing,
+}
+
+/// The will: published when the connection ends without DISCONNECT.
+#[derive(Clone, Debug)]
+pub struct WillMessage {
+    /// The message (its `retain` is the will's RETAIN).
+    pub msg: Arc<Message>,
+    /// MQTT 5 Will Delay Interval (s).
+    pub delay_s: u32,
+}
+
+/// Why an acknowledgement did not fit the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckError {
+    /// No message in flight has this packet id (0x92 in MQTT 5).
+    UnknownPacketId,
+}
+
+/// A client's session.
+#[derive(Debug)]
+pub struct Session {
+    /// The client identifier.
+    pub client_id: Arc<str>,
+    /// Node-unique id (no-local checks, index entries across moves).
+    pub uid: u64,
+    /// The protocol of its latest connection.
+    pub version: ProtocolVersion,
+    /// The connection on this core, while connected.
+    pub conn: Option<Token>,
+    /// Session Expiry Interval (s) after the connection ends; 0 ends the
+    /// session with the connection, `u32::MAX` never.
+    pub expiry_s: u32,
+    /// Unix ms when the connection ended (expiry counts from it).
+    pub ended_at: u64,
+    /// Subscriptions as the client wrote them (`$share/..` included).
+    pub subs: Vec<(Box<str>, SubOptions)>,
+    /// Outgoing QoS 1/2 messages holding packet ids, oldest first.
+    pub inflight: VecDeque<Inflight>,
+    /// Messages waiting for the window or for the client.
+    pub queue: VecDeque<Outgoing>,
+    /// Incoming QoS 2 packet ids: PUBREC sent, PUBREL not yet received.
+    pub awaiting_rel: Vec<u16>,
+    /// Most messages in flight to the client: min(its Receive Maximum,
+    /// the server's `max_inflight`).
+    pub window: u16,
+    /// The will of the current connection.
+    pub will: Option<WillMessage>,
+    next_packet_id: u16,
+}
+
+impl Session {
+    /// A new, empty session.
+    pub fn new(client_id: Arc<str>, uid: u64, version: ProtocolVersion) -> Session {
+        Session {
+            client_id,
+            uid,
+            version,
+            conn: None,
+            expiry_s: 0,
+            ended_at: 0,
+            subs: Vec::new(),
+            inflight: VecDeque::new(),
+            queue: VecDeque::new(),
+            awaiting_rel: Vec::new(),
+            window: 1,
+            will: None,
+            next_packet_id: 1,
+        }
+    }
+
+    /// Queues a message; a full queue drops one (the oldest or this one,
+    /// per `policy`) and returns true.
+    pub fn enqueue(&mut self, out: Outgoing, cap: usize, policy: QueueFull) -> bool {
+        if self.queue.len() < cap {
+            self.queue.push_back(out);
+            return false;
+        }
+        if policy == QueueFull::DropOldest {
+            self.queue.pop_front();
+            self.queue.push_back(out);
+        }
+        true
+    }
+
+    /// Whether the in-flight window has room.
+    pub fn window_open(&self) -> bool {
+        self.inflight.len() < usize::from(self.window)
+    }
+
+    /// A packet id not held by any message in flight.
+    pub fn next_packet_id(&mut self) -> u16 {
+        loop {
+            let id = self.next_packet_id;
+            self.next_packet_id = id.checked_add(1).unwrap_or(1);
+            if !self.inflight.iter().any(|i| i.packet_id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Records the answer `got` for `packet_id`; returns the message's
+    /// entry once the handshake is done (PUBACK, PUBCOMP), else `None`
+    /// (PUBREC: the caller sends PUBREL).
+    pub fn on_ack(&mut self, packet_id: u16, got: AwaitAck) -> Result<Option<Inflight>, AckError> {
+        let i = self
+            .inflight
+            .iter()
+            .position(|f| f.packet_id == packet_id && f.awaiting == got)
+            .ok_or(AckError::UnknownPacketId)?;
+        if got == AwaitAck::Pubrec {
+            self.inflight[i].awaiting = AwaitAck::Pubcomp;
+            return Ok(None);
+        }
+        Ok(self.inflight.remove(i))
+    }
+
+    /// Drops a QoS 2 message whose PUBREC carried a failure reason: the
+    /// flow ends there (MQTT 5 §4.3.3).
+    pub fn abandon(&mut self, packet_id: u16) {
+        self.inflight.retain(|f| f.packet_id != packet_id);
+    }
+
+    /// The options of the subscription to `filter`, if any.
+    pub fn sub(&self, filter: &str) -> Option<&SubOptions> {
+        self.subs
+            .iter()
+            .find(|(f, _)| &**f == filter)
+            .map(|(_, o)| o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn out(n: u8) -> Outgoing {
+        Outgoing {
+            msg: Arc::new(Message {
+                topic: Bytes::from_static(b"t"),
+                payload: Bytes::from(vec![n]),
+                props: Bytes::new(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                high_priority: false,
+                expires_at: 0,
+                origin: 0,
+                id: u64::from(n),
+                sender: Bytes::new(),
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            sub_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_by_policy() {
+        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
+        assert!(!s.enqueue(out(1), 2, QueueFull::DropOldest));
+        assert!(!s.enqueue(out(2), 2, QueueFull::DropOldest));
+        assert!(s.enqueue(out(3), 2, QueueFull::DropOldest));
+        let ids: Vec<u64> = s.queue.iter().map(|o| o.msg.id).collect();
+        assert_eq!(ids, [2, 3]);
+        assert!(s.enqueue(out(4), 2, QueueFull::DropNew));
+        let ids: Vec<u64> = s.queue.iter().map(|o| o.msg.id).collect();
+        assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_zero() {
+        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
+        s.next_packet_id = u16::MAX;
+        assert_eq!(s.next_packet_id(), u16::MAX);
+        let first = s.next_packet_id();
+        assert_eq!(first, 1);
+        s.inflight.push_back(Inflight {
+            packet_id: 2,
+            awaiting: AwaitAck::Puback,
+            out: out(1),
+        });
+        assert_eq!(s.next_packet_id(), 3);
+    }
+
+    #[test]
+    fn qos2_handshake_moves_through_pubrec_to_pubcomp() {
+        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
+        s.inflight.push_back(Inflight {
+            packet_id: 9,
+            awaiting: AwaitAck::Pubrec,
+            out: out(1),
+        });
+        assert_eq!(
+            s.on_ack(9, AwaitAck::Puback).unwrap_err(),
+            AckError::UnknownPacketId
+        );
+        assert!(s.on_ack(9, AwaitAck::Pubrec).unwrap().is_none());
+        assert!(s.on_ack(9, AwaitAck::Pubcomp).unwrap().is_some());
+        assert!(s.inflight.is_empty());
+    }
+}

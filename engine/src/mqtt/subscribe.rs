@@ -1,0 +1,255 @@
+//! SUBSCRIBE and UNSUBSCRIBE (§3.8, §3.10): each filter is checked and
+//! answered on its own; retained messages follow the SUBACK. Also the
+//! index entries of sessions and of `wire` subscribers, and the presence
+//! messages that keep other cores' replicas of the index current.
+
+use wire::mqtt::validate::{shared_filter, topic_filter};
+use wire::mqtt::{
+    Packet, Properties, PropertyId, PropertyValue, QoS, ReasonCode, RetainHandling, Suback,
+    Subscribe, Subscription, Unsuback, Unsubscribe,
+};
+
+use super::auth::Access;
+use super::inbound::reason;
+use super::session::{Outgoing, SubOptions};
+use super::topic_index::Change;
+use super::FRAME_SUBSCRIBER;
+use crate::conn::Conn;
+use crate::core_state::CoreState;
+use crate::mesh::NameKind;
+use crate::metrics;
+use crate::sys::Token;
+
+/// A filter split into its share group (if any) and the filter proper.
+fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
+    match shared_filter(filter) {
+        Ok(Some(s)) => Some((Some(s.group), s.filter)),
+        Ok(None) if topic_filter(filter) => Some((None, filter)),
+        _ => None,
+    }
+}
+
+impl CoreState {
+    /// SUBSCRIBE: one reason code per filter, then retained messages.
+    pub(crate) fn on_mqtt_subscribe(&mut self, token: Token, s: &Subscribe<'_>) {
+        let Some(key) = self.session_of(token) else {
+            return;
+        };
+        let sub_id = match s.properties.get(PropertyId::SUBSCRIPTION_IDENTIFIER) {
+            Some(PropertyValue::VarInt(id)) => id,
+            _ => 0,
+        };
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained = Vec::new();
+        for f in &s.filters {
+            if f.options.no_local && f.filter.starts_with("$share/") {
+                // §3.8.3.1: No Local on a shared subscription.
+                return self.mqtt_fail(
+                    token,
+                    ReasonCode::PROTOCOL_ERROR,
+                    "no-local on a shared subscription",
+                );
+            }
+            let (code, send_retained) = self.subscribe_one(token, key, f, sub_id);
+            codes.push(code);
+            if send_retained {
+                retained.push((f.filter, f.options.qos));
+            }
+        }
+        let suback = Suback {
+            packet_id: s.packet_id,
+            properties: Properties::EMPTY,
+            reasons: &codes,
+        };
+        self.mqtt_send(token, &Packet::Suback(suback));
+        for (filter, qos) in retained {
+            self.send_retained(key, filter, qos, sub_id);
+        }
+    }
+
+    /// One SUBSCRIBE entry: its reason code (granted QoS or failure) and
+    /// whether retained messages follow.
+    fn subscribe_one(
+        &mut self,
+        token: Token,
+        key: usize,
+        f: &Subscription<'_>,
+        sub_id: u32,
+    ) -> (u8, bool) {
+        let v5 = self.mqtt.sessions[key].version.is_v5();
+        let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
+        let Some((group, filter)) = split_shared(f.filter) else {
+            return fail(reason::FILTER_INVALID);
+        };
+        let user = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .and_then(|m| m.username.clone());
+        if !self
+            .mqtt
+            .shared
+            .acl
+            .allows(user.as_deref(), Access::Subscribe, f.filter)
+        {
+            metrics::inc(&self.stats.mqtt_acl_denied_total);
+            return fail(reason::NOT_AUTHORIZED);
+        }
+        let max = self.mqtt.cfg().max_subscriptions;
+        let s = &self.mqtt.sessions[key];
+        let existed = s.sub(f.filter).is_some();
+        if !existed && s.subs.len() >= max {
+            return fail(reason::QUOTA_EXCEEDED);
+        }
+        let opts = SubOptions {
+            qos: f.options.qos,
+            no_local: f.options.no_local,
+            retain_as_published: f.options.retain_as_published,
+            id: sub_id,
+        };
+        match self.mqtt.index.insert(filter, group, key as u64, opts) {
+            Ok((_, change)) => self.announce_filter(f.filter, change),
+            Err(_) => return fail(reason::FILTER_INVALID),
+        }
+        let subs = &mut self.mqtt.sessions[key].subs;
+        match subs.iter_mut().find(|(name, _)| &**name == f.filter) {
+            Some(entry) => entry.1 = opts,
+            None => subs.push((f.filter.into(), opts)),
+        }
+        let send_retained = group.is_none()
+            && match f.options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendIfNew => !existed,
+                RetainHandling::DoNotSend => false,
+            };
+        (f.options.qos as u8, send_retained)
+    }
+
+    /// The retained messages matching a new subscription, RETAIN set.
+    fn send_retained(&mut self, key: usize, filter: &str, qos: QoS, sub_id: u32) {
+        let mut found = Vec::new();
+        self.mqtt
+            .retained
+            .matching(filter, self.unix_ms, |m| found.push(m.clone()));
+        for msg in found {
+            let out = Outgoing {
+                qos: qos.min(msg.qos),
+                retain: true,
+                sub_ids: if sub_id != 0 {
+                    vec![sub_id]
+                } else {
+                    Vec::new()
+                },
+                msg,
+            };
+            self.deliver_to_session(key, out);
+        }
+    }
+
+    /// UNSUBSCRIBE: one reason code per filter (MQTT 5).
+    pub(crate) fn on_mqtt_unsubscribe(&mut self, token: Token, u: &Unsubscribe<'_>) {
+        let Some(key) = self.session_of(token) else {
+            return;
+        };
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for f in &u.filters {
+            let subs = &mut self.mqtt.sessions[key].subs;
+            let code = match subs.iter().position(|(name, _)| &**name == *f) {
+                Some(i) => {
+                    subs.swap_remove(i);
+                    self.unindex(key as u64, f);
+                    0x00
+                }
+                None => 0x11, // No subscription existed.
+            };
+            codes.push(code);
+        }
+        let unsuback = Unsuback {
+            packet_id: u.packet_id,
+            properties: Properties::EMPTY,
+            reasons: &codes,
+        };
+        self.mqtt_send(token, &Packet::Unsuback(unsuback));
+    }
+
+    /// Removes one index entry and tells the other cores if it was the
+    /// last of its filter here.
+    fn unindex(&mut self, sub: u64, filter: &str) {
+        if let Some((group, proper)) = split_shared(filter) {
+            let (_, change) = self.mqtt.index.remove(proper, group, sub);
+            self.announce_filter(filter, change);
+        }
+    }
+
+    /// Puts a session's subscriptions into this core's index (a session
+    /// that arrived from another core).
+    pub(crate) fn index_session(&mut self, key: usize) {
+        let subs = self.mqtt.sessions[key].subs.clone();
+        for (filter, opts) in subs {
+            if let Some((group, proper)) = split_shared(&filter) {
+                if let Ok((_, change)) = self.mqtt.index.insert(proper, group, key as u64, opts) {
+                    self.announce_filter(&filter, change);
+                }
+            }
+        }
+    }
+
+    /// Takes a session's subscriptions out of this core's index.
+    pub(crate) fn unindex_session(&mut self, key: usize) {
+        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
+            .subs
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect();
+        for f in filters {
+            self.unindex(key as u64, &f);
+        }
+    }
+
+    /// A `wire`/WebSocket subscription to a topic filter; false if the
+    /// filter is not valid.
+    pub(crate) fn subscribe_frames(&mut self, token: Token, filter: &str) -> bool {
+        let Some((group, proper)) = split_shared(filter) else {
+            return false;
+        };
+        let opts = SubOptions {
+            qos: QoS::AtMostOnce,
+            no_local: false,
+            retain_as_published: false,
+            id: 0,
+        };
+        match self
+            .mqtt
+            .index
+            .insert(proper, group, token | FRAME_SUBSCRIBER, opts)
+        {
+            Ok((_, change)) => {
+                self.announce_filter(filter, change);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Ends a `wire`/WebSocket subscription.
+    pub(crate) fn unsubscribe_frames(&mut self, token: Token, filter: &str) {
+        self.unindex(token | FRAME_SUBSCRIBER, filter);
+    }
+
+    fn announce_filter(&mut self, filter: &str, change: Change) {
+        let change = match change {
+            Change::None => crate::route::Change::None,
+            Change::Up => crate::route::Change::Up,
+            Change::Down => crate::route::Change::Down,
+        };
+        self.announce(NameKind::Filter, filter, change);
+    }
+
+    /// Another core gained its first or lost its last subscriber of a
+    /// filter (`$share/{group}/` included).
+    pub(crate) fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
+        if let Some((group, proper)) = split_shared(filter) {
+            self.mqtt.index.set_remote(proper, group, core, present);
+        }
+    }
+}
