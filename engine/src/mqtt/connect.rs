@@ -18,6 +18,10 @@ use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 
+/// Most aliases the server uses towards one client, whatever larger
+/// maximum the client allows: each costs the connection a topic handle.
+const ALIASES_OUT_MAX: u16 = 32;
+
 /// What a CONNECT asked for, kept while its session is fetched.
 #[derive(Debug)]
 pub struct PendingConnect {
@@ -84,6 +88,12 @@ impl CoreState {
             m.max_packet_out = match c.properties.get(PropertyId::MAXIMUM_PACKET_SIZE) {
                 Some(PropertyValue::U32(n)) => n,
                 _ => 0,
+            };
+            m.aliases_out = match c.properties.get(PropertyId::TOPIC_ALIAS_MAXIMUM) {
+                Some(PropertyValue::U16(n)) if n > 0 => {
+                    Some(Box::new(super::alias::OutboundAliases::new(n.min(ALIASES_OUT_MAX))))
+                }
+                _ => None,
             };
         }
         let me = self.settings.core;

@@ -17,6 +17,7 @@
 //! - [`session`], [`message`], [`retained`], [`directory`], [`auth`]: the
 //!   state these act on.
 
+pub mod alias;
 pub mod auth;
 pub mod connect;
 pub mod directory;
@@ -100,6 +101,8 @@ pub struct MqttConn {
     pub aliases_in: Vec<Option<Bytes>>,
     /// The client's Maximum Packet Size (MQTT 5); 0 for none.
     pub max_packet_out: u32,
+    /// Aliases towards the client, if it allows any.
+    pub aliases_out: Option<Box<alias::OutboundAliases>>,
     /// The CONNECT waiting for its session from another core.
     pub pending: Option<Box<connect::PendingConnect>>,
 }
@@ -116,6 +119,7 @@ impl MqttConn {
             username: None,
             aliases_in: Vec::new(),
             max_packet_out: 0,
+            aliases_out: None,
             pending: None,
         })
     }

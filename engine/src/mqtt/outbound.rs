@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use wire::mqtt::{Ack, Packet, PropertyId, PropertyValue, Publish, QoS};
 
+use super::alias::AliasUse;
 use super::message::Message;
 use super::session::{AwaitAck, Inflight, Outgoing};
 use crate::conn::Conn;
@@ -140,10 +141,12 @@ impl CoreState {
         packet_id: Option<u16>,
         dup: bool,
     ) -> Option<bool> {
-        let conn = self.conns.get(token)?;
-        let (v, max) = conn.mqtt_ref().map(|m| (m.version, m.max_packet_out))?;
+        let conn = self.conns.get_mut(token)?;
         let is_ws = conn.ws.is_some();
+        let m = conn.mqtt()?;
+        let (v, max) = (m.version, m.max_packet_out);
         let msg: &Arc<Message> = &out.msg;
+        let alias = m.aliases_out.as_mut().map(|a| a.for_topic(&msg.topic));
         let props = &mut self.mqtt.props;
         props.clear();
         if v.is_v5() {
@@ -161,11 +164,22 @@ impl CoreState {
                 );
             }
         }
+        let topic = match alias {
+            Some(AliasUse::Assign(a)) => {
+                props.push(PropertyId::TOPIC_ALIAS, PropertyValue::U16(a));
+                msg.topic_str()
+            }
+            Some(AliasUse::Reuse(a)) => {
+                props.push(PropertyId::TOPIC_ALIAS, PropertyValue::U16(a));
+                ""
+            }
+            None => msg.topic_str(),
+        };
         let p = Publish {
             dup,
             qos: out.qos,
             retain: out.retain,
-            topic: msg.topic_str(),
+            topic,
             packet_id,
             properties: props.as_properties(),
             payload: &[],
@@ -178,6 +192,12 @@ impl CoreState {
             // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
             // dropped as if it had been delivered.
             metrics::inc(&self.stats.mqtt_oversized_packets_total);
+            if let Some(AliasUse::Assign(a)) = alias {
+                let m = self.conns.get_mut(token).and_then(Conn::mqtt);
+                if let Some(aliases) = m.and_then(|m| m.aliases_out.as_mut()) {
+                    aliases.forget(a);
+                }
+            }
             Some(false)
         } else if is_ws {
             // One WebSocket message per packet keeps it simple for
