@@ -39,6 +39,8 @@ pub struct PendingConnect {
     pub assigned: bool,
     /// Server Keep Alive to announce (MQTT 5), if the client's was capped.
     pub server_keep_alive: Option<u16>,
+    /// The user name (ACL checks).
+    pub username: Option<Box<str>>,
 }
 
 impl CoreState {
@@ -47,7 +49,6 @@ impl CoreState {
     pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
             m.version = c.version;
-            m.username = c.username.map(Box::from);
         }
         if c.properties
             .get(PropertyId::AUTHENTICATION_METHOD)
@@ -90,9 +91,9 @@ impl CoreState {
                 _ => 0,
             };
             m.aliases_out = match c.properties.get(PropertyId::TOPIC_ALIAS_MAXIMUM) {
-                Some(PropertyValue::U16(n)) if n > 0 => {
-                    Some(Box::new(super::alias::OutboundAliases::new(n.min(ALIASES_OUT_MAX))))
-                }
+                Some(PropertyValue::U16(n)) if n > 0 => Some(Box::new(
+                    super::alias::OutboundAliases::new(n.min(ALIASES_OUT_MAX)),
+                )),
                 _ => None,
             };
         }
@@ -105,6 +106,7 @@ impl CoreState {
                     clean_start: pending.clean_start,
                 };
                 self.mesh.send(owner as usize, Lane::High, msg);
+                self.mqtt.fetching.insert(pending.client_id.clone(), token);
                 if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
                     m.awaiting_session = true;
                     m.pending = Some(Box::new(pending));
@@ -177,6 +179,7 @@ impl CoreState {
             will,
             assigned,
             server_keep_alive,
+            username: c.username.map(Box::from),
         }
     }
 
@@ -205,8 +208,10 @@ impl CoreState {
         client_id: &str,
         clean_start: bool,
     ) -> Option<usize> {
-        let key = *self.mqtt.by_client.get(client_id)?;
-        if let Some(old) = self.mqtt.sessions[key].conn.take() {
+        let key = self.mqtt.sessions.key_of(client_id)?;
+        let old = self.mqtt.sessions[key].conn();
+        self.mqtt.sessions[key].set_conn(None);
+        if let Some(old) = old {
             metrics::inc(&self.stats.mqtt_takeovers_total);
             if let Some(m) = self.conns.get_mut(old).and_then(Conn::mqtt) {
                 m.session = None;
@@ -248,21 +253,18 @@ impl CoreState {
             Some(key) => key,
             None => {
                 let uid = self.mqtt.next_uid();
-                let key =
-                    self.mqtt
-                        .sessions
-                        .insert(Session::new(p.client_id.clone(), uid, version));
-                self.mqtt.by_client.insert(p.client_id.clone(), key);
-                key
+                let s = Session::new(p.client_id.clone(), uid, version);
+                self.mqtt.sessions.insert(Box::new(s))
             }
         };
         let uid = {
             let s = &mut self.mqtt.sessions[key];
             s.version = version;
-            s.conn = Some(token);
+            s.set_conn(Some(token));
             s.expiry_s = p.expiry_s;
             s.window = p.window.max(1);
             s.will = p.will.take();
+            s.username = p.username.take();
             s.uid
         };
         self.mqtt.away.retain(|&(k, _)| k != key);
@@ -270,7 +272,7 @@ impl CoreState {
         // session resumes (§3.1.3.2.2).
         self.mqtt.delayed_wills.retain(|w| w.1 != uid);
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.session = Some(key);
+            m.session = Some(key as u32);
             m.awaiting_session = false;
         }
         if let Some(c) = self.conns.get_mut(token) {
@@ -334,13 +336,9 @@ impl CoreState {
         token: Token,
         clean: bool,
     ) {
-        let awaiting_here = self.conns.tokens().any(|t| {
-            let m = self.conns.get(t).and_then(Conn::mqtt_ref);
-            m.is_some_and(|m| {
-                m.awaiting_session && m.pending.as_ref().is_some_and(|p| p.client_id == client_id)
-            })
-        });
-        if awaiting_here && !self.mqtt.by_client.contains_key(&*client_id) {
+        if self.mqtt.fetching.contains_key(&*client_id)
+            && self.mqtt.sessions.key_of(&client_id).is_none()
+        {
             // Ours is still on its way here: pass it on when it lands.
             self.mqtt.takes_pending.push((client_id, from, token));
             return;
@@ -364,7 +362,7 @@ impl CoreState {
         client_id: Arc<str>,
         session: Option<Box<Session>>,
     ) {
-        let key = session.map(|s| self.import_session(*s));
+        let key = session.map(|s| self.import_session(s));
         if let Some(i) = self
             .mqtt
             .takes_pending
@@ -414,20 +412,18 @@ impl CoreState {
     fn export_session(&mut self, key: usize) -> Box<Session> {
         self.unindex_session(key);
         let s = self.mqtt.sessions.remove(key);
-        self.mqtt.by_client.remove(&*s.client_id);
         self.mqtt.away.retain(|&(k, _)| k != key);
         metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
-        Box::new(s)
+        s
     }
 
     /// Adopts a session from another core; its subscriptions join this
     /// core's index.
-    fn import_session(&mut self, mut s: Session) -> usize {
-        s.conn = None;
-        let client_id = s.client_id.clone();
+    fn import_session(&mut self, mut s: Box<Session>) -> usize {
+        s.set_conn(None);
         let key = self.mqtt.sessions.insert(s);
-        self.mqtt.by_client.insert(client_id, key);
         self.index_session(key);
+        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
         key
     }
 

@@ -201,6 +201,10 @@ impl CoreState {
 
     /// The session key of a connected MQTT connection.
     pub(crate) fn session_of(&self, token: Token) -> Option<usize> {
-        self.conns.get(token)?.mqtt_ref()?.session
+        self.conns
+            .get(token)?
+            .mqtt_ref()?
+            .session
+            .map(|k| k as usize)
     }
 }

@@ -14,14 +14,14 @@ impl CoreState {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
     pub(crate) fn mqtt_conn_removed(&mut self, token: Token, conn: &mut Conn) {
-        let Some(key) = conn.mqtt().and_then(|m| m.session) else {
+        let Some(key) = conn.mqtt().and_then(|m| m.session).map(|k| k as usize) else {
             return;
         };
         if self
             .mqtt
             .sessions
             .get(key)
-            .is_some_and(|s| s.conn == Some(token))
+            .is_some_and(|s| s.conn() == Some(token))
         {
             self.session_left(key);
         }
@@ -34,8 +34,8 @@ impl CoreState {
         let Some(s) = self.mqtt.sessions.get_mut(key) else {
             return;
         };
-        s.conn = None;
-        s.ended_at = now;
+        s.set_conn(None);
+        s.ended_at_s = (now / 1000) as u32;
         let (will, expiry, uid) = (s.will.take(), s.expiry_s, s.uid);
         if let Some(w) = will {
             if w.delay_s == 0 || expiry == 0 {
@@ -62,7 +62,6 @@ impl CoreState {
         }
         self.unindex_session(key);
         let s = self.mqtt.sessions.remove(key);
-        self.mqtt.by_client.remove(&*s.client_id);
         self.mqtt
             .shared
             .directory
@@ -104,8 +103,8 @@ impl CoreState {
             .iter()
             .filter(|&&(key, uid)| {
                 self.mqtt.sessions.get(key).is_some_and(|s| {
-                    let ends = s.ended_at.saturating_add(u64::from(s.expiry_s) * 1000);
-                    s.uid == uid && s.conn.is_none() && now >= ends
+                    let ends = u64::from(s.ended_at_s) + u64::from(s.expiry_s);
+                    s.uid == uid && s.conn().is_none() && now / 1000 >= ends
                 })
             })
             .map(|&(key, _)| key)

@@ -29,6 +29,7 @@ pub mod outbound;
 pub mod publish;
 pub mod retained;
 pub mod session;
+pub mod sessions;
 pub mod subscribe;
 pub mod topic_index;
 
@@ -36,7 +37,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use slab::Slab;
 use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
 
 use crate::config::MqttConfig;
@@ -44,7 +44,7 @@ use auth::{Acl, Authenticator};
 use directory::SessionDirectory;
 use message::Message;
 use retained::RetainedStore;
-use session::{Session, SubOptions};
+use session::SubOptions;
 use topic_index::{SubscriberId, TopicIndex};
 
 /// Index entries with this bit set are `wire`/WebSocket envelope
@@ -87,7 +87,7 @@ pub struct MqttConn {
     /// Incremental packet decoder; holds bytes only mid-packet.
     pub decoder: PacketDecoder,
     /// The session (a key of [`Broker::sessions`]) once connected.
-    pub session: Option<usize>,
+    pub session: Option<u32>,
     /// Protocol version, from CONNECT.
     pub version: ProtocolVersion,
     /// CONNECT is handled but the session is on its way from another
@@ -95,10 +95,9 @@ pub struct MqttConn {
     pub awaiting_session: bool,
     /// Keep-alive in reactor ticks (64 ms); 0 for none.
     pub keep_alive_ticks: u32,
-    /// The client's user name (ACL checks).
-    pub username: Option<Box<str>>,
-    /// Topic aliases the client set (MQTT 5), by alias - 1.
-    pub aliases_in: Vec<Option<Bytes>>,
+    /// Topic aliases the client set (MQTT 5), by alias - 1; allocated
+    /// when the client first sets one.
+    pub aliases_in: Option<Box<[Option<Bytes>]>>,
     /// The client's Maximum Packet Size (MQTT 5); 0 for none.
     pub max_packet_out: u32,
     /// Aliases towards the client, if it allows any.
@@ -116,8 +115,7 @@ impl MqttConn {
             version: ProtocolVersion::V311,
             awaiting_session: false,
             keep_alive_ticks: 0,
-            username: None,
-            aliases_in: Vec::new(),
+            aliases_in: None,
             max_packet_out: 0,
             aliases_out: None,
             pending: None,
@@ -129,10 +127,8 @@ impl MqttConn {
 pub struct Broker {
     /// Shared settings and node-wide maps.
     pub shared: Arc<BrokerShared>,
-    /// Sessions owned by this core.
-    pub sessions: Slab<Session>,
-    /// Client id -> session key, for sessions on this core.
-    pub by_client: HashMap<Arc<str>, usize>,
+    /// Sessions owned by this core, by key and by client id.
+    pub sessions: sessions::Sessions,
     /// This core's replica of the subscription index.
     pub index: TopicIndex<SubOptions>,
     /// This core's copy of the retained messages.
@@ -142,6 +138,9 @@ pub struct Broker {
     pub(crate) away: Vec<(usize, u64)>,
     /// Wills waiting for their delay: (unix ms due, session uid, will).
     pub(crate) delayed_wills: Vec<(u64, u64, Arc<Message>)>,
+    /// Client ids whose session a CONNECT here is fetching from another
+    /// core, and that connection.
+    pub(crate) fetching: HashMap<Arc<str>, crate::sys::Token>,
     /// Take-over requests for sessions still travelling to this core.
     pub(crate) takes_pending: Vec<(Arc<str>, u16, crate::sys::Token)>,
     /// Encode scratch for packets.
@@ -158,12 +157,12 @@ impl Broker {
     pub fn new(shared: Arc<BrokerShared>, core: u16) -> Broker {
         Broker {
             shared,
-            sessions: Slab::new(),
-            by_client: HashMap::new(),
+            sessions: sessions::Sessions::default(),
             index: TopicIndex::new(),
             retained: RetainedStore::default(),
             away: Vec::new(),
             delayed_wills: Vec::new(),
+            fetching: HashMap::new(),
             takes_pending: Vec::new(),
             out: Vec::new(),
             props: PropertiesBuf::new(),
@@ -182,5 +181,21 @@ impl Broker {
     /// The `[mqtt]` settings.
     pub fn cfg(&self) -> &MqttConfig {
         &self.shared.cfg
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// An idle device pays for these besides its slot (docs/benchmarks.md:
+    /// memory per idle connection).
+    #[test]
+    fn idle_device_state_stays_small() {
+        let conn = std::mem::size_of::<super::MqttConn>();
+        let session = std::mem::size_of::<super::session::Session>();
+        println!("MqttConn {conn} Session {session}");
+        assert!(
+            conn <= 200 && session <= 300,
+            "MqttConn {conn}, Session {session}"
+        );
     }
 }

@@ -47,7 +47,7 @@ impl CoreState {
         let cap = self.mqtt.cfg().offline_queue_messages;
         let policy = self.mqtt.cfg().offline_queue_full;
         let s = self.mqtt.sessions.get_mut(key)?;
-        let Some(token) = s.conn else {
+        let Some(token) = s.conn() else {
             // Away: QoS 0 is not kept for absent clients (MQTT §3.1.2.4
             // leaves it optional; mosquitto does the same by default).
             if out.qos != QoS::AtMostOnce && s.enqueue(out, cap, policy) {
@@ -60,19 +60,13 @@ impl CoreState {
                 .write_publish(token, &out, None, false)
                 .map(|o| (token, o));
         }
-        if !s.window_open() || !s.queue.is_empty() {
+        if !s.window_open() || s.queued() > 0 {
             if s.enqueue(out, cap, policy) {
                 metrics::inc(&self.stats.mqtt_queue_dropped_total);
             }
             return None;
         }
-        let packet_id = s.next_packet_id();
-        let awaiting = first_ack(out.qos);
-        s.inflight.push_back(Inflight {
-            packet_id,
-            awaiting,
-            out: out.clone(),
-        });
+        let packet_id = s.start_flight(out.clone());
         self.write_publish(token, &out, Some(packet_id), false)
             .map(|o| (token, o))
     }
@@ -84,27 +78,19 @@ impl CoreState {
             let Some(s) = self.mqtt.sessions.get_mut(key) else {
                 return;
             };
-            let Some(token) = s.conn else {
+            let Some(token) = s.conn() else {
                 return;
             };
             if !s.window_open() {
                 return;
             }
-            let Some(out) = s.queue.pop_front() else {
+            let Some(out) = s.pop_queued() else {
                 return;
             };
             if out.msg.expired(now) {
                 continue;
             }
-            let packet_id = (out.qos != QoS::AtMostOnce).then(|| {
-                let id = s.next_packet_id();
-                s.inflight.push_back(Inflight {
-                    packet_id: id,
-                    awaiting: first_ack(out.qos),
-                    out: out.clone(),
-                });
-                id
-            });
+            let packet_id = (out.qos != QoS::AtMostOnce).then(|| s.start_flight(out.clone()));
             self.write_publish(token, &out, packet_id, false);
         }
     }
@@ -115,10 +101,13 @@ impl CoreState {
         let Some(s) = self.mqtt.sessions.get(key) else {
             return;
         };
-        let Some(token) = s.conn else {
+        let Some(token) = s.conn() else {
             return;
         };
-        let inflight: Vec<Inflight> = s.inflight.iter().cloned().collect();
+        let inflight: Vec<Inflight> = s
+            .flows()
+            .map(|f| f.inflight.iter().cloned().collect())
+            .unwrap_or_default();
         for f in inflight {
             match f.awaiting {
                 AwaitAck::Pubcomp => {
@@ -232,12 +221,5 @@ impl CoreState {
             body: &msg.payload,
         };
         self.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
-    }
-}
-
-fn first_ack(qos: QoS) -> AwaitAck {
-    match qos {
-        QoS::ExactlyOnce => AwaitAck::Pubrec,
-        _ => AwaitAck::Puback,
     }
 }

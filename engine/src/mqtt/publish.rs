@@ -46,11 +46,11 @@ impl CoreState {
         };
         if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
             let s = &self.mqtt.sessions[key];
-            if s.awaiting_rel.contains(&id) {
+            if s.awaits_release(id) {
                 // A resent QoS 2 PUBLISH: answer again, route once.
                 return self.mqtt_send(token, &Packet::Pubrec(Ack::new(id)));
             }
-            if s.awaiting_rel.len() >= usize::from(self.mqtt.cfg().receive_maximum) {
+            if s.unreleased() >= usize::from(self.mqtt.cfg().receive_maximum) {
                 return self.mqtt_fail(
                     token,
                     reason::RECEIVE_MAXIMUM_EXCEEDED,
@@ -58,11 +58,7 @@ impl CoreState {
                 );
             }
         }
-        let username = self
-            .conns
-            .get(token)
-            .and_then(Conn::mqtt_ref)
-            .and_then(|m| m.username.clone());
+        let username = self.mqtt.sessions[key].username.clone();
         let acl = &self.mqtt.shared.acl;
         let allowed =
             acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic_str(&topic));
@@ -103,7 +99,7 @@ impl CoreState {
             (QoS::AtLeastOnce, Some(id)) => self.mqtt_send(token, &Packet::Puback(ack(id))),
             (QoS::ExactlyOnce, Some(id)) => {
                 if code == ReasonCode::SUCCESS {
-                    self.mqtt.sessions[key].awaiting_rel.push(id);
+                    self.mqtt.sessions[key].flows_mut().awaiting_rel.push(id);
                 }
                 self.mqtt_send(token, &Packet::Pubrec(ack(id)));
             }
@@ -132,15 +128,15 @@ impl CoreState {
             .and_then(Conn::mqtt)
             .ok_or((reason::UNSPECIFIED, "gone"))?;
         let slot = usize::from(alias - 1);
-        if m.aliases_in.len() <= slot {
-            m.aliases_in.resize(usize::from(max), None);
-        }
+        let table = m
+            .aliases_in
+            .get_or_insert_with(|| vec![None; usize::from(max)].into_boxed_slice());
         match fresh {
             Some(t) => {
-                m.aliases_in[slot] = Some(t.clone());
+                table[slot] = Some(t.clone());
                 Ok(t)
             }
-            None => m.aliases_in[slot]
+            None => table[slot]
                 .clone()
                 .ok_or((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
         }
@@ -179,13 +175,7 @@ impl CoreState {
             return;
         };
         let s = &mut self.mqtt.sessions[key];
-        let known = match s.awaiting_rel.iter().position(|&id| id == a.packet_id) {
-            Some(i) => {
-                s.awaiting_rel.swap_remove(i);
-                true
-            }
-            None => false,
-        };
+        let known = s.release(a.packet_id);
         let v5 = s.version.is_v5();
         let mut comp = Ack::new(a.packet_id);
         if !known && v5 {

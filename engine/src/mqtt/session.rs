@@ -8,6 +8,7 @@
 //! ([`super::directory`]).
 
 use std::collections::VecDeque;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use wire::mqtt::{ProtocolVersion, QoS};
@@ -28,6 +29,9 @@ pub struct SubOptions {
     /// Subscription Identifier (MQTT 5), 0 for none.
     pub id: u32,
 }
+
+/// A subscription: the filter as written and its options.
+pub type Subscription = (Box<str>, SubOptions);
 
 /// A message owed to the client.
 #[derive(Clone, Debug)]
@@ -89,27 +93,46 @@ pub struct Session {
     pub uid: u64,
     /// The protocol of its latest connection.
     pub version: ProtocolVersion,
-    /// The connection on this core, while connected.
-    pub conn: Option<Token>,
+    /// The connection on this core, while connected (token + 1, so that
+    /// the option costs no extra word).
+    conn: Option<NonZeroU64>,
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
     pub expiry_s: u32,
-    /// Unix ms when the connection ended (expiry counts from it).
-    pub ended_at: u64,
-    /// Subscriptions as the client wrote them (`$share/..` included).
-    pub subs: Vec<(Box<str>, SubOptions)>,
-    /// Outgoing QoS 1/2 messages holding packet ids, oldest first.
-    pub inflight: VecDeque<Inflight>,
-    /// Messages waiting for the window or for the client.
-    pub queue: VecDeque<Outgoing>,
-    /// Incoming QoS 2 packet ids: PUBREC sent, PUBREL not yet received.
-    pub awaiting_rel: Vec<u16>,
+    /// Unix seconds when the connection ended (expiry counts from it).
+    pub ended_at_s: u32,
+    /// Subscriptions as the client wrote them (`$share/..` included);
+    /// boxed so that a session without any pays one pointer.
+    #[allow(clippy::box_collection)]
+    subs: Option<Box<Vec<Subscription>>>,
+    /// Messages in flight and queued; allocated while there are any, so
+    /// an idle device's session pays one pointer for them.
+    flows: Option<Box<Flows>>,
+    /// The user name of the current connection (ACL checks).
+    pub username: Option<Box<str>>,
     /// Most messages in flight to the client: min(its Receive Maximum,
     /// the server's `max_inflight`).
     pub window: u16,
     /// The will of the current connection.
     pub will: Option<WillMessage>,
     next_packet_id: u16,
+}
+
+/// A session's messages in flight each way and its queue.
+#[derive(Debug, Default)]
+pub struct Flows {
+    /// Outgoing QoS 1/2 messages holding packet ids, oldest first.
+    pub inflight: VecDeque<Inflight>,
+    /// Messages waiting for the window or for the client.
+    pub queue: VecDeque<Outgoing>,
+    /// Incoming QoS 2 packet ids: PUBREC sent, PUBREL not yet received.
+    pub awaiting_rel: Vec<u16>,
+}
+
+impl Flows {
+    fn is_empty(&self) -> bool {
+        self.inflight.is_empty() && self.queue.is_empty() && self.awaiting_rel.is_empty()
+    }
 }
 
 impl Session {
@@ -121,34 +144,106 @@ impl Session {
             version,
             conn: None,
             expiry_s: 0,
-            ended_at: 0,
-            subs: Vec::new(),
-            inflight: VecDeque::new(),
-            queue: VecDeque::new(),
-            awaiting_rel: Vec::new(),
+            ended_at_s: 0,
+            subs: None,
+            flows: None,
+            username: None,
             window: 1,
             will: None,
             next_packet_id: 1,
         }
     }
 
+    /// The flows, if any message is in flight or queued.
+    pub fn flows(&self) -> Option<&Flows> {
+        self.flows.as_deref()
+    }
+
+    /// The flows, created on first use.
+    pub fn flows_mut(&mut self) -> &mut Flows {
+        self.flows.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the flows once nothing is in flight or queued.
+    pub fn release_flows(&mut self) {
+        if self.flows.as_ref().is_some_and(|f| f.is_empty()) {
+            self.flows = None;
+        }
+    }
+
+    /// Messages queued.
+    pub fn queued(&self) -> usize {
+        self.flows().map_or(0, |f| f.queue.len())
+    }
+
+    /// Messages in flight to the client.
+    pub fn in_flight(&self) -> usize {
+        self.flows().map_or(0, |f| f.inflight.len())
+    }
+
+    /// Takes the oldest queued message.
+    pub fn pop_queued(&mut self) -> Option<Outgoing> {
+        let out = self.flows.as_mut()?.queue.pop_front();
+        self.release_flows();
+        out
+    }
+
+    /// Whether an incoming QoS 2 message with `id` awaits its PUBREL.
+    pub fn awaits_release(&self, id: u16) -> bool {
+        self.flows().is_some_and(|f| f.awaiting_rel.contains(&id))
+    }
+
+    /// Incoming QoS 2 messages awaiting PUBREL.
+    pub fn unreleased(&self) -> usize {
+        self.flows().map_or(0, |f| f.awaiting_rel.len())
+    }
+
+    /// Ends the QoS 2 flow of an incoming `id`; false if it was unknown.
+    pub fn release(&mut self, id: u16) -> bool {
+        let Some(f) = self.flows.as_mut() else {
+            return false;
+        };
+        let Some(i) = f.awaiting_rel.iter().position(|&x| x == id) else {
+            return false;
+        };
+        f.awaiting_rel.swap_remove(i);
+        self.release_flows();
+        true
+    }
+
     /// Queues a message; a full queue drops one (the oldest or this one,
     /// per `policy`) and returns true.
     pub fn enqueue(&mut self, out: Outgoing, cap: usize, policy: QueueFull) -> bool {
-        if self.queue.len() < cap {
-            self.queue.push_back(out);
+        let queue = &mut self.flows_mut().queue;
+        if queue.len() < cap {
+            queue.push_back(out);
             return false;
         }
         if policy == QueueFull::DropOldest {
-            self.queue.pop_front();
-            self.queue.push_back(out);
+            queue.pop_front();
+            queue.push_back(out);
         }
         true
     }
 
     /// Whether the in-flight window has room.
     pub fn window_open(&self) -> bool {
-        self.inflight.len() < usize::from(self.window)
+        self.in_flight() < usize::from(self.window)
+    }
+
+    /// Puts a message in flight under a fresh packet id and returns it.
+    pub fn start_flight(&mut self, out: Outgoing) -> u16 {
+        let packet_id = self.next_packet_id();
+        let awaiting = match out.qos {
+            QoS::ExactlyOnce => AwaitAck::Pubrec,
+            _ => AwaitAck::Puback,
+        };
+        self.flows_mut().inflight.push_back(Inflight {
+            packet_id,
+            awaiting,
+            out,
+        });
+        packet_id
     }
 
     /// A packet id not held by any message in flight.
@@ -156,7 +251,10 @@ impl Session {
         loop {
             let id = self.next_packet_id;
             self.next_packet_id = id.checked_add(1).unwrap_or(1);
-            if !self.inflight.iter().any(|i| i.packet_id == id) {
+            let taken = self
+                .flows()
+                .is_some_and(|f| f.inflight.iter().any(|i| i.packet_id == id));
+            if !taken {
                 return id;
             }
         }
@@ -166,30 +264,79 @@ impl Session {
     /// entry once the handshake is done (PUBACK, PUBCOMP), else `None`
     /// (PUBREC: the caller sends PUBREL).
     pub fn on_ack(&mut self, packet_id: u16, got: AwaitAck) -> Result<Option<Inflight>, AckError> {
-        let i = self
-            .inflight
+        let inflight = &mut self
+            .flows
+            .as_mut()
+            .ok_or(AckError::UnknownPacketId)?
+            .inflight;
+        let i = inflight
             .iter()
             .position(|f| f.packet_id == packet_id && f.awaiting == got)
             .ok_or(AckError::UnknownPacketId)?;
         if got == AwaitAck::Pubrec {
-            self.inflight[i].awaiting = AwaitAck::Pubcomp;
+            inflight[i].awaiting = AwaitAck::Pubcomp;
             return Ok(None);
         }
-        Ok(self.inflight.remove(i))
+        let done = inflight.remove(i);
+        self.release_flows();
+        Ok(done)
     }
 
     /// Drops a QoS 2 message whose PUBREC carried a failure reason: the
     /// flow ends there (MQTT 5 §4.3.3).
     pub fn abandon(&mut self, packet_id: u16) {
-        self.inflight.retain(|f| f.packet_id != packet_id);
+        if let Some(f) = self.flows.as_mut() {
+            f.inflight.retain(|f| f.packet_id != packet_id);
+        }
+        self.release_flows();
     }
 
     /// The options of the subscription to `filter`, if any.
     pub fn sub(&self, filter: &str) -> Option<&SubOptions> {
-        self.subs
+        self.subs()
             .iter()
             .find(|(f, _)| &**f == filter)
             .map(|(_, o)| o)
+    }
+
+    /// Subscriptions, as the client wrote them.
+    pub fn subs(&self) -> &[Subscription] {
+        self.subs.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds or replaces the subscription to `filter`.
+    pub fn set_sub(&mut self, filter: &str, opts: SubOptions) {
+        let subs = self.subs.get_or_insert_with(Box::default);
+        match subs.iter_mut().find(|(f, _)| &**f == filter) {
+            Some(entry) => entry.1 = opts,
+            None => subs.push((filter.into(), opts)),
+        }
+    }
+
+    /// Removes the subscription to `filter`; false if there was none.
+    pub fn remove_sub(&mut self, filter: &str) -> bool {
+        let Some(subs) = self.subs.as_mut() else {
+            return false;
+        };
+        let Some(i) = subs.iter().position(|(f, _)| &**f == filter) else {
+            return false;
+        };
+        subs.swap_remove(i);
+        if subs.is_empty() {
+            self.subs = None;
+        }
+        true
+    }
+
+    /// The connection on this core, while connected.
+    pub fn conn(&self) -> Option<Token> {
+        self.conn.map(|t| t.get() - 1)
+    }
+
+    /// Binds the session to a connection (or to none).
+    pub fn set_conn(&mut self, token: Option<Token>) {
+        // Tokens stay below 2^56 (conn.rs), so + 1 cannot overflow.
+        self.conn = token.and_then(|t| NonZeroU64::new(t + 1));
     }
 }
 
@@ -224,10 +371,10 @@ mod tests {
         assert!(!s.enqueue(out(1), 2, QueueFull::DropOldest));
         assert!(!s.enqueue(out(2), 2, QueueFull::DropOldest));
         assert!(s.enqueue(out(3), 2, QueueFull::DropOldest));
-        let ids: Vec<u64> = s.queue.iter().map(|o| o.msg.id).collect();
+        let ids: Vec<u64> = s.flows().unwrap().queue.iter().map(|o| o.msg.id).collect();
         assert_eq!(ids, [2, 3]);
         assert!(s.enqueue(out(4), 2, QueueFull::DropNew));
-        let ids: Vec<u64> = s.queue.iter().map(|o| o.msg.id).collect();
+        let ids: Vec<u64> = s.flows().unwrap().queue.iter().map(|o| o.msg.id).collect();
         assert_eq!(ids, [2, 3]);
     }
 
@@ -238,7 +385,7 @@ mod tests {
         assert_eq!(s.next_packet_id(), u16::MAX);
         let first = s.next_packet_id();
         assert_eq!(first, 1);
-        s.inflight.push_back(Inflight {
+        s.flows_mut().inflight.push_back(Inflight {
             packet_id: 2,
             awaiting: AwaitAck::Puback,
             out: out(1),
@@ -249,7 +396,7 @@ mod tests {
     #[test]
     fn qos2_handshake_moves_through_pubrec_to_pubcomp() {
         let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
-        s.inflight.push_back(Inflight {
+        s.flows_mut().inflight.push_back(Inflight {
             packet_id: 9,
             awaiting: AwaitAck::Pubrec,
             out: out(1),
@@ -260,6 +407,6 @@ mod tests {
         );
         assert!(s.on_ack(9, AwaitAck::Pubrec).unwrap().is_none());
         assert!(s.on_ack(9, AwaitAck::Pubcomp).unwrap().is_some());
-        assert!(s.inflight.is_empty());
+        assert!(s.flows().is_none(), "an idle session frees its flows");
     }
 }

@@ -14,7 +14,6 @@ use super::inbound::reason;
 use super::session::{Outgoing, SubOptions};
 use super::topic_index::Change;
 use super::FRAME_SUBSCRIBER;
-use crate::conn::Conn;
 use crate::core_state::CoreState;
 use crate::mesh::NameKind;
 use crate::metrics;
@@ -50,7 +49,7 @@ impl CoreState {
                     "no-local on a shared subscription",
                 );
             }
-            let (code, send_retained) = self.subscribe_one(token, key, f, sub_id);
+            let (code, send_retained) = self.subscribe_one(key, f, sub_id);
             codes.push(code);
             if send_retained {
                 retained.push((f.filter, f.options.qos));
@@ -69,23 +68,13 @@ impl CoreState {
 
     /// One SUBSCRIBE entry: its reason code (granted QoS or failure) and
     /// whether retained messages follow.
-    fn subscribe_one(
-        &mut self,
-        token: Token,
-        key: usize,
-        f: &Subscription<'_>,
-        sub_id: u32,
-    ) -> (u8, bool) {
+    fn subscribe_one(&mut self, key: usize, f: &Subscription<'_>, sub_id: u32) -> (u8, bool) {
         let v5 = self.mqtt.sessions[key].version.is_v5();
         let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
         let Some((group, filter)) = split_shared(f.filter) else {
             return fail(reason::FILTER_INVALID);
         };
-        let user = self
-            .conns
-            .get(token)
-            .and_then(Conn::mqtt_ref)
-            .and_then(|m| m.username.clone());
+        let user = self.mqtt.sessions[key].username.clone();
         if !self
             .mqtt
             .shared
@@ -98,7 +87,7 @@ impl CoreState {
         let max = self.mqtt.cfg().max_subscriptions;
         let s = &self.mqtt.sessions[key];
         let existed = s.sub(f.filter).is_some();
-        if !existed && s.subs.len() >= max {
+        if !existed && s.subs().len() >= max {
             return fail(reason::QUOTA_EXCEEDED);
         }
         let opts = SubOptions {
@@ -111,11 +100,7 @@ impl CoreState {
             Ok((_, change)) => self.announce_filter(f.filter, change),
             Err(_) => return fail(reason::FILTER_INVALID),
         }
-        let subs = &mut self.mqtt.sessions[key].subs;
-        match subs.iter_mut().find(|(name, _)| &**name == f.filter) {
-            Some(entry) => entry.1 = opts,
-            None => subs.push((f.filter.into(), opts)),
-        }
+        self.mqtt.sessions[key].set_sub(f.filter, opts);
         let send_retained = group.is_none()
             && match f.options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,
@@ -153,14 +138,11 @@ impl CoreState {
         };
         let mut codes = Vec::with_capacity(u.filters.len());
         for f in &u.filters {
-            let subs = &mut self.mqtt.sessions[key].subs;
-            let code = match subs.iter().position(|(name, _)| &**name == *f) {
-                Some(i) => {
-                    subs.swap_remove(i);
-                    self.unindex(key as u64, f);
-                    0x00
-                }
-                None => 0x11, // No subscription existed.
+            let code = if self.mqtt.sessions[key].remove_sub(f) {
+                self.unindex(key as u64, f);
+                0x00
+            } else {
+                0x11 // No subscription existed.
             };
             codes.push(code);
         }
@@ -184,7 +166,7 @@ impl CoreState {
     /// Puts a session's subscriptions into this core's index (a session
     /// that arrived from another core).
     pub(crate) fn index_session(&mut self, key: usize) {
-        let subs = self.mqtt.sessions[key].subs.clone();
+        let subs = self.mqtt.sessions[key].subs().to_vec();
         for (filter, opts) in subs {
             if let Some((group, proper)) = split_shared(&filter) {
                 if let Ok((_, change)) = self.mqtt.index.insert(proper, group, key as u64, opts) {
@@ -197,7 +179,7 @@ impl CoreState {
     /// Takes a session's subscriptions out of this core's index.
     pub(crate) fn unindex_session(&mut self, key: usize) {
         let filters: Vec<Box<str>> = self.mqtt.sessions[key]
-            .subs
+            .subs()
             .iter()
             .map(|(f, _)| f.clone())
             .collect();
