@@ -5,6 +5,8 @@
 
 use bytes::Bytes;
 
+use super::message::Message;
+
 /// What to send for one PUBLISH's topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AliasUse {
@@ -32,18 +34,19 @@ impl OutboundAliases {
         }
     }
 
-    /// The alias to send `topic` with.
-    pub fn for_topic(&mut self, topic: &Bytes) -> AliasUse {
-        if let Some(i) = self.topics.iter().position(|t| t == topic) {
+    /// The alias to send `msg`'s topic with.
+    pub fn for_topic(&mut self, msg: &Message) -> AliasUse {
+        if let Some(i) = self.topics.iter().position(|t| t == msg.topic()) {
             return AliasUse::Reuse(i as u16 + 1);
         }
+        let topic = msg.topic_bytes();
         let slot = if self.topics.len() < usize::from(self.max) {
-            self.topics.push(topic.clone());
+            self.topics.push(topic);
             self.topics.len() - 1
         } else {
             let slot = usize::from(self.next);
             self.next = (self.next + 1) % self.max;
-            self.topics[slot] = topic.clone();
+            self.topics[slot] = topic;
             slot
         };
         AliasUse::Assign(slot as u16 + 1)
@@ -66,7 +69,24 @@ mod tests {
     #[test]
     fn aliases_are_assigned_reused_and_recycled_oldest_first() {
         let mut a = OutboundAliases::new(2);
-        let (x, y, z) = (Bytes::from("x"), Bytes::from("y"), Bytes::from("z"));
+        let m = |t: &str| {
+            let parts = crate::mqtt::message::Parts {
+                topic: t,
+                payload: b"",
+                props: b"",
+                sender: "",
+            };
+            let meta = crate::mqtt::message::Meta {
+                qos: wire::mqtt::QoS::AtMostOnce,
+                retain: false,
+                high_priority: false,
+                expires_at: 0,
+                origin: 0,
+                id: 0,
+            };
+            Message::new(&mut bytes::BytesMut::new(), parts, meta)
+        };
+        let (x, y, z) = (m("x"), m("y"), m("z"));
         assert_eq!(a.for_topic(&x), AliasUse::Assign(1));
         assert_eq!(a.for_topic(&y), AliasUse::Assign(2));
         assert_eq!(a.for_topic(&x), AliasUse::Reuse(1));

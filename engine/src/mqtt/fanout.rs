@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use wire::mqtt::QoS;
 
-use super::message::Message;
+use super::message::{Message, Meta, Parts};
 use super::retained::Retained;
 use super::session::Outgoing;
 use super::topic_index::SharedPick;
@@ -295,27 +295,23 @@ impl CoreState {
     /// PUBLISH, `wire` subscribers the DELIVER `frame`. Returns whether
     /// the sender must pause.
     pub(crate) fn route_topic(&mut self, from: Token, s: &SentToTopic<'_>, frame: Bytes) -> bool {
-        use bytes::BufMut;
-        let arena = crate::core_state::reserve(&mut self.arena);
-        arena.put_slice(s.topic.as_bytes());
-        let topic = arena.split().freeze();
-        arena.put_slice(s.sender.as_bytes());
-        let sender = arena.split().freeze();
-        // MQTT subscribers need the body on its own: one copy per SEND.
-        arena.put_slice(s.body);
-        let payload = arena.split().freeze();
-        let msg = Arc::new(Message {
-            topic,
-            payload,
-            props: Bytes::new(),
+        let parts = Parts {
+            topic: s.topic,
+            // MQTT subscribers need the body on its own: one copy per SEND.
+            payload: s.body,
+            props: &[],
+            sender: s.sender,
+        };
+        let meta = Meta {
             qos: QoS::AtMostOnce,
             retain: false,
             high_priority: s.header.flags.contains(wire::Flags::HIGH_PRIORITY),
             expires_at: 0,
             origin: 0,
             id: s.server_id,
-            sender,
-        });
+        };
+        let arena = crate::core_state::reserve(&mut self.arena);
+        let msg = Arc::new(Message::new(arena, parts, meta));
         let me = self.settings.core;
         let f = self.publish_here((me, from), &msg, Some(frame.clone()));
         let remote = f.remote & !(1u64 << me);

@@ -135,11 +135,11 @@ impl CoreState {
         let m = conn.mqtt()?;
         let (v, max) = (m.version, m.max_packet_out);
         let msg: &Arc<Message> = &out.msg;
-        let alias = m.aliases_out.as_mut().map(|a| a.for_topic(&msg.topic));
+        let alias = m.aliases_out.as_mut().map(|a| a.for_topic(msg));
         let props = &mut self.mqtt.props;
         props.clear();
         if v.is_v5() {
-            props.extend_from_block(&msg.props);
+            props.extend_from_block(msg.props());
             if let Some(left) = msg.expiry_left_s(self.unix_ms) {
                 props.push(
                     PropertyId::MESSAGE_EXPIRY_INTERVAL,
@@ -175,8 +175,8 @@ impl CoreState {
         };
         let mut head = std::mem::take(&mut self.mqtt.out);
         head.clear();
-        let encoded = p.encode_head(msg.payload.len(), v, &mut head);
-        let too_big = max != 0 && head.len() + msg.payload.len() > max as usize;
+        let encoded = p.encode_head(msg.payload().len(), v, &mut head);
+        let too_big = max != 0 && head.len() + msg.payload().len() > max as usize;
         let r = if encoded.is_err() || too_big {
             // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
             // dropped as if it had been delivered.
@@ -191,13 +191,13 @@ impl CoreState {
         } else if is_ws {
             // One WebSocket message per packet keeps it simple for
             // clients that (wrongly) expect alignment.
-            head.extend_from_slice(&msg.payload);
+            head.extend_from_slice(msg.payload());
             let b = self.arena_bytes(&head);
             self.queue(token, b)
         } else {
             let b = self.arena_bytes(&head);
             self.queue_raw(token, b);
-            self.queue_raw(token, msg.payload.clone())
+            self.queue_raw(token, msg.payload_bytes())
         };
         self.mqtt.out = head;
         metrics::inc(&self.stats.mqtt_publishes_out_total);
@@ -211,14 +211,14 @@ impl CoreState {
         if msg.high_priority {
             h.flags = wire::Flags::HIGH_PRIORITY;
         }
-        let sender = std::str::from_utf8(&msg.sender).unwrap_or("");
+        let sender = msg.sender();
         let d = wire::Deliver {
             sender,
             target: wire::Target {
                 kind: wire::TargetKind::Topic,
                 id: msg.topic_str(),
             },
-            body: &msg.payload,
+            body: msg.payload(),
         };
         self.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
     }

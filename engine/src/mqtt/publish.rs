@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use wire::mqtt::{Ack, Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode};
 
 use super::auth::Access;
 use super::inbound::reason;
-use super::message::Message;
+use super::message::{Message, Meta, Parts};
 use super::session::AwaitAck;
 use crate::conn::Conn;
 use crate::core_state::CoreState;
@@ -40,10 +40,11 @@ impl CoreState {
         let Some(key) = self.session_of(token) else {
             return;
         };
-        let topic = match self.resolve_alias(token, p) {
+        let aliased = match self.resolve_alias(token, p) {
             Ok(t) => t,
             Err((code, what)) => return self.mqtt_fail(token, code, what),
         };
+        let topic = aliased.as_ref().map_or(p.topic, topic_str);
         if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
             let s = &self.mqtt.sessions[key];
             if s.awaits_release(id) {
@@ -60,8 +61,7 @@ impl CoreState {
         }
         let username = self.mqtt.sessions[key].username.clone();
         let acl = &self.mqtt.shared.acl;
-        let allowed =
-            acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic_str(&topic));
+        let allowed = acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic);
         let mut code = ReasonCode::SUCCESS;
         if allowed {
             let (uid, client) = {
@@ -69,7 +69,7 @@ impl CoreState {
                 (s.uid, s.client_id.clone())
             };
             let msg = self.new_message(MessageSpec {
-                topic: topic_str(&topic),
+                topic,
                 payload: p.payload,
                 props: p.properties,
                 qos: p.qos,
@@ -113,9 +113,13 @@ impl CoreState {
         &mut self,
         token: Token,
         p: &Publish<'_>,
-    ) -> Result<Bytes, (ReasonCode, &'static str)> {
+    ) -> Result<Option<Bytes>, (ReasonCode, &'static str)> {
+        // Most PUBLISHes carry no properties at all: skip the lookup.
+        if p.properties.is_empty() {
+            return Ok(None);
+        }
         let Some(PropertyValue::U16(alias)) = p.properties.get(PropertyId::TOPIC_ALIAS) else {
-            return Ok(self.arena_bytes(p.topic.as_bytes()));
+            return Ok(None);
         };
         let max = self.mqtt.cfg().topic_alias_maximum;
         if alias == 0 || alias > max {
@@ -133,11 +137,12 @@ impl CoreState {
             .get_or_insert_with(|| vec![None; usize::from(max)].into_boxed_slice());
         match fresh {
             Some(t) => {
-                table[slot] = Some(t.clone());
-                Ok(t)
+                table[slot] = Some(t);
+                Ok(None)
             }
             None => table[slot]
                 .clone()
+                .map(Some)
                 .ok_or((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
         }
     }
@@ -207,28 +212,23 @@ impl CoreState {
                 _ => {}
             }
         }
-        let arena = crate::core_state::reserve(&mut self.arena);
-        arena.put_slice(m.topic.as_bytes());
-        let topic = arena.split().freeze();
-        arena.put_slice(m.payload);
-        let payload = arena.split().freeze();
-        arena.put_slice(self.mqtt.props.as_properties().as_bytes());
-        let props = arena.split().freeze();
-        arena.put_slice(m.sender.as_bytes());
-        let sender = arena.split().freeze();
         let id = self.ids.next_id_at(self.unix_ms);
-        Arc::new(Message {
-            topic,
-            payload,
-            props,
+        let parts = Parts {
+            topic: m.topic,
+            payload: m.payload,
+            props: self.mqtt.props.as_properties().as_bytes(),
+            sender: m.sender,
+        };
+        let meta = Meta {
             qos: m.qos,
             retain: m.retain,
             high_priority: false,
             expires_at,
             origin: m.origin,
             id,
-            sender,
-        })
+        };
+        let arena = crate::core_state::reserve(&mut self.arena);
+        Arc::new(Message::new(arena, parts, meta))
     }
 }
 

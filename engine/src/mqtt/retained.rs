@@ -32,7 +32,7 @@ impl RetainedStore {
     /// Stores, replaces or (with an empty payload) clears `msg`'s topic.
     pub fn apply(&mut self, msg: &Arc<Message>, max: usize) -> Retained {
         let topic = msg.topic_str();
-        if msg.payload.is_empty() {
+        if msg.payload().is_empty() {
             self.by_topic.remove(topic);
             return Retained::Cleared;
         }

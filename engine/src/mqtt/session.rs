@@ -343,22 +343,10 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn out(n: u8) -> Outgoing {
         Outgoing {
-            msg: Arc::new(Message {
-                topic: Bytes::from_static(b"t"),
-                payload: Bytes::from(vec![n]),
-                props: Bytes::new(),
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                high_priority: false,
-                expires_at: 0,
-                origin: 0,
-                id: u64::from(n),
-                sender: Bytes::new(),
-            }),
+            msg: Arc::new(super::super::message::test_message(u64::from(n), 0)),
             qos: QoS::AtLeastOnce,
             retain: false,
             sub_ids: Vec::new(),

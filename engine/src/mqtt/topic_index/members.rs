@@ -7,7 +7,7 @@
 //! instead of scanning (a reconnect storm of n sessions would otherwise
 //! cost n² comparisons on one core).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use super::SubscriberId;
 

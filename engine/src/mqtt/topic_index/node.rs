@@ -11,7 +11,7 @@
 //! [`FILTER_LEVELS_MAX`](super::FILTER_LEVELS_MAX) before creating nodes;
 //! a walk never goes deeper than nodes that exist, whatever its input.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::str::Split;
 
 use super::slot::Slot;

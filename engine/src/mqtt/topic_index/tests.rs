@@ -366,5 +366,6 @@ fn each_local_filter_replays_local_presence_only() {
 fn a_node_stays_small() {
     assert_eq!(std::mem::size_of::<members::Members<u64>>(), 24);
     assert_eq!(std::mem::size_of::<slot::Slot<u64>>(), 40);
-    assert_eq!(std::mem::size_of::<node::Node<u64>>(), 104);
+    let node = std::mem::size_of::<node::Node<u64>>();
+    assert!(node <= 104, "Node grew to {node} bytes");
 }
