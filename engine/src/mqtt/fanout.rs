@@ -167,6 +167,7 @@ impl CoreState {
             ..Fanout::default()
         };
         let mut opts = Vec::new();
+        self.mqtt.shared_packets.begin(msg);
         for run in matches.chunk_by(|a, b| a.0 == b.0) {
             let sub = run[0].0;
             opts.clear();
@@ -189,6 +190,7 @@ impl CoreState {
                 f.pause |= pause;
             }
         }
+        self.mqtt.shared_packets.end();
         self.mqtt.matches = matches;
         metrics::add(
             &self.stats.messages_delivered_total,

@@ -147,6 +147,8 @@ pub struct Broker {
     pub(crate) out: Vec<u8>,
     /// Property scratch for outgoing PUBLISHes.
     pub(crate) props: PropertiesBuf,
+    /// Whole QoS 0 packets shared by the subscribers of one fan-out.
+    pub(crate) shared_packets: outbound::SharedPackets,
     /// Match scratch: (subscriber, options) pairs of one publish.
     pub(crate) matches: Vec<(SubscriberId, SubOptions)>,
     next_uid: u64,
@@ -167,6 +169,7 @@ impl Broker {
             out: Vec::new(),
             props: PropertiesBuf::new(),
             matches: Vec::new(),
+            shared_packets: outbound::SharedPackets::default(),
             next_uid: (u64::from(core) << 48) | 1,
         }
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use wire::mqtt::{Ack, Packet, PropertyId, PropertyValue, Publish, QoS};
+use wire::mqtt::{Ack, Packet, PropertyId, PropertyValue, ProtocolVersion, Publish, QoS};
 
 use super::alias::AliasUse;
 use super::message::Message;
@@ -15,6 +15,46 @@ use crate::conn::Conn;
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::sys::Token;
+
+/// Payloads up to this many bytes are copied in behind each PUBLISH head
+/// (one send buffer); larger ones follow it as a shared handle, uncopied.
+const INLINE_PAYLOAD_MAX: usize = 1024;
+
+/// The whole QoS 0 PUBLISH of the message being fanned out, per protocol
+/// version and RETAIN flag, for every subscriber that gets the same bytes
+/// (no packet id, alias, subscription id or expiry): encoded once per
+/// publish instead of once per subscriber. Valid only during one fan-out.
+#[derive(Debug, Default)]
+pub struct SharedPackets {
+    msg: usize,
+    packets: [Option<Bytes>; 4],
+}
+
+impl SharedPackets {
+    /// Starts caching for `msg` (dropping what the last one left).
+    pub fn begin(&mut self, msg: &Arc<Message>) {
+        *self = SharedPackets {
+            msg: Arc::as_ptr(msg) as usize,
+            ..SharedPackets::default()
+        };
+    }
+
+    /// Ends the fan-out: nothing may match a later message that happens
+    /// to reuse the address.
+    pub fn end(&mut self) {
+        *self = SharedPackets::default();
+    }
+
+    fn get(&self, msg: &Arc<Message>, variant: usize) -> Option<Bytes> {
+        (self.msg == Arc::as_ptr(msg) as usize).then(|| self.packets[variant].clone())?
+    }
+
+    fn put(&mut self, msg: &Arc<Message>, variant: usize, packet: &Bytes) {
+        if self.msg == Arc::as_ptr(msg) as usize {
+            self.packets[variant] = Some(packet.clone());
+        }
+    }
+}
 
 impl CoreState {
     /// Encodes `packet` for the connection's protocol version and queues it.
@@ -136,6 +176,66 @@ impl CoreState {
         let (v, max) = (m.version, m.max_packet_out);
         let msg: &Arc<Message> = &out.msg;
         let alias = m.aliases_out.as_mut().map(|a| a.for_topic(msg));
+        let shareable =
+            packet_id.is_none() && alias.is_none() && out.sub_ids.is_empty() && msg.expires_at == 0;
+        let variant = usize::from(v.is_v5()) * 2 + usize::from(out.retain);
+        if shareable {
+            if let Some(packet) = self.mqtt.shared_packets.get(msg, variant) {
+                metrics::inc(&self.stats.mqtt_publishes_out_total);
+                if max != 0 && packet.len() > max as usize {
+                    metrics::inc(&self.stats.mqtt_oversized_packets_total);
+                    return Some(false);
+                }
+                return self.queue(token, packet);
+            }
+        }
+        let mut head = std::mem::take(&mut self.mqtt.out);
+        head.clear();
+        let encoded = self.encode_publish_head(out, packet_id, dup, v, alias, &mut head);
+        let payload = msg.payload();
+        let too_big = max != 0 && head.len() + payload.len() > max as usize;
+        let r = if encoded.is_err() || too_big {
+            // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
+            // dropped as if it had been delivered.
+            metrics::inc(&self.stats.mqtt_oversized_packets_total);
+            if let Some(AliasUse::Assign(a)) = alias {
+                let m = self.conns.get_mut(token).and_then(Conn::mqtt);
+                if let Some(aliases) = m.and_then(|m| m.aliases_out.as_mut()) {
+                    aliases.forget(a);
+                }
+            }
+            Some(false)
+        } else if is_ws || payload.len() <= INLINE_PAYLOAD_MAX {
+            // One buffer: a small payload is cheaper to copy than to send
+            // as a second iovec, and WebSocket clients get one packet per
+            // message.
+            head.extend_from_slice(payload);
+            let packet = self.arena_bytes(&head);
+            if shareable {
+                self.mqtt.shared_packets.put(msg, variant, &packet);
+            }
+            self.queue(token, packet)
+        } else {
+            let b = self.arena_bytes(&head);
+            self.queue_raw(token, b);
+            self.queue_raw(token, msg.payload_bytes())
+        };
+        self.mqtt.out = head;
+        metrics::inc(&self.stats.mqtt_publishes_out_total);
+        r
+    }
+
+    /// Encodes a PUBLISH head for this connection's version and alias.
+    fn encode_publish_head(
+        &mut self,
+        out: &Outgoing,
+        packet_id: Option<u16>,
+        dup: bool,
+        v: ProtocolVersion,
+        alias: Option<AliasUse>,
+        head: &mut Vec<u8>,
+    ) -> Result<(), wire::mqtt::EncodeError> {
+        let msg = &out.msg;
         let props = &mut self.mqtt.props;
         props.clear();
         if v.is_v5() {
@@ -173,35 +273,7 @@ impl CoreState {
             properties: props.as_properties(),
             payload: &[],
         };
-        let mut head = std::mem::take(&mut self.mqtt.out);
-        head.clear();
-        let encoded = p.encode_head(msg.payload().len(), v, &mut head);
-        let too_big = max != 0 && head.len() + msg.payload().len() > max as usize;
-        let r = if encoded.is_err() || too_big {
-            // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
-            // dropped as if it had been delivered.
-            metrics::inc(&self.stats.mqtt_oversized_packets_total);
-            if let Some(AliasUse::Assign(a)) = alias {
-                let m = self.conns.get_mut(token).and_then(Conn::mqtt);
-                if let Some(aliases) = m.and_then(|m| m.aliases_out.as_mut()) {
-                    aliases.forget(a);
-                }
-            }
-            Some(false)
-        } else if is_ws {
-            // One WebSocket message per packet keeps it simple for
-            // clients that (wrongly) expect alignment.
-            head.extend_from_slice(msg.payload());
-            let b = self.arena_bytes(&head);
-            self.queue(token, b)
-        } else {
-            let b = self.arena_bytes(&head);
-            self.queue_raw(token, b);
-            self.queue_raw(token, msg.payload_bytes())
-        };
-        self.mqtt.out = head;
-        metrics::inc(&self.stats.mqtt_publishes_out_total);
-        r
+        p.encode_head(msg.payload().len(), v, head)
     }
 
     /// Shares a DELIVER frame of `msg` for `wire`/WebSocket subscribers.
