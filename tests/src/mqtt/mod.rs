@@ -11,13 +11,21 @@
 //! instead of Switchboard, with the test's equivalent mosquitto settings,
 //! and the test's client side runs against it unchanged. That proves a
 //! test right before Switchboard's broker exists. It applies to the tests
-//! that start an [`MqttBroker`] (`mqtt_cli`, `mqtt_paho`, `mqtt_js` and
+//! that start an [`MqttBroker`] (`mqtt_cli`, `mqtt_paho`, `mqtt_js`,
 //! `mqtt_bad_input`, whose Switchboard-only metric checks are skipped
-//! there); tests of Switchboard-only features (config users and ACL,
-//! metrics, crossing to `wire` and WebSocket JSON clients) start a
-//! [`Server`] and ignore it. Where mosquitto knowingly differs from the
-//! specification, a test says so next to its expectation
-//! ([`MqttBroker::expect`]).
+//! there, and `mqtt_auth::bad_password_is_refused`); tests of
+//! Switchboard-only features (the ACL, crossing to `wire` and WebSocket
+//! JSON clients) start a [`Server`] and ignore it. Where mosquitto
+//! knowingly differs from the specification, a test says so next to its
+//! expectation ([`MqttBroker::expect`]).
+//!
+//! The reference run, one backend (the other runs the same mosquitto):
+//!
+//! ```text
+//! SB_MQTT_REFERENCE=mosquitto cargo test -p e2e --test e2e -- --include-ignored \
+//!     mqtt_cli::epoll mqtt_paho::epoll mqtt_js::epoll mqtt_bad_input::epoll \
+//!     mqtt_auth::epoll::bad_password
+//! ```
 
 pub mod cli;
 pub mod raw;
@@ -42,10 +50,11 @@ pub const REFERENCE_ENV: &str = "SB_MQTT_REFERENCE";
 /// The counters a refused MQTT packet may bump; a bad-input test passes
 /// when any of them rose (each test names the one it expects, for the
 /// failure message). The broker's names: adjust them here only.
-pub const ERROR_COUNTERS: [&str; 3] = [
+pub const ERROR_COUNTERS: [&str; 4] = [
     "mqtt_malformed_packets_total",
     "mqtt_protocol_errors_total",
     "mqtt_oversized_packets_total",
+    "mqtt_receive_maximum_exceeded_total",
 ];
 
 /// Hang guard for a scenario script (Python or Node): its own waits are
@@ -149,6 +158,11 @@ impl MqttBroker {
             "no MQTT error counter rose (expected {expected}); before {before:?}, now {now:?}"
         );
     }
+}
+
+/// True when this test process runs against a reference broker.
+pub fn reference_run() -> bool {
+    reference_binary().is_some()
 }
 
 /// The mosquitto binary of a reference run, if this is one.

@@ -4,10 +4,13 @@
 //! denied QoS 1 PUBLISH gets PUBACK 0x87 and reaches nobody; rules are
 //! per user and the first match wins.
 //!
-//! Switchboard only (its config file): these do not run against a
-//! reference broker.
+//! The ACL test is Switchboard only (its config file); the password test
+//! runs against a reference mosquitto too (`SB_MQTT_REFERENCE`, see
+//! `e2e::mqtt`), given the same users in a mosquitto password file.
 
-use e2e::mqtt::{paho, run_ok};
+use std::process::Command;
+
+use e2e::mqtt::{paho, reference_run, run_ok, MqttBroker};
 use e2e::ws::temp_file;
 use e2e::{Backend, Server};
 
@@ -60,12 +63,27 @@ fn start(backend: Backend) -> Server {
 }
 
 fn bad_password_is_refused(backend: Backend) {
-    let server = start(backend);
-    run_ok(&mut paho(
-        "mqtt_auth.py",
-        "bad_password",
-        server.mqtt_addr(),
-    ));
+    let broker = MqttBroker::start_with(backend, CONFIG, &mosquitto_users());
+    run_ok(&mut paho("mqtt_auth.py", "bad_password", broker.addr()));
+}
+
+/// The users of [`CONFIG`] in a mosquitto password file, as mosquitto
+/// config lines; nothing outside a reference run.
+fn mosquitto_users() -> String {
+    if !reference_run() {
+        return String::new();
+    }
+    let path = temp_file("mosquitto.passwd", "");
+    for (user, password) in [("alice", "secret"), ("bob", "hunter2")] {
+        let status = Command::new("mosquitto_passwd")
+            .arg("-b")
+            .arg(&path)
+            .args([user, password])
+            .status()
+            .expect("running mosquitto_passwd");
+        assert!(status.success(), "mosquitto_passwd: {status}");
+    }
+    format!("password_file {}\n", path.display())
 }
 
 fn acl_denies_by_user_and_first_match(backend: Backend) {

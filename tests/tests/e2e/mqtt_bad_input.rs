@@ -37,6 +37,7 @@ const RECEIVE_MAXIMUM: u16 = 4;
 const MALFORMED: &str = "mqtt_malformed_packets_total";
 const PROTOCOL: &str = "mqtt_protocol_errors_total";
 const OVERSIZED: &str = "mqtt_oversized_packets_total";
+const RECEIVE_MAXIMUM_EXCEEDED: &str = "mqtt_receive_maximum_exceeded_total";
 
 /// What the server answers a violation with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +102,8 @@ impl Setup {
                     panic!("expected one DISCONNECT {code:#04x}, got {packets:?}")
                 };
                 assert_eq!(p.kind, kind::DISCONNECT, "{p:?}");
-                assert_eq!(p.disconnect_reason(), code, "{p:?}");
+                let got = p.disconnect_reason();
+                assert_eq!(got, code, "DISCONNECT reason {got:#04x}, want {code:#04x}");
             }
         }
         self.broker.expect_error_counted(&before, counter);
@@ -239,6 +241,7 @@ fn receive_maximum_exceeded_disconnects_0x93(backend: Backend) {
         let reasons: Vec<_> = packets.iter().map(|p| (p.kind, p.body.first())).collect();
         assert_eq!(reasons, [(kind::DISCONNECT, Some(&0x93))], "{packets:?}");
     }
-    s.broker.expect_error_counted(&before, PROTOCOL);
+    s.broker
+        .expect_error_counted(&before, RECEIVE_MAXIMUM_EXCEEDED);
     s.bystander_still_receives();
 }
