@@ -8,6 +8,7 @@ mod binary;
 mod client;
 pub mod flood;
 pub mod frames;
+pub mod mqtt;
 mod server;
 pub mod ws;
 

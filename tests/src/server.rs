@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,15 +42,17 @@ pub struct Server {
     child: Child,
     wire: SocketAddr,
     ws: Option<SocketAddr>,
+    mqtt: Option<SocketAddr>,
     admin: SocketAddr,
     threads: usize,
     stderr: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Server {
-    /// Starts the server with `--backend <backend>`, port-0 addresses,
-    /// unpinned threads (2 unless `extra_args` sets `--threads`), then
-    /// `extra_args`; returns once it printed its ready line.
+    /// Starts the server with `--backend <backend>`, port-0 addresses
+    /// (MQTT's too, where the binary has the broker), unpinned threads (2
+    /// unless `extra_args` sets `--threads`), then `extra_args`; returns
+    /// once it printed its ready line.
     pub fn start(backend: Backend, extra_args: &[&str]) -> Server {
         let mut cmd = Command::new(switchboard_bin());
         cmd.args(["--backend", backend.name()])
@@ -59,6 +61,11 @@ impl Server {
             .args(["--pin-threads", "false"]);
         if !extra_args.contains(&"--threads") {
             cmd.args(["--threads", "2"]);
+        }
+        // Without it every server would listen on 1883 and the tests,
+        // which run in parallel, would fight over it.
+        if binary_has_mqtt() && !extra_args.contains(&"--mqtt-addr") {
+            cmd.args(["--mqtt-addr", "127.0.0.1:0"]);
         }
         // Only the arguments above configure the server under test.
         for (key, _) in std::env::vars_os() {
@@ -88,6 +95,7 @@ impl Server {
             child,
             wire: "0.0.0.0:0".parse().unwrap(),
             ws: None,
+            mqtt: None,
             admin: "0.0.0.0:0".parse().unwrap(),
             threads: 0,
             stderr,
@@ -104,6 +112,7 @@ impl Server {
         assert_eq!(ready.backend, backend.name(), "ready line: {line}");
         server.wire = ready.wire;
         server.ws = ready.ws;
+        server.mqtt = ready.mqtt;
         server.admin = ready.admin;
         server.threads = ready.threads;
         server
@@ -117,6 +126,18 @@ impl Server {
     /// The WebSocket listener (panics if the server does not serve it).
     pub fn ws_addr(&self) -> SocketAddr {
         self.ws.expect("the server serves WebSocket")
+    }
+
+    /// The MQTT TCP listener. Panics if the server serves no MQTT: a
+    /// binary from before the broker (no `mqtt=` in its ready line) or
+    /// one started with MQTT off (`mqtt=off`).
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.mqtt.unwrap_or_else(|| {
+            panic!(
+                "this switchboard serves no MQTT: its ready line had no mqtt=ADDR \
+                 (a binary without the broker, or --mqtt-enabled false)"
+            )
+        })
     }
 
     /// The admin HTTP listener.
@@ -238,13 +259,31 @@ fn read_ready_line(stdout: ChildStdout) -> Option<String> {
     rx.recv_timeout(READY_TIMEOUT).ok()
 }
 
-/// The fields of `switchboard ready backend=.. threads=.. wire=.. ws=.. admin=..`.
+/// Whether the binary under test has the MQTT broker (its `--help` names
+/// `--mqtt-addr`); asked once per test process. Until the broker lands
+/// the flag does not exist, and passing it would stop every server.
+fn binary_has_mqtt() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let out = Command::new(switchboard_bin())
+            .arg("--help")
+            .output()
+            .expect("running switchboard --help");
+        assert!(out.status.success(), "switchboard --help failed: {out:?}");
+        String::from_utf8_lossy(&out.stdout).contains("--mqtt-addr")
+    })
+}
+
+/// The fields of `switchboard ready backend=.. threads=.. wire=.. ws=..
+/// mqtt=.. admin=..`.
 struct Ready {
     backend: String,
     threads: usize,
     wire: SocketAddr,
     /// `ws=off` when WebSocket is not served.
     ws: Option<SocketAddr>,
+    /// `mqtt=off` when MQTT is not served; absent before the broker.
+    mqtt: Option<SocketAddr>,
     admin: SocketAddr,
 }
 
@@ -259,6 +298,7 @@ fn parse_ready_line(line: &str) -> Option<Ready> {
         threads: fields.get("threads")?.parse().ok()?,
         wire: fields.get("wire")?.parse().ok()?,
         ws: fields.get("ws").and_then(|w| w.parse().ok()),
+        mqtt: fields.get("mqtt").and_then(|m| m.parse().ok()),
         admin: fields.get("admin")?.parse().ok()?,
     })
 }
@@ -321,7 +361,19 @@ mod tests {
         assert_eq!(r.threads, 2);
         assert_eq!(r.wire.port(), 7070);
         assert_eq!(r.admin.port(), 9090);
+        assert_eq!(r.mqtt, None, "a ready line from before the broker");
         assert!(parse_ready_line("switchboard ready backend=epoll").is_none());
+    }
+
+    #[test]
+    fn ready_line_with_mqtt_parses() {
+        let line = "switchboard ready backend=uring threads=2 wire=127.0.0.1:7070 \
+                    ws=127.0.0.1:8080 mqtt=127.0.0.1:1883 admin=127.0.0.1:9090";
+        let r = parse_ready_line(line).unwrap();
+        assert_eq!(r.mqtt.map(|a| a.port()), Some(1883));
+        assert_eq!(r.admin.port(), 9090);
+        let off = line.replace("mqtt=127.0.0.1:1883", "mqtt=off");
+        assert_eq!(parse_ready_line(&off).unwrap().mqtt, None);
     }
 
     #[test]

@@ -6,8 +6,29 @@
 //! runs one backend.
 
 /// Instantiates each listed `fn(Backend)` as a test per backend:
-/// `<module>::uring::<name>` and `<module>::epoll::<name>`.
+/// `<module>::uring::<name>` and `<module>::epoll::<name>`. An attribute
+/// before a `;` (`#[ignore = "why"];`) goes on every one of them.
 macro_rules! both_backends {
+    (#[$attr:meta]; $($name:ident),+ $(,)?) => {
+        mod uring {
+            $(
+                #[test]
+                #[$attr]
+                fn $name() {
+                    super::$name(e2e::Backend::Uring)
+                }
+            )+
+        }
+        mod epoll {
+            $(
+                #[test]
+                #[$attr]
+                fn $name() {
+                    super::$name(e2e::Backend::Epoll)
+                }
+            )+
+        }
+    };
     ($($name:ident),+ $(,)?) => {
         mod uring {
             $(
@@ -32,6 +53,12 @@ mod backpressure;
 mod basic;
 mod drain;
 mod errors;
+mod mqtt_auth;
+mod mqtt_bad_input;
+mod mqtt_cli;
+mod mqtt_cross;
+mod mqtt_js;
+mod mqtt_paho;
 mod order;
 mod routing;
 mod scale;
