@@ -15,7 +15,6 @@ use e2e::ws::temp_file;
 use e2e::{Backend, Server};
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     bad_password_is_refused,
     acl_denies_by_user_and_first_match,
 );

@@ -13,7 +13,6 @@ use e2e::mqtt::MqttBroker;
 use e2e::Backend;
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     remaining_length_over_four_bytes_is_malformed,
     packet_before_connect_is_closed,
     second_connect_is_a_protocol_error,

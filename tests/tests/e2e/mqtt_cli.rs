@@ -13,7 +13,6 @@ use e2e::mqtt::MqttBroker;
 use e2e::Backend;
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     qos_levels_v311,
     qos_levels_v5,
     retained_set_replace_clear_v311,

@@ -14,7 +14,6 @@ use wire::ws::OpCode;
 use wire::{Flags, FrameType, TargetKind};
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     mqtt_publish_reaches_wire_subscriber,
     mqtt_publish_reaches_websocket_json_subscriber,
     wire_send_reaches_mqtt_subscribers,

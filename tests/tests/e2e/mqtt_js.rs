@@ -17,7 +17,6 @@ use e2e::mqtt::{mqtt_js, run_ok, MqttBroker};
 use e2e::{Backend, TIMEOUT};
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     mqtt_js_over_websocket_v311,
     mqtt_js_over_websocket_v5,
     websocket_and_tcp_subscribers_each_get_one_copy,

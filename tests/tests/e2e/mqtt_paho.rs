@@ -13,7 +13,6 @@ use e2e::mqtt::{paho, run_ok, MqttBroker};
 use e2e::Backend;
 
 both_backends!(
-    #[ignore = "needs the MQTT broker (issue 4)"];
     persistent_session_keeps_qos1_and_qos2_v311,
     persistent_session_keeps_qos1_and_qos2_v5,
     same_client_id_takes_over_with_0x8e,
