@@ -14,10 +14,7 @@ use e2e::mqtt::{paho, reference_run, run_ok, MqttBroker};
 use e2e::ws::temp_file;
 use e2e::{Backend, Server};
 
-both_backends!(
-    bad_password_is_refused,
-    acl_denies_by_user_and_first_match,
-);
+both_backends!(bad_password_is_refused, acl_denies_by_user_and_first_match,);
 
 /// What `tests/py/mqtt_auth.py` expects of the server.
 const CONFIG: &str = r#"
