@@ -101,6 +101,9 @@ impl CoreState {
                     },
                     Some(PROTOCOL_BIN),
                 )
+            } else if offered("mqtt") && self.mqtt.cfg().enabled {
+                // The `mqtt` subprotocol is MQTT on any path.
+                (Endpoint::Mqtt, Some("mqtt"))
             } else {
                 (Endpoint::Envelope { out: OutForm::Json }, None)
             }
