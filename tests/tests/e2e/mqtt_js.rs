@@ -19,6 +19,7 @@ use e2e::{Backend, TIMEOUT};
 both_backends!(
     mqtt_js_over_websocket_v311,
     mqtt_js_over_websocket_v5,
+    mqtt_subprotocol_on_the_envelope_path,
     websocket_and_tcp_subscribers_each_get_one_copy,
 );
 
@@ -30,6 +31,17 @@ fn mqtt_js_over_websocket_v311(backend: Backend) {
 fn mqtt_js_over_websocket_v5(backend: Backend) {
     let broker = MqttBroker::start(backend);
     run_ok(mqtt_js("mqtt_ws.cjs").arg(broker.ws_url()).arg("5"));
+}
+
+/// Offering `mqtt` on the envelope path (`/`) makes the connection an MQTT
+/// one, as on `/mqtt`. (Switchboard only: mosquitto has one path.)
+fn mqtt_subprotocol_on_the_envelope_path(backend: Backend) {
+    let broker = MqttBroker::start(backend);
+    let Some(server) = broker.server() else {
+        return;
+    };
+    let url = format!("ws://{}/", server.ws_addr());
+    run_ok(mqtt_js("mqtt_ws.cjs").arg(url).arg("5"));
 }
 
 fn websocket_and_tcp_subscribers_each_get_one_copy(backend: Backend) {
