@@ -65,7 +65,7 @@ impl CoreState {
         msg: &Arc<Message>,
         frame: Option<Bytes>,
     ) -> Fanout {
-        if msg.retain {
+        if msg.meta.retain {
             self.retain(msg);
             self.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
@@ -88,7 +88,7 @@ impl CoreState {
         ticket: Option<u32>,
     ) -> bool {
         let me = self.settings.core;
-        let lane = if msg.high_priority {
+        let lane = if msg.meta.high_priority {
             Lane::High
         } else {
             Lane::Normal
@@ -177,7 +177,7 @@ impl CoreState {
                     .mqtt
                     .sessions
                     .get(sub as usize)
-                    .is_some_and(|s| s.uid == msg.origin);
+                    .is_some_and(|s| s.uid == msg.meta.origin);
             if own {
                 opts.retain(|o| !o.no_local);
             }
@@ -270,8 +270,8 @@ fn outgoing(msg: &Arc<Message>, opts: &[super::session::SubOptions]) -> Outgoing
     let qos = opts.iter().map(|o| o.qos).max().unwrap_or(QoS::AtMostOnce);
     Outgoing {
         msg: msg.clone(),
-        qos: qos.min(msg.qos),
-        retain: msg.retain && opts.iter().any(|o| o.retain_as_published),
+        qos: qos.min(msg.meta.qos),
+        retain: msg.meta.retain && opts.iter().any(|o| o.retain_as_published),
         sub_ids: opts.iter().filter(|o| o.id != 0).map(|o| o.id).collect(),
     }
 }

@@ -18,19 +18,8 @@ pub struct Message {
     topic_end: u32,
     payload_end: u32,
     props_end: u32,
-    /// The QoS it was published with.
-    pub qos: QoS,
-    /// Published with RETAIN.
-    pub retain: bool,
-    /// Travels on the mesh's high lane (a `wire` SEND with HIGH_PRIORITY).
-    pub high_priority: bool,
-    /// Unix ms after which it is no longer delivered (MQTT 5 Message
-    /// Expiry Interval); 0 never expires.
-    pub expires_at: u64,
-    /// The publishing session, for no-local subscriptions; 0 for none.
-    pub origin: u64,
-    /// Server message id (snowflake): the DELIVER frame's id.
-    pub id: u64,
+    /// QoS, flags, expiry, origin and id.
+    pub meta: Meta,
 }
 
 /// What a new message is made of, borrowed from the packet that carried it.
@@ -47,20 +36,21 @@ pub struct Parts<'a> {
     pub sender: &'a str,
 }
 
-/// The rest of a message.
+/// Everything about a message besides its bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Meta {
-    /// QoS.
+    /// The QoS it was published with.
     pub qos: QoS,
-    /// RETAIN.
+    /// Published with RETAIN.
     pub retain: bool,
-    /// High lane.
+    /// Travels on the mesh's high lane (a `wire` SEND with HIGH_PRIORITY).
     pub high_priority: bool,
-    /// Unix ms of expiry, 0 for none.
+    /// Unix ms after which it is no longer delivered (MQTT 5 Message
+    /// Expiry Interval); 0 never expires.
     pub expires_at: u64,
-    /// Publishing session uid, 0 for none.
+    /// The publishing session, for no-local subscriptions; 0 for none.
     pub origin: u64,
-    /// Server message id.
+    /// Server message id (snowflake): the DELIVER frame's id.
     pub id: u64,
 }
 
@@ -79,12 +69,7 @@ impl Message {
             topic_end,
             payload_end,
             props_end,
-            qos: meta.qos,
-            retain: meta.retain,
-            high_priority: meta.high_priority,
-            expires_at: meta.expires_at,
-            origin: meta.origin,
-            id: meta.id,
+            meta,
         }
     }
 
@@ -132,14 +117,14 @@ impl Message {
 
     /// Whether it expired by `unix_ms`.
     pub fn expired(&self, unix_ms: u64) -> bool {
-        self.expires_at != 0 && unix_ms >= self.expires_at
+        self.meta.expires_at != 0 && unix_ms >= self.meta.expires_at
     }
 
     /// The Message Expiry Interval left at `unix_ms`, in whole seconds
     /// rounded up, for forwarding (MQTT 5 §3.3.2.3.3).
     pub fn expiry_left_s(&self, unix_ms: u64) -> Option<u32> {
-        (self.expires_at != 0).then(|| {
-            let left = self.expires_at.saturating_sub(unix_ms);
+        (self.meta.expires_at != 0).then(|| {
+            let left = self.meta.expires_at.saturating_sub(unix_ms);
             left.div_ceil(1000).min(u64::from(u32::MAX)) as u32
         })
     }

@@ -176,8 +176,10 @@ impl CoreState {
         let (v, max) = (m.version, m.max_packet_out);
         let msg: &Arc<Message> = &out.msg;
         let alias = m.aliases_out.as_mut().map(|a| a.for_topic(msg));
-        let shareable =
-            packet_id.is_none() && alias.is_none() && out.sub_ids.is_empty() && msg.expires_at == 0;
+        let shareable = packet_id.is_none()
+            && alias.is_none()
+            && out.sub_ids.is_empty()
+            && msg.meta.expires_at == 0;
         let variant = usize::from(v.is_v5()) * 2 + usize::from(out.retain);
         if shareable {
             if let Some(packet) = self.mqtt.shared_packets.get(msg, variant) {
@@ -279,8 +281,8 @@ impl CoreState {
     /// Shares a DELIVER frame of `msg` for `wire`/WebSocket subscribers.
     pub(crate) fn deliver_frame(&mut self, msg: &Message) -> Bytes {
         let mut h = wire::FrameHeader::new(wire::FrameType::Deliver, 0);
-        h.message_id = msg.id;
-        if msg.high_priority {
+        h.message_id = msg.meta.id;
+        if msg.meta.high_priority {
             h.flags = wire::Flags::HIGH_PRIORITY;
         }
         let sender = msg.sender();

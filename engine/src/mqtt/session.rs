@@ -359,10 +359,22 @@ mod tests {
         assert!(!s.enqueue(out(1), 2, QueueFull::DropOldest));
         assert!(!s.enqueue(out(2), 2, QueueFull::DropOldest));
         assert!(s.enqueue(out(3), 2, QueueFull::DropOldest));
-        let ids: Vec<u64> = s.flows().unwrap().queue.iter().map(|o| o.msg.id).collect();
+        let ids: Vec<u64> = s
+            .flows()
+            .unwrap()
+            .queue
+            .iter()
+            .map(|o| o.msg.meta.id)
+            .collect();
         assert_eq!(ids, [2, 3]);
         assert!(s.enqueue(out(4), 2, QueueFull::DropNew));
-        let ids: Vec<u64> = s.flows().unwrap().queue.iter().map(|o| o.msg.id).collect();
+        let ids: Vec<u64> = s
+            .flows()
+            .unwrap()
+            .queue
+            .iter()
+            .map(|o| o.msg.meta.id)
+            .collect();
         assert_eq!(ids, [2, 3]);
     }
 

@@ -118,7 +118,7 @@ impl CoreState {
             .matching(filter, self.unix_ms, |m| found.push(m.clone()));
         for msg in found {
             let out = Outgoing {
-                qos: qos.min(msg.qos),
+                qos: qos.min(msg.meta.qos),
                 retain: true,
                 sub_ids: if sub_id != 0 {
                     vec![sub_id]
