@@ -35,6 +35,10 @@ pub struct Conn {
     pub phase: Phase,
     /// Reading is paused (backpressure) until a resume.
     pub paused: bool,
+    /// The pause is for this connection's own send queue (it sends but
+    /// does not read its answers), so its own drain resumes it; other
+    /// pauses wait for the connections they feed.
+    pub paused_on_own_queue: bool,
     /// The peer will send no more bytes.
     pub recv_closed: bool,
     /// A send batch is with the backend.
@@ -145,6 +149,7 @@ impl Conn {
         Conn {
             phase: Phase::ExpectHello,
             paused: false,
+            paused_on_own_queue: false,
             recv_closed: false,
             send_in_flight: false,
             dirty: false,

@@ -550,6 +550,14 @@ impl CoreState {
         }
     }
 
+    /// Pauses a connection whose own send queue is over its watermark.
+    pub fn pause_for_own_queue(&mut self, token: Token) {
+        self.pause(token);
+        if let Some(conn) = self.conns.get_mut(token) {
+            conn.paused_on_own_queue = true;
+        }
+    }
+
     /// After a send completes: wake the senders waiting on this connection
     /// once its queue is below the low watermark.
     pub fn after_drain(&mut self, token: Token) {
@@ -561,9 +569,14 @@ impl CoreState {
         if conn.queued_bytes >= low {
             return;
         }
-        if conn.paused {
+        if conn.paused && conn.paused_on_own_queue {
             self.intents.resume.push(token);
         }
+        // Publishers to an MQTT client wait for its session queue too.
+        if self.mqtt_backlogged(token) {
+            return;
+        }
+        let conn = self.conns.get_mut(token).expect("checked above");
         for (core, t) in conn.take_waiters() {
             if core == me {
                 self.intents.resume.push(t);

@@ -72,7 +72,7 @@ impl CoreState {
         let over = conn.queued_bytes > self.settings.limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
-            self.pause(token);
+            self.pause_for_own_queue(token);
         }
     }
 
@@ -86,6 +86,7 @@ impl CoreState {
             return false;
         }
         conn.paused = false;
+        conn.paused_on_own_queue = false;
         if conn.input.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
             self.on_bytes(token, &[]);
         }

@@ -68,7 +68,7 @@ impl CoreState {
         }
         let high = self.settings.limits.send_queue_high_bytes;
         if self.conns.get(token).is_some_and(|c| c.queued_bytes > high) {
-            self.pause(token);
+            self.pause_for_own_queue(token);
         }
     }
 

@@ -104,11 +104,28 @@ impl CoreState {
             if s.enqueue(out, cap, policy) {
                 metrics::inc(&self.stats.mqtt_queue_dropped_total);
             }
-            return None;
+            // A connected client that acknowledges slower than it is fed
+            // pauses its publishers once half its queue is used, so that
+            // the queue bound drops messages only for clients that are
+            // away (or when many publishers land at once).
+            return Some((token, s.queued() * 2 >= cap));
         }
         let packet_id = s.start_flight(out.clone());
         self.write_publish(token, &out, Some(packet_id), false)
             .map(|o| (token, o))
+    }
+
+    /// Whether the MQTT session on `token` still queues more than a
+    /// quarter of its bound: its paused publishers wait until it is not.
+    pub(crate) fn mqtt_backlogged(&self, token: Token) -> bool {
+        let cap = self.mqtt.cfg().offline_queue_messages;
+        let key = self
+            .conns
+            .get(token)
+            .and_then(Conn::mqtt_ref)
+            .and_then(|m| m.session);
+        key.and_then(|k| self.mqtt.sessions.get(k as usize))
+            .is_some_and(|s| s.queued() * 4 > cap)
     }
 
     /// Moves queued messages into the window while it has room.

@@ -141,7 +141,7 @@ impl CoreState {
             return Control::Pause;
         }
         if conn.queued_bytes > high {
-            self.pause(token);
+            self.pause_for_own_queue(token);
         }
         if self.conns.get(token).is_some_and(|c| c.paused) {
             Control::Pause
