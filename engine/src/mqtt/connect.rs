@@ -105,7 +105,7 @@ impl CoreState {
                     token,
                     clean_start: pending.clean_start,
                 };
-                self.mesh.send(owner as usize, Lane::High, msg);
+                self.mesh.send(owner as usize, Lane::Normal, msg);
                 self.mqtt.fetching.insert(pending.client_id.clone(), token);
                 if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
                     m.awaiting_session = true;
@@ -345,13 +345,13 @@ impl CoreState {
         }
         let session = self
             .detach_local_session(&client_id, clean)
-            .map(|key| self.export_session(key));
+            .map(|key| self.export_session(key, from));
         let msg = MeshMsg::SessionMoved {
             token,
             client_id,
             session,
         };
-        self.mesh.send(from as usize, Lane::High, msg);
+        self.mesh.send(from as usize, Lane::Normal, msg);
     }
 
     /// The session asked for by a CONNECT on this core has arrived (or
@@ -372,13 +372,13 @@ impl CoreState {
             // A newer CONNECT elsewhere wants it already.
             let (client_id, core, their_token) = self.mqtt.takes_pending.swap_remove(i);
             self.mqtt_disconnect(token, reason::TAKEN_OVER, "session taken over");
-            let session = key.map(|k| self.export_session(k));
+            let session = key.map(|k| self.export_session(k, core));
             let msg = MeshMsg::SessionMoved {
                 token: their_token,
                 client_id,
                 session,
             };
-            self.mesh.send(core as usize, Lane::High, msg);
+            self.mesh.send(core as usize, Lane::Normal, msg);
             return;
         }
         let pending = self
@@ -407,10 +407,20 @@ impl CoreState {
         }
     }
 
-    /// Removes a session from this core for another; its subscriptions
-    /// leave this core's index.
-    fn export_session(&mut self, key: usize) -> Box<Session> {
+    /// Removes a session from this core for core `to`; its subscriptions
+    /// leave this core's index. This core counts `to` as subscribed to
+    /// them at once, before `to`'s own presence message arrives, so that
+    /// what is published here meanwhile follows the session.
+    fn export_session(&mut self, key: usize, to: u16) -> Box<Session> {
         self.unindex_session(key);
+        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
+            .subs()
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect();
+        for f in &filters {
+            self.filter_presence(f, to, true);
+        }
         let s = self.mqtt.sessions.remove(key);
         self.mqtt.away.retain(|&(k, _)| k != key);
         metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
