@@ -62,6 +62,16 @@ def acl(addr):
     assert bob.recv().payload == b"allowed first"
     assert bob.publish("forbidden/other", b"denied", qos=1) == 0x87
 
+    # A wildcard that passes the SUBSCRIBE check still cannot read a denied
+    # subtree: the rule is checked again on each message's topic.
+    wide = Peer(addr, "acl-alice-wide", V5, user="alice", password="secret")
+    wide.connect()
+    assert wide.subscribe("+/y", qos=1) == [1]
+    assert bob.publish("private/y", b"not for alice", qos=1) == 0
+    assert bob.publish("public/y", b"for alice", qos=1) == 0
+    m = wide.recv()
+    assert (m.topic, m.payload) == ("public/y", b"for alice"), (m.topic, m.payload)
+
 
 if __name__ == "__main__":
     main({"bad_password": bad_password, "acl": acl})

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use wire::mqtt::QoS;
 
+use super::auth::Access;
 use super::message::{Message, Meta, Parts};
 use super::retained::Retained;
 use super::session::Outgoing;
@@ -255,12 +256,31 @@ impl CoreState {
             };
             (token, self.queue(token, bytes)?)
         } else {
+            if !self.may_read(sub as usize, out.msg.topic_str()) {
+                metrics::inc(&self.stats.mqtt_acl_denied_total);
+                return None;
+            }
             match self.deliver_to_session(sub as usize, out) {
                 Some(written) => written,
                 None => return Some(false),
             }
         };
         Some(over && self.wait_on(token, origin))
+    }
+}
+
+impl CoreState {
+    /// Whether session `key`'s user may receive messages on `topic`: the
+    /// ACL's subscribe rules are checked on every delivery as well as on
+    /// SUBSCRIBE, so a wildcard filter cannot reach a denied subtree.
+    pub(crate) fn may_read(&self, key: usize, topic: &str) -> bool {
+        let acl = &self.mqtt.shared.acl;
+        acl.is_empty()
+            || self
+                .mqtt
+                .sessions
+                .get(key)
+                .is_none_or(|s| acl.allows(s.username.as_deref(), Access::Subscribe, topic))
     }
 }
 

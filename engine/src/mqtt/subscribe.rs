@@ -117,6 +117,9 @@ impl CoreState {
             .retained
             .matching(filter, self.unix_ms, |m| found.push(m.clone()));
         for msg in found {
+            if !self.may_read(key, msg.topic_str()) {
+                continue;
+            }
             let out = Outgoing {
                 qos: qos.min(msg.meta.qos),
                 retain: true,
