@@ -1,8 +1,8 @@
 # Shared by the benchmark scripts (sourced, not run): the knobs' defaults,
 # the output files (bench-results/$TRANSPORT.jsonl and .md), building,
 # starting and stopping one server at a time, waiting for a quiet machine,
-# and one load generator run. The sourcing script sets TRANSPORT (tcp or
-# ws) and sources it from the repository root.
+# and one load generator run. The sourcing script sets TRANSPORT (tcp, ws
+# or mqtt) and sources it from the repository root.
 # shellcheck shell=bash
 
 DURATION="${DURATION:-10}"
@@ -31,8 +31,9 @@ run() {
 }
 
 run cargo build --release -p switchboard -p switchboard-loadgen
-sb=target/release/switchboard
-lg=target/release/switchboard-loadgen
+# Where cargo put them: CARGO_TARGET_DIR when set.
+sb="${CARGO_TARGET_DIR:-target}/release/switchboard"
+lg="${CARGO_TARGET_DIR:-target}/release/switchboard-loadgen"
 
 server_pid=""
 stop_server() {

@@ -1,4 +1,5 @@
-//! Command line: `tcp` and `ws` drive load, `echo-server` runs a baseline.
+//! Command line: `tcp`, `ws` and `mqtt` drive load, `echo-server` runs a
+//! baseline.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -9,6 +10,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::mqtt::MqttFlags;
 use crate::transport::{Payload, WsSetup};
 
 /// One process keeps below the machine's 20,000 open-file limit with room
@@ -33,6 +35,9 @@ pub enum Command {
     /// (any echo server answers); pairs, fanout and idle carry `wire`
     /// frames in binary messages (subprotocol `switchboard.v1.bin`).
     Ws(Box<WsArgs>),
+    /// Drive a scenario against any MQTT broker (3.1.1 or 5, QoS 0 or 1):
+    /// fanin, fanout, pairs or idle.
+    Mqtt(Box<MqttArgs>),
     /// Run a baseline echo server (TCP bytes or WebSocket messages).
     EchoServer(EchoServerArgs),
 }
@@ -48,6 +53,9 @@ pub enum Scenario {
     Fanout,
     /// Open connections, send nothing, measure server memory per connection.
     Idle,
+    /// MQTT only: `--publishers` each publish to their own topic, and
+    /// `--subscribers` each subscribe to all of them with one wildcard.
+    Fanin,
 }
 
 impl fmt::Display for Scenario {
@@ -110,12 +118,15 @@ impl FromStr for IpRange {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct LoadArgs {
-    #[arg(long, value_enum, default_value_t = Scenario::Echo)]
-    pub scenario: Scenario,
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1:7070")]
-    pub addr: SocketAddr,
-    /// Total connections (fanout: defaults `--subscribers` to this minus one).
+    /// What the connections do [default: echo; mqtt: fanin]. Read it
+    /// through [`LoadArgs::scenario`].
+    #[arg(long = "scenario", value_enum)]
+    pub scenario_arg: Option<Scenario>,
+    /// Server address [default: 127.0.0.1:7070; mqtt: 127.0.0.1:1883].
+    #[arg(long = "addr")]
+    pub addr_arg: Option<SocketAddr>,
+    /// Total connections (fanout: defaults `--subscribers` to this minus
+    /// the publishers; mqtt fanin: defaults `--publishers` to this).
     #[arg(long, default_value_t = 100)]
     pub connections: usize,
     /// Message body bytes (at least 16: the send time and a sequence number).
@@ -148,7 +159,7 @@ pub struct LoadArgs {
     /// Append one JSON object per run to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Fanout subscribers.
+    /// Fanout (and mqtt fanin) subscribers.
     #[arg(long)]
     pub subscribers: Option<usize>,
     /// The server is a plain byte echo: no HELLO, sent frames come back as is.
@@ -157,6 +168,9 @@ pub struct LoadArgs {
     /// Set by `ws`: the transport is WebSocket.
     #[arg(skip)]
     pub ws: Option<WsFlags>,
+    /// Set by `mqtt`: the transport is MQTT.
+    #[arg(skip)]
+    pub mqtt: Option<MqttFlags>,
     #[arg(long, hide = true)]
     pub child_index: Option<usize>,
     #[arg(long, hide = true)]
@@ -176,11 +190,17 @@ impl LoadArgs {
         if self.connections == 0 || self.pipeline == 0 {
             bail!("--connections and --pipeline must be above 0");
         }
-        if self.scenario == Scenario::Pairs && self.connections % 2 == 1 {
+        if self.scenario() == Scenario::Pairs && self.connections % 2 == 1 {
             bail!("pairs needs an even number of connections");
         }
-        if self.raw && matches!(self.scenario, Scenario::Pairs | Scenario::Fanout) {
+        if self.raw && matches!(self.scenario(), Scenario::Pairs | Scenario::Fanout) {
             bail!("--raw works with echo and idle only");
+        }
+        if let Some(m) = &self.mqtt {
+            return m.validate(self);
+        }
+        if self.scenario() == Scenario::Fanin {
+            bail!("fanin is an mqtt scenario");
         }
         if !(self.duration > 0.0 && self.warmup >= 0.0) {
             bail!("--duration must be above 0 and --warmup not negative");
@@ -204,13 +224,13 @@ impl LoadArgs {
     /// scenarios carry `wire` frames.
     pub fn ws_setup(&self) -> Option<WsSetup> {
         let flags = self.ws.as_ref()?;
-        let bare = self.raw || self.scenario == Scenario::Echo;
+        let bare = self.raw || self.scenario() == Scenario::Echo;
         let payload = match (bare, flags.text) {
             (false, _) => Payload::Envelope,
             (true, false) => Payload::Binary,
             (true, true) => Payload::Text,
         };
-        let default_path = if self.scenario == Scenario::Echo {
+        let default_path = if self.scenario() == Scenario::Echo {
             "/echo"
         } else {
             "/"
@@ -225,18 +245,68 @@ impl LoadArgs {
         })
     }
 
-    /// Fanout subscribers: `--subscribers`, else all connections but the publisher.
+    /// The scenario, with the transport's default.
+    pub fn scenario(&self) -> Scenario {
+        let default = match self.mqtt {
+            Some(_) => Scenario::Fanin,
+            None => Scenario::Echo,
+        };
+        self.scenario_arg.unwrap_or(default)
+    }
+
+    /// The server address, with the transport's default port.
+    pub fn addr(&self) -> SocketAddr {
+        let port = match self.mqtt {
+            Some(_) => 1883,
+            None => 7070,
+        };
+        self.addr_arg
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+    }
+
+    /// Fanout (and fanin) subscribers: `--subscribers`, else for fanout
+    /// all connections but the publishers, for fanin one.
     pub fn subscriber_count(&self) -> usize {
-        self.subscribers
-            .unwrap_or(self.connections.saturating_sub(1))
-            .max(1)
+        let default = match self.scenario() {
+            Scenario::Fanin => 1,
+            _ => self.connections.saturating_sub(self.publisher_count()),
+        };
+        self.subscribers.unwrap_or(default).max(1)
+    }
+
+    /// Publishing connections of fanout and fanin: one on `tcp` and `ws`;
+    /// on `mqtt` `--publishers`, else one for fanout and `--connections`
+    /// for fanin.
+    pub fn publisher_count(&self) -> usize {
+        let flag = self.mqtt.as_ref().and_then(|m| m.publishers);
+        match self.scenario() {
+            Scenario::Fanin => flag.unwrap_or(self.connections).max(1),
+            _ => flag.unwrap_or(1).max(1),
+        }
     }
 
     /// Connections the scenario really opens.
     pub fn total_connections(&self) -> usize {
-        match self.scenario {
-            Scenario::Fanout => self.subscriber_count() + 1,
+        match self.scenario() {
+            Scenario::Fanout | Scenario::Fanin => self.subscriber_count() + self.publisher_count(),
             _ => self.connections,
+        }
+    }
+
+    /// Deliveries each sent message makes, across the whole run.
+    pub fn deliveries_per_message(&self) -> u64 {
+        match self.scenario() {
+            Scenario::Fanout | Scenario::Fanin => self.subscriber_count() as u64,
+            _ => 1,
+        }
+    }
+
+    /// The name of the transport, as results record it.
+    pub fn transport_name(&self) -> &'static str {
+        match (&self.ws, &self.mqtt) {
+            (Some(_), _) => "ws",
+            (_, Some(_)) => "mqtt",
+            _ => "tcp",
         }
     }
 
@@ -286,6 +356,24 @@ impl WsArgs {
     pub fn into_load(self) -> LoadArgs {
         LoadArgs {
             ws: Some(self.ws),
+            ..self.load
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MqttArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub mqtt: MqttFlags,
+}
+
+impl MqttArgs {
+    /// The run's arguments, with MQTT as the transport.
+    pub fn into_load(self) -> LoadArgs {
+        LoadArgs {
+            mqtt: Some(self.mqtt),
             ..self.load
         }
     }

@@ -73,7 +73,7 @@ pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
     Ok(conn)
 }
 
-async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+pub async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

@@ -1,10 +1,12 @@
 //! `switchboard-loadgen`: drives Switchboard (and baseline echo servers)
-//! over raw TCP or WebSocket and reports throughput, latency and server cost.
+//! over raw TCP or WebSocket, and any MQTT broker, and reports throughput,
+//! latency and server cost.
 
 mod baseline;
 mod cli;
 mod client;
 mod clock;
+mod mqtt;
 mod multiproc;
 mod openloop;
 mod pacing;
@@ -26,6 +28,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Tcp(args) => run::load(*args),
         cli::Command::Ws(args) => run::load(args.into_load()),
+        cli::Command::Mqtt(args) => run::load(args.into_load()),
         cli::Command::EchoServer(args) => baseline::run(&args),
     }
 }

@@ -45,7 +45,7 @@ impl Paced {
 pub async fn run(mut senders: Vec<Paced>, mut walker: Walker, shared: Rc<Shared>) {
     // Senders holding unwritten bytes; flushed on every pass.
     let mut backlog: Vec<usize> = Vec::new();
-    let end = shared.window.end_ns;
+    let end = shared.window().end_ns;
     loop {
         let now = shared.clock.now();
         while let Some((pos, seq, due)) = walker.peek() {
@@ -90,7 +90,7 @@ fn flush(senders: &mut [Paced], backlog: &mut Vec<usize>, shared: &Shared) {
     });
 }
 
-async fn wait_until(shared: &Shared, due: u64) {
+pub async fn wait_until(shared: &Shared, due: u64) {
     let now = shared.clock.now();
     if due > now + SPIN_NS {
         let wake = shared.clock.instant_at(due - WAKE_EARLY_NS);

@@ -40,7 +40,7 @@ impl Replier {
     /// Queues one message due now, unless the run is over.
     fn push(&mut self, shared: &Shared) {
         let now = shared.clock.now();
-        if now >= shared.window.end_ns {
+        if now >= shared.window().end_ns {
             return;
         }
         self.writer.push(&mut self.out, &self.dest, now, self.seq);

@@ -49,28 +49,28 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         .map(|us| us as f64 / t.received as f64);
     // Percent of one core over the window.
     let pct = |us: Option<u64>| us.map(|us| us as f64 / (args.duration * 1e4));
-    let per_conn = match (args.scenario, s.rss_before, s.rss_connected) {
+    let per_conn = match (args.scenario(), s.rss_before, s.rss_connected) {
         (Scenario::Idle, Some(a), Some(b)) if t.connections > 0 => {
             Some((b as i64 - a as i64) / t.connections as i64)
         }
         _ => None,
     };
-    let rate = match (args.scenario, args.rate) {
+    let rate = match (args.scenario(), args.rate) {
         (Scenario::Idle, _) => Value::Null,
         (_, Rate::PerSecond(r)) => json!(r),
         (_, Rate::Max) => json!("max"),
     };
     let ws = args.ws_setup();
-    json!({
+    let mut record = json!({
         "date": iso_utc(crate::clock::unix_ns() / 1_000_000_000),
         "git_commit": git_commit(),
         "machine": { "nproc": nproc(), "kernel": kernel() },
-        "transport": if args.ws.is_some() { "ws" } else { "tcp" },
+        "transport": args.transport_name(),
         "ws_path": ws.as_ref().map(|w| w.path.clone()),
         "compression": ws.as_ref().map(|w| w.compression),
         "text": ws.as_ref().map(|w| w.payload == Payload::Text),
-        "scenario": args.scenario.to_string(),
-        "addr": args.addr.to_string(),
+        "scenario": args.scenario().to_string(),
+        "addr": args.addr().to_string(),
         "connections": args.total_connections(),
         "connections_open": t.connections,
         "size": args.size,
@@ -80,7 +80,8 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "warmup_s": args.warmup,
         "processes": args.process_count(),
         "source_ips": args.source_ips.as_ref().map(|r| r.0.len()),
-        "subscribers": (args.scenario == Scenario::Fanout).then(|| args.subscriber_count()),
+        "subscribers": matches!(args.scenario(), Scenario::Fanout | Scenario::Fanin)
+            .then(|| args.subscriber_count()),
         "raw": args.raw,
         "server_pid": args.server_pid,
         "label": args.label,
@@ -100,15 +101,54 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "server_rss_end": s.rss_end,
         "rss_per_conn_bytes": per_conn,
         "command": command_line(),
-    })
+    });
+    if args.mqtt.is_some() {
+        let extra = mqtt_fields(args, t);
+        if let (Some(r), Value::Object(m)) = (record.as_object_mut(), extra) {
+            r.extend(m);
+        }
+    }
+    record
 }
 
 /// Deliveries the window's messages should produce.
 fn expected(args: &LoadArgs, t: &Tally) -> u64 {
-    match args.scenario {
-        Scenario::Fanout => t.sent * args.subscriber_count() as u64,
-        _ => t.sent,
-    }
+    t.sent * args.deliveries_per_message()
+}
+
+/// What only an MQTT run has: its options, publishes/s beside deliveries/s,
+/// and the end-of-run accounting (lost, duplicated, unacked, unsent).
+fn mqtt_fields(args: &LoadArgs, t: &Tally) -> Value {
+    let Some(m) = &args.mqtt else {
+        return Value::Null;
+    };
+    let expected_all = t.sent_all * args.deliveries_per_message();
+    let publishers = match args.scenario() {
+        Scenario::Fanin | Scenario::Fanout => Some(args.publisher_count()),
+        Scenario::Pairs => Some(args.connections),
+        Scenario::Idle | Scenario::Echo => None,
+    };
+    let qos1 = m.qos == 1;
+    json!({
+        "mqtt_version": m.mqtt_version.name(),
+        "qos": m.qos,
+        "publishers": publishers,
+        "inflight": qos1.then_some(m.inflight),
+        "keep_alive_s": m.keep_alive,
+        "topic_prefix": m.topic_prefix,
+        "publishes_per_s": t.sent as f64 / args.duration,
+        "deliveries_per_s": t.received as f64 / args.duration,
+        "sent_all": t.sent_all,
+        "received_all": t.received_all,
+        "lost": expected_all.saturating_sub(t.received_all),
+        "duplicates": t.received_all.saturating_sub(expected_all),
+        "acked": qos1.then_some(t.acked_all),
+        "unacked": qos1.then(|| t.sent_all.saturating_sub(t.acked_all)),
+        "window_full": qos1.then_some(t.window_full),
+        "window_limited": qos1 && (t.window_full > 0 || t.unsent > 0),
+        "unsent": qos1.then_some(t.unsent),
+        "pings": t.pings,
+    })
 }
 
 fn latency(t: &Tally) -> Value {
@@ -147,7 +187,11 @@ fn summary(r: &Value) -> String {
         f("expected"),
         f("errors")
     );
-    s += &format!("  throughput: {} msgs/s\n", f("throughput_msgs_per_s"));
+    if r["transport"] == "mqtt" {
+        s += &mqtt_summary(r, &f);
+    } else {
+        s += &format!("  throughput: {} msgs/s\n", f("throughput_msgs_per_s"));
+    }
     s += &format!(
         "  latency us: p50={} p90={} p99={} p99.9={} max={}\n",
         l("p50"),
@@ -172,6 +216,34 @@ fn summary(r: &Value) -> String {
         s += &format!(", {} bytes/idle connection", f("rss_per_conn_bytes"));
     }
     s + "\n"
+}
+
+/// The MQTT lines of the summary: rates, and the end-of-run accounting.
+fn mqtt_summary(r: &Value, f: &dyn Fn(&str) -> String) -> String {
+    let mut s = format!(
+        "  mqtt {} qos {}: {} publishes/s, {} deliveries/s; lost {} duplicates {} pings {}\n",
+        r["mqtt_version"].as_str().unwrap_or("?"),
+        f("qos"),
+        f("publishes_per_s"),
+        f("deliveries_per_s"),
+        f("lost"),
+        f("duplicates"),
+        f("pings"),
+    );
+    if r["qos"] == 1 {
+        s += &format!(
+            "  qos 1: acked {} unacked {}; window {}: {} publishes waited for it, {} never sent\n",
+            f("acked"),
+            f("unacked"),
+            f("inflight"),
+            f("window_full"),
+            f("unsent"),
+        );
+        if r["window_limited"] == true {
+            s += "  the --inflight window limited the offered rate: its waits count as latency\n";
+        }
+    }
+    s
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.

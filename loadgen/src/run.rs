@@ -44,7 +44,7 @@ fn timeline(
     samples: &mut ServerSamples,
 ) -> anyhow::Result<()> {
     workers.wait_ready()?;
-    if args.scenario == Scenario::Idle {
+    if args.scenario() == Scenario::Idle {
         std::thread::sleep(IDLE_SETTLE);
         samples.rss_connected = rss(args)?;
     }

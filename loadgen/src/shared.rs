@@ -25,7 +25,8 @@ impl Window {
 
 pub struct Shared {
     pub clock: Clock,
-    pub window: Window,
+    /// Set once the start time is known; MQTT readers run before it.
+    window: Cell<Window>,
     pub tally: RefCell<Tally>,
     /// When the last delivery arrived, to tell when draining is over.
     pub last_rx_ns: Cell<u64>,
@@ -43,13 +44,22 @@ impl Shared {
     pub fn new(clock: Clock, window: Window) -> Shared {
         Shared {
             clock,
-            window,
+            window: Cell::new(window),
             tally: RefCell::new(Tally::default()),
             last_rx_ns: Cell::new(0),
             delivered: Cell::new(0),
             delivered_notify: Notify::new(),
             errors_logged: Cell::new(0),
         }
+    }
+
+    pub fn window(&self) -> Window {
+        self.window.get()
+    }
+
+    /// Sets the window of a `Shared` made before the start was known.
+    pub fn set_window(&self, window: Window) {
+        self.window.set(window);
     }
 
     /// Counts an error and describes the first few.
@@ -66,7 +76,7 @@ impl Shared {
     pub fn sent(&self, intended_ns: u64) {
         let mut t = self.tally.borrow_mut();
         t.sent_all += 1;
-        if self.window.contains(intended_ns) {
+        if self.window.get().contains(intended_ns) {
             t.sent += 1;
         }
     }
@@ -75,7 +85,7 @@ impl Shared {
     pub fn received(&self, intended_ns: u64, now: u64) {
         let mut t = self.tally.borrow_mut();
         t.received_all += 1;
-        if self.window.contains(intended_ns) {
+        if self.window.get().contains(intended_ns) {
             t.received += 1;
             t.record_latency_us(now.saturating_sub(intended_ns) / 1_000);
         }

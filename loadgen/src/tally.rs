@@ -26,6 +26,17 @@ pub struct Tally {
     /// difference tells when a process has nothing left in flight.
     pub sent_all: u64,
     pub received_all: u64,
+    /// MQTT QoS 1: PUBACKs the publishers received (warm-up and drain
+    /// included, like `sent_all`).
+    pub acked_all: u64,
+    /// MQTT QoS 1: messages sent after their due time because the
+    /// publisher's in-flight window was full when they fell due.
+    pub window_full: u64,
+    /// MQTT QoS 1: messages due in the window that a full window kept
+    /// from being sent at all before the run ended.
+    pub unsent: u64,
+    /// MQTT: PINGRESPs received (keep-alive worked).
+    pub pings: u64,
     /// Latency in µs from intended send time to receipt.
     pub hist: Histogram<u64>,
 }
@@ -39,6 +50,10 @@ impl Default for Tally {
             connections: 0,
             sent_all: 0,
             received_all: 0,
+            acked_all: 0,
+            window_full: 0,
+            unsent: 0,
+            pings: 0,
             hist: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds"),
         }
     }
@@ -53,6 +68,10 @@ struct TallyJson {
     connections: u64,
     sent_all: u64,
     received_all: u64,
+    acked_all: u64,
+    window_full: u64,
+    unsent: u64,
+    pings: u64,
     hist_v2_base64: String,
 }
 
@@ -69,6 +88,10 @@ impl Tally {
         self.connections += other.connections;
         self.sent_all += other.sent_all;
         self.received_all += other.received_all;
+        self.acked_all += other.acked_all;
+        self.window_full += other.window_full;
+        self.unsent += other.unsent;
+        self.pings += other.pings;
         self.hist.add(&other.hist).context("merging histograms")
     }
 
@@ -84,6 +107,10 @@ impl Tally {
             connections: self.connections,
             sent_all: self.sent_all,
             received_all: self.received_all,
+            acked_all: self.acked_all,
+            window_full: self.window_full,
+            unsent: self.unsent,
+            pings: self.pings,
             hist_v2_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
         };
         Ok(serde_json::to_string(&j)?)
@@ -104,6 +131,10 @@ impl Tally {
             connections: j.connections,
             sent_all: j.sent_all,
             received_all: j.received_all,
+            acked_all: j.acked_all,
+            window_full: j.window_full,
+            unsent: j.unsent,
+            pings: j.pings,
             hist,
         })
     }
@@ -119,6 +150,8 @@ mod tests {
             received: values.len() as u64,
             errors: 1,
             connections: 2,
+            acked_all: 5,
+            pings: 1,
             ..Tally::default()
         };
         for &v in values {
@@ -147,6 +180,7 @@ mod tests {
         assert_eq!(merged.received, 7);
         assert_eq!(merged.errors, 2);
         assert_eq!(merged.connections, 4);
+        assert_eq!((merged.acked_all, merged.pings), (10, 2));
         assert_eq!(merged.hist.value_at_quantile(0.5), 25);
         assert!(merged.hist.max() >= 1_000_000 && merged.hist.max() < 1_001_000);
     }

@@ -22,9 +22,9 @@ use crate::tally::Tally;
 /// about a second without overflowing the server's accept backlog.
 const CONNECT_CONCURRENCY: usize = 256;
 /// Draining ends after this long without a delivery...
-const QUIET_NS: u64 = 500_000_000;
+pub const QUIET_NS: u64 = 500_000_000;
 /// ...or this long after the window, whichever comes first.
-const DRAIN_MAX_NS: u64 = 5_000_000_000;
+pub const DRAIN_MAX_NS: u64 = 5_000_000_000;
 
 /// How a worker tells its parent it is ready and learns when to start.
 pub trait Link {
@@ -40,7 +40,10 @@ pub struct Job {
     pub names: Names,
 }
 
-pub fn run(job: &Job, link: &mut dyn Link) -> anyhow::Result<Tally> {
+pub fn run(job: &Job, link: &mut (dyn Link + Send)) -> anyhow::Result<Tally> {
+    if job.args.mqtt.is_some() {
+        return crate::mqtt::run(job, link);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -52,7 +55,7 @@ async fn drive(job: &Job, link: &mut dyn Link) -> anyhow::Result<Tally> {
     let layout = scenario::layout(&job.args, job.part, &job.names);
     let (conns, failed) = open_all(&job.args, &layout.conns).await;
     if !layout.conns.is_empty() && failed == layout.conns.len() {
-        bail!("no connection could be opened to {}", job.args.addr);
+        bail!("no connection could be opened to {}", job.args.addr());
     }
     let go = link.ready_and_wait_go()?;
     let window = Window {
@@ -70,8 +73,8 @@ async fn drive(job: &Job, link: &mut dyn Link) -> anyhow::Result<Tally> {
     // Idle connections live here until the window ends.
     let _held = start(job, &layout, conns, &shared)?;
     sleep_until(&clock, window.end_ns).await;
-    if job.args.scenario != Scenario::Idle {
-        drain(&shared, job.args.scenario != Scenario::Fanout).await;
+    if job.args.scenario() != Scenario::Idle {
+        drain(&shared, job.args.scenario() != Scenario::Fanout).await;
     }
     let tally = shared.tally.borrow().clone();
     Ok(tally)
@@ -87,7 +90,7 @@ async fn open_all(args: &LoadArgs, specs: &[ConnSpec]) -> (Vec<Option<Conn>>, us
     let mut failed = 0;
     loop {
         while next < specs.len() && set.len() < CONNECT_CONCURRENCY {
-            let (addr, setup) = (args.addr, specs[next].setup.clone());
+            let (addr, setup) = (args.addr(), specs[next].setup.clone());
             let i = next;
             set.spawn_local(async move { (i, client::open(addr, &setup).await) });
             next += 1;
@@ -135,7 +138,7 @@ fn start(
                 s.dest.clone(),
                 MsgWriter::new(args.size, conn.take_outbound()),
             );
-            match (args.rate, args.scenario) {
+            match (args.rate, args.scenario()) {
                 (Rate::PerSecond(_), _) => {
                     paced.push((s.global, Paced::new(conn.stream.clone(), dest, writer)))
                 }
@@ -168,7 +171,7 @@ fn start_pacer(mut paced: Vec<(u64, Paced)>, rate: u64, senders_total: u64, shar
     paced.sort_by_key(|p| p.0);
     let (globals, senders): (Vec<u64>, Vec<Paced>) = paced.into_iter().unzip();
     let schedule = Schedule {
-        go_ns: shared.window.go_ns,
+        go_ns: shared.window().go_ns,
         rate,
         senders: senders_total,
     };
@@ -179,7 +182,7 @@ fn start_pacer(mut paced: Vec<(u64, Paced)>, rate: u64, senders_total: u64, shar
 /// Waits for messages still in flight after the window. `complete`: this
 /// process receives everything it sends, so equal counts mean done.
 async fn drain(shared: &Shared, complete: bool) {
-    let end = shared.window.end_ns;
+    let end = shared.window().end_ns;
     loop {
         let now = shared.clock.now();
         let (sent, received) = {
@@ -194,6 +197,6 @@ async fn drain(shared: &Shared, complete: bool) {
     }
 }
 
-async fn sleep_until(clock: &Clock, ns: u64) {
+pub async fn sleep_until(clock: &Clock, ns: u64) {
     tokio::time::sleep_until(clock.instant_at(ns).into()).await;
 }

@@ -83,7 +83,7 @@ impl Publisher {
         let mut seq = 0u64;
         loop {
             let now = shared.clock.now();
-            if now >= shared.window.end_ns {
+            if now >= shared.window().end_ns {
                 return;
             }
             let undelivered =

@@ -78,11 +78,12 @@ impl Names {
 }
 
 pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
-    let mut l = match args.scenario {
+    let mut l = match args.scenario() {
         Scenario::Echo => echo::layout(args, part, names),
         Scenario::Pairs => pairs::layout(args, part, names),
         Scenario::Fanout => fanout::layout(args, part, names),
         Scenario::Idle => idle::layout(args, part, names),
+        Scenario::Fanin => unreachable!("validate refuses fanin outside mqtt"),
     };
     assign_sources(args, &mut l);
     assign_transport(args, &mut l);

@@ -1,19 +1,9 @@
 //! Runs the loadgen against its own tokio echo baseline, end to end.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-const EXE: &str = env!("CARGO_BIN_EXE_switchboard-loadgen");
-
-/// Kills the server even when an assertion fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::{last_record, Server, EXE};
 
 fn start_tokio_echo() -> (Server, String) {
     let mut child = Command::new(EXE)
@@ -43,8 +33,7 @@ fn run_echo(addr: &str, rate: &str, json: &std::path::Path) -> serde_json::Value
         .status()
         .expect("run loadgen");
     assert!(status.success());
-    let text = std::fs::read_to_string(json).unwrap();
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    last_record(json)
 }
 
 #[test]

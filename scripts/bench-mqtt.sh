@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# MQTT benchmark: Switchboard against mosquitto, nats-server (its MQTT
+# listener) and rumqttd, side by side in one run, driven by
+# `switchboard-loadgen mqtt`.
+#
+#   scripts/bench-mqtt.sh
+#   TARGETS="mosquitto nats" DURATION=5 WARMUP=1 scripts/bench-mqtt.sh
+#
+# Every broker runs pinned to CPU 0 (`taskset -c 0`), on its own loopback
+# port; the load generator is pinned to CPU 1 and samples the broker with
+# --server-pid, so server CPU per delivery is reported. Per broker and per
+# QoS (QOS_LEVELS): fanin (PUBLISHERS publishers on their own topics,
+# FANIN_SUBSCRIBERS subscribers on `bench/+/telemetry`) at a fixed offered
+# rate (RATE publishes/s) and at max (closed loop), and fanout (one
+# publisher to SUBSCRIBERS subscribers) at FANOUT_RATE publishes/s and at
+# max; then, last and each on a fresh broker, idle memory per device
+# connection (IDLE_CONNECTIONS connections that CONNECT with a 60 s
+# keep-alive and ping on time). Each run appends one JSON object (with its
+# exact command) to bench-results/mqtt.jsonl; the runs of this invocation
+# are summarised in bench-results/mqtt.md.
+#
+# Targets (TARGETS, default "switchboard mosquitto nats rumqttd"):
+# - switchboard: both I/O backends, once its binary has `--mqtt-addr`;
+#   until then it is skipped with a message.
+# - mosquitto: Debian's package (installed with apt-get when missing); a
+#   config file in a temporary directory sets the listener, anonymous
+#   access, no persistence and TCP_NODELAY (mosquitto leaves Nagle on by
+#   default, which delays small deliveries behind delayed ACKs).
+# - nats: Debian's nats-server (apt-get when missing). Its MQTT listener
+#   needs JetStream and a server_name, set in a config file with a
+#   JetStream store in the temporary directory. It speaks MQTT 3.1.1 only.
+# - rumqttd: `cargo install rumqttd --locked` when missing (without
+#   --locked if that fails: the locked metrics 0.22.1 no longer builds
+#   with current Rust); a config file sets one listener for the chosen
+#   MQTT version, room for the idle connections, and no accept throttle.
+# Installing from Debian may also start the distribution's own mosquitto
+# service on port 1883; this script never uses 1883 (its ports are
+# 7341..7349), so that service does not disturb it, but it does sit on
+# Switchboard's default MQTT port.
+#
+# The machine may be shared: before each run the script waits (up to
+# QUIET_WAIT seconds) until other work uses at most QUIET_PCT percent of all
+# CPUs, and every result records how much CPU the rest of the machine used
+# during its window ("other CPU %" in the tables).
+#
+# Knobs (environment): TARGETS, QOS_LEVELS ("0 1"), MQTT_VERSION (3.1.1;
+# or 5), ONLY_IDLE (unset), DURATION (10), WARMUP (2), RATE (10000
+# publishes/s for fanin), PUBLISHERS (100), FANIN_SUBSCRIBERS (1),
+# FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s), SUBSCRIBERS
+# (100), IDLE_CONNECTIONS (10000), OUT_DIR (bench-results), QUIET_PCT (10),
+# QUIET_WAIT (600).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+TARGETS="${TARGETS:-switchboard mosquitto nats rumqttd}"
+QOS_LEVELS="${QOS_LEVELS:-0 1}"
+MQTT_VERSION="${MQTT_VERSION:-3.1.1}"
+PUBLISHERS="${PUBLISHERS:-100}"
+FANIN_SUBSCRIBERS="${FANIN_SUBSCRIBERS:-1}"
+TRANSPORT=mqtt
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
+
+wants() {
+    [[ " $TARGETS " == *" $1 "* ]]
+}
+
+# Peers, installed from package registries when missing.
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then run $sudo apt-get update; apt_updated=1; fi
+    run $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+# Debian puts the daemons in /usr/sbin, which a user's PATH may lack.
+find_bin() {
+    command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true
+}
+if wants mosquitto && [ -z "$(find_bin mosquitto)" ]; then apt_install mosquitto; fi
+if wants nats && [ -z "$(find_bin nats-server)" ]; then apt_install nats-server; fi
+if wants rumqttd && [ -z "$(find_bin rumqttd)" ]; then
+    run cargo install rumqttd --locked || run cargo install rumqttd
+fi
+mosquitto_bin="$(find_bin mosquitto)"
+nats_bin="$(find_bin nats-server)"
+rumqttd_bin="$(find_bin rumqttd)"
+
+# Config files (and nats' JetStream store) live beside the logs.
+mosquitto_conf() {
+    local port="$1" f="$logs/mosquitto-$1.conf"
+    cat >"$f" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+set_tcp_nodelay true
+max_keepalive 65535
+CONF
+    echo "$f"
+}
+
+nats_conf() {
+    local port="$1" f="$logs/nats-$1.conf"
+    rm -rf "$logs/jetstream-$port"
+    cat >"$f" <<CONF
+server_name: bench
+host: 127.0.0.1
+port: -1
+jetstream {
+    store_dir: "$logs/jetstream-$port"
+}
+mqtt {
+    host: 127.0.0.1
+    port: $port
+}
+CONF
+    echo "$f"
+}
+
+rumqttd_conf() {
+    local port="$1" f="$logs/rumqttd-$1.toml" section="v4"
+    if [[ "$MQTT_VERSION" == 5 ]]; then section="v5"; fi
+    cat >"$f" <<CONF
+id = 0
+
+[router]
+id = 0
+max_connections = $((IDLE_CONNECTIONS + PUBLISHERS + SUBSCRIBERS + 100))
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[$section.1]
+name = "$section-1"
+listen = "127.0.0.1:$port"
+next_connection_delay_ms = 0
+    [$section.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+CONF
+    echo "$f"
+}
+
+# broker_cmd TARGET PORT: the pinned command line that serves MQTT on PORT.
+broker_cmd() {
+    local target="$1" port="$2"
+    case "$target" in
+    switchboard-*)
+        echo taskset -c "$SERVER_CPU" "$sb" --backend "${target#switchboard-}" --threads 1 \
+            --pin-threads false --wire-addr 127.0.0.1:0 --ws-addr 127.0.0.1:0 \
+            --admin-addr 127.0.0.1:0 --mqtt-addr "127.0.0.1:$port"
+        ;;
+    mosquitto) echo taskset -c "$SERVER_CPU" "$mosquitto_bin" -c "$(mosquitto_conf "$port")" ;;
+    nats) echo taskset -c "$SERVER_CPU" "$nats_bin" -c "$(nats_conf "$port")" ;;
+    rumqttd) echo taskset -c "$SERVER_CPU" "$rumqttd_bin" -c "$(rumqttd_conf "$port")" ;;
+    esac
+}
+
+# Switchboard is ready when it says so (its ready line names mqtt=ADDR);
+# the peers once their port accepts connections.
+ready_pattern() {
+    case "$1" in
+    switchboard-*) echo "switchboard ready" ;;
+    *) echo "port:$2" ;;
+    esac
+}
+
+start_broker() {
+    local target="$1" port="$2"
+    # shellcheck disable=SC2046
+    start_server "$(ready_pattern "$target" "$port")" $(broker_cmd "$target" "$port")
+}
+
+mqtt_load() {
+    local label="$1" port="$2" qos="$3"
+    shift 3
+    load "$label" "127.0.0.1:$port" --qos "$qos" --mqtt-version "$MQTT_VERSION" "$@"
+}
+
+broker_runs() {
+    local target="$1" port="$2"
+    start_broker "$target" "$port"
+    for qos in $QOS_LEVELS; do
+        for rate in "$RATE" max; do
+            mqtt_load "$target" "$port" "$qos" --scenario fanin --publishers "$PUBLISHERS" \
+                --subscribers "$FANIN_SUBSCRIBERS" --rate "$rate"
+        done
+        for rate in "$FANOUT_RATE" max; do
+            mqtt_load "$target" "$port" "$qos" --scenario fanout --publishers 1 \
+                --subscribers "$SUBSCRIBERS" --rate "$rate"
+        done
+    done
+    stop_server
+}
+
+# Idle memory runs go last, each on a fresh broker whose memory holds
+# nothing else. Several source addresses keep closed connections'
+# TIME_WAIT ports from crowding one address's ephemeral range.
+idle_run() {
+    local target="$1" port="$2"
+    start_broker "$target" "$port"
+    mqtt_load "$target" "$port" 0 --scenario idle --connections "$IDLE_CONNECTIONS" \
+        --keep-alive 60 --source-ips 127.0.0.1-127.0.0.8
+    stop_server
+}
+
+# The targets this run can serve, each with its load port.
+targets=()
+ports=()
+if wants switchboard; then
+    if "$sb" --help 2>/dev/null | grep -q -- --mqtt-addr; then
+        targets+=(switchboard-uring switchboard-epoll)
+        ports+=(7341 7342)
+    else
+        echo "switchboard: its binary has no --mqtt-addr yet (no MQTT listener): skipping it"
+    fi
+fi
+for peer in mosquitto nats rumqttd; do
+    wants "$peer" || continue
+    if [[ "$peer" == nats && "$MQTT_VERSION" == 5 ]]; then
+        echo "nats: nats-server speaks MQTT 3.1.1 only: skipping it for MQTT_VERSION=5"
+        continue
+    fi
+    targets+=("$peer")
+    case "$peer" in
+    mosquitto) ports+=(7343) ;;
+    nats) ports+=(7344) ;;
+    rumqttd) ports+=(7345) ;;
+    esac
+done
+if [[ ${#targets[@]} -eq 0 ]]; then
+    echo "no target to run (TARGETS=\"$TARGETS\")" >&2
+    exit 1
+fi
+
+if [[ -z "${ONLY_IDLE:-}" ]]; then
+    for i in "${!targets[@]}"; do
+        broker_runs "${targets[$i]}" "${ports[$i]}"
+    done
+fi
+for target in "${targets[@]}"; do
+    idle_run "$target" 7349
+done
+
+echo "+ python3 scripts/bench-summary.py mqtt $jsonl $first_line $md"
+python3 scripts/bench-summary.py mqtt "$jsonl" "$first_line" "$md"
