@@ -18,8 +18,10 @@ SERVER_CPU=0
 CLIENT_CPU=1
 
 out_dir="${OUT_DIR:-bench-results}"
-jsonl="$out_dir/$TRANSPORT.jsonl"
-md="$out_dir/$TRANSPORT.md"
+# RESULTS names the output files (default: the transport), so that a
+# variant run does not overwrite the main summary.
+jsonl="$out_dir/${RESULTS:-$TRANSPORT}.jsonl"
+md="$out_dir/${RESULTS:-$TRANSPORT}.md"
 mkdir -p "$out_dir"
 touch "$jsonl"
 # Only the lines this invocation appends go into the Markdown summary.

@@ -44,7 +44,9 @@
 # during its window ("other CPU %" in the tables).
 #
 # Knobs (environment): TARGETS, QOS_LEVELS ("0 1"), MQTT_VERSION (3.1.1;
-# or 5), ONLY_IDLE (unset), DURATION (10), WARMUP (2), RATE (10000
+# or 5), SCENARIOS ("fanin fanout idle"), FANIN_RATES ("$RATE max"),
+# FANOUT_RATES ("$FANOUT_RATE max"), PIPELINE (16: messages in flight per
+# publisher at max), RESULTS (output file names, default mqtt), ONLY_IDLE (unset), DURATION (10), WARMUP (2), RATE (10000
 # publishes/s for fanin), PUBLISHERS (100), FANIN_SUBSCRIBERS (1),
 # FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s), SUBSCRIBERS
 # (100), IDLE_CONNECTIONS (10000), OUT_DIR (bench-results), QUIET_PCT (10),
@@ -59,9 +61,13 @@ QOS_LEVELS="${QOS_LEVELS:-0 1}"
 MQTT_VERSION="${MQTT_VERSION:-3.1.1}"
 PUBLISHERS="${PUBLISHERS:-100}"
 FANIN_SUBSCRIBERS="${FANIN_SUBSCRIBERS:-1}"
+SCENARIOS="${SCENARIOS:-fanin fanout idle}"
+PIPELINE="${PIPELINE:-16}"
 TRANSPORT=mqtt
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
+FANIN_RATES="${FANIN_RATES:-$RATE max}"
+FANOUT_RATES="${FANOUT_RATES:-$FANOUT_RATE max}"
 
 wants() {
     [[ " $TARGETS " == *" $1 "* ]]
@@ -181,18 +187,29 @@ mqtt_load() {
     load "$label" "127.0.0.1:$port" --qos "$qos" --mqtt-version "$MQTT_VERSION" "$@"
 }
 
+# The closed-loop depth goes with `max` only.
+rate_args() {
+    if [[ "$1" == max ]]; then echo --rate max --pipeline "$PIPELINE"; else echo --rate "$1"; fi
+}
+
 broker_runs() {
     local target="$1" port="$2"
     start_broker "$target" "$port"
     for qos in $QOS_LEVELS; do
-        for rate in "$RATE" max; do
-            mqtt_load "$target" "$port" "$qos" --scenario fanin --publishers "$PUBLISHERS" \
-                --subscribers "$FANIN_SUBSCRIBERS" --rate "$rate"
-        done
-        for rate in "$FANOUT_RATE" max; do
-            mqtt_load "$target" "$port" "$qos" --scenario fanout --publishers 1 \
-                --subscribers "$SUBSCRIBERS" --rate "$rate"
-        done
+        if [[ " $SCENARIOS " == *" fanin "* ]]; then
+            for rate in $FANIN_RATES; do
+                # shellcheck disable=SC2046
+                mqtt_load "$target" "$port" "$qos" --scenario fanin --publishers "$PUBLISHERS" \
+                    --subscribers "$FANIN_SUBSCRIBERS" $(rate_args "$rate")
+            done
+        fi
+        if [[ " $SCENARIOS " == *" fanout "* ]]; then
+            for rate in $FANOUT_RATES; do
+                # shellcheck disable=SC2046
+                mqtt_load "$target" "$port" "$qos" --scenario fanout --publishers 1 \
+                    --subscribers "$SUBSCRIBERS" $(rate_args "$rate")
+            done
+        fi
     done
     stop_server
 }
@@ -242,9 +259,11 @@ if [[ -z "${ONLY_IDLE:-}" ]]; then
         broker_runs "${targets[$i]}" "${ports[$i]}"
     done
 fi
-for target in "${targets[@]}"; do
-    idle_run "$target" 7349
-done
+if [[ " $SCENARIOS " == *" idle "* ]]; then
+    for target in "${targets[@]}"; do
+        idle_run "$target" 7349
+    done
+fi
 
 echo "+ python3 scripts/bench-summary.py mqtt $jsonl $first_line $md"
 python3 scripts/bench-summary.py mqtt "$jsonl" "$first_line" "$md"
