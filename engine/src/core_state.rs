@@ -216,31 +216,6 @@ impl CoreState {
         (count, pause_origin)
     }
 
-    /// `member` is over its high watermark: it remembers `origin`, which
-    /// pauses until `member` drains. Returns true if the origin is a local
-    /// connection (the caller pauses it); a remote one is told over the
-    /// mesh. The server itself (token 0) and a member feeding itself do
-    /// not wait.
-    pub(crate) fn wait_on(&mut self, member: Token, origin: (u16, Token)) -> bool {
-        let me = self.settings.core;
-        if origin.0 == SERVER_ORIGIN || (origin.0 == me && origin.1 == member) {
-            return false;
-        }
-        let Some(conn) = self.conns.get_mut(member) else {
-            return false;
-        };
-        let waiters = &mut conn.lists_mut().waiters;
-        if !waiters.contains(&origin) {
-            waiters.push(origin);
-        }
-        if origin.0 == me {
-            return true;
-        }
-        self.mesh
-            .send(origin.0 as usize, Lane::High, MeshMsg::Pause(origin.1));
-        false
-    }
-
     /// Sends a message built by `f` to every other core.
     pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
         let me = self.settings.core as usize;
@@ -536,54 +511,6 @@ impl CoreState {
                 p.recipients,
                 p.empty_is_error,
             );
-        }
-    }
-
-    /// Marks a connection paused; the reactor stops its reads.
-    pub fn pause(&mut self, token: Token) {
-        if let Some(conn) = self.conns.get_mut(token) {
-            if !conn.paused {
-                conn.paused = true;
-                metrics::inc(&self.stats.backpressure_pauses_total);
-                self.intents.pause.push(token);
-            }
-        }
-    }
-
-    /// Pauses a connection whose own send queue is over its watermark.
-    pub fn pause_for_own_queue(&mut self, token: Token) {
-        self.pause(token);
-        if let Some(conn) = self.conns.get_mut(token) {
-            conn.paused_on_own_queue = true;
-        }
-    }
-
-    /// After a send completes: wake the senders waiting on this connection
-    /// once its queue is below the low watermark.
-    pub fn after_drain(&mut self, token: Token) {
-        let low = self.settings.limits.send_queue_low_bytes;
-        let me = self.settings.core;
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        if conn.queued_bytes >= low {
-            return;
-        }
-        if conn.paused && conn.paused_on_own_queue {
-            self.intents.resume.push(token);
-        }
-        // Publishers to an MQTT client wait for its session queue too.
-        if self.mqtt_backlogged(token) {
-            return;
-        }
-        let conn = self.conns.get_mut(token).expect("checked above");
-        for (core, t) in conn.take_waiters() {
-            if core == me {
-                self.intents.resume.push(t);
-            } else {
-                self.mesh
-                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
-            }
         }
     }
 

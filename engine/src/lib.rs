@@ -8,6 +8,7 @@
 //! - [`reactor`]: one core's loop: reap completions, drive connections,
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
+//! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
@@ -19,6 +20,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod admin;
+pub mod backpressure;
 pub mod config;
 pub mod conn;
 pub mod core_state;
