@@ -6,8 +6,11 @@
 
 /// Fixed pool of equal receive buffers.
 pub(super) struct BufPool {
-    /// `count * len` bytes, allocated once. Zeroed pages are only touched
-    /// (and so only resident) once a buffer is first read into.
+    /// `count * len` bytes, allocated once and touched at start-up, so the
+    /// pool is resident from the start as the io_uring backend's provided
+    /// buffers are: a burst of reads would otherwise fault in a page per
+    /// buffer it lands in, and that fixed cost would show up as memory per
+    /// connection.
     mem: Box<[u8]>,
     /// Bytes per buffer.
     len: usize,
@@ -23,8 +26,14 @@ impl BufPool {
     /// A pool of `count` buffers of `len` bytes, all free.
     pub(super) fn new(count: u16, len: u32) -> BufPool {
         let (count, len) = (usize::from(count), len as usize);
+        let mut mem = vec![0u8; count * len].into_boxed_slice();
+        for page in mem.chunks_mut(4096) {
+            // A write, so the kernel maps a page of its own (a read would
+            // map the shared zero page).
+            page[0] = 1;
+        }
         BufPool {
-            mem: vec![0u8; count * len].into_boxed_slice(),
+            mem,
             len,
             // Reversed so that buffer 0 is lent first (easier to read in
             // a debugger; no other reason).
