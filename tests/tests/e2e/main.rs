@@ -55,6 +55,7 @@ mod drain;
 mod errors;
 mod mqtt_auth;
 mod mqtt_bad_input;
+mod mqtt_churn;
 mod mqtt_cli;
 mod mqtt_cross;
 mod mqtt_js;
