@@ -34,7 +34,11 @@ impl CoreState {
             return;
         }
         if !data.is_empty() {
-            conn.last_active = tick;
+            // MQTT's keep-alive counts MQTT packets (the broker stamps
+            // them), not WebSocket pings and pongs.
+            if open.endpoint != Endpoint::Mqtt {
+                conn.last_active = tick;
+            }
             open.ping_sent = false;
         }
         // Frames a paused message left in the `wire` decoder go first.

@@ -131,6 +131,8 @@ impl CoreState {
                 }
                 true
             }
+            // MQTT clients keep themselves alive with PINGREQ.
+            WsConn::Open(open) if open.endpoint == Endpoint::Mqtt => false,
             WsConn::Open(open) => {
                 if age_ticks > ping_ticks && !open.ping_sent && !open.close_sent {
                     open.ping_sent = true;

@@ -60,6 +60,7 @@ mod mqtt_cli;
 mod mqtt_cross;
 mod mqtt_js;
 mod mqtt_paho;
+mod mqtt_ws_keepalive;
 mod order;
 mod routing;
 mod scale;
