@@ -24,8 +24,12 @@
 #   until then it is skipped with a message.
 # - mosquitto: Debian's package (installed with apt-get when missing); a
 #   config file in a temporary directory sets the listener, anonymous
-#   access, no persistence and TCP_NODELAY (mosquitto leaves Nagle on by
-#   default, which delays small deliveries behind delayed ACKs).
+#   access, no persistence, TCP_NODELAY (mosquitto leaves Nagle on by
+#   default, which delays small deliveries behind delayed ACKs) and a
+#   deeper per-client queue: by default mosquitto queues at most 1000 QoS 1
+#   messages per client beyond its 20 in flight and silently drops the
+#   rest, so fan-in to one QoS 1 subscriber (100 publishers, 16 messages in
+#   flight each at max) loses messages with its defaults.
 # - nats: Debian's nats-server (apt-get when missing). Its MQTT listener
 #   needs JetStream and a server_name, set in a config file with a
 #   JetStream store in the temporary directory. It speaks MQTT 3.1.1 only.
@@ -97,6 +101,7 @@ allow_anonymous true
 persistence false
 set_tcp_nodelay true
 max_keepalive 65535
+max_queued_messages 100000
 CONF
     echo "$f"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what the tests drive (a C
 # compiler, headless Chromium, Python's `websockets` in a venv under the
-# target directory), then runs every unit, property and end-to-end test on
-# both I/O backends. Safe to run again: it installs only what is missing.
+# target directory, mosquitto), then runs every unit, property and
+# end-to-end test on both I/O backends. Safe to run again: it installs only
+# what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,11 @@ fi
 # the target directory, where the tests look for it.
 if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
+fi
+# The load generator's MQTT test (loadgen/tests/it/mqtt_mosquitto.rs)
+# drives a real mosquitto; it skips, with a message, where there is none.
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    apt_install mosquitto mosquitto-clients
 fi
 target_dir="${CARGO_TARGET_DIR:-target}"
 py_venv="$target_dir/py"
