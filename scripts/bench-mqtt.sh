@@ -28,8 +28,8 @@
 #   default, which delays small deliveries behind delayed ACKs) and a
 #   deeper per-client queue: by default mosquitto queues at most 1000 QoS 1
 #   messages per client beyond its 20 in flight and silently drops the
-#   rest, so fan-in to one QoS 1 subscriber (100 publishers, 16 messages in
-#   flight each at max) loses messages with its defaults.
+#   rest (after PUBACKing them), which the one fan-in subscriber hits as
+#   soon as it falls a thousand messages behind.
 # - nats: Debian's nats-server (apt-get when missing). Its MQTT listener
 #   needs JetStream and a server_name, set in a config file with a
 #   JetStream store in the temporary directory. It speaks MQTT 3.1.1 only.
