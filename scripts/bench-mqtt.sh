@@ -12,7 +12,9 @@
 # QoS (QOS_LEVELS): fanin (PUBLISHERS publishers on their own topics,
 # FANIN_SUBSCRIBERS subscribers on `bench/+/telemetry`) at a fixed offered
 # rate (RATE publishes/s) and at max (closed loop), and fanout (one
-# publisher to SUBSCRIBERS subscribers) at FANOUT_RATE publishes/s and at
+# publisher to SUBSCRIBERS subscribers) at FANOUT_RATE publishes/s (QoS 1:
+# FANOUT_RATE_QOS1, as 100,000 QoS 1 deliveries/s, each answered by a
+# PUBACK, is more than mosquitto or nats-server serve on one core) and at
 # max; then, last and each on a fresh broker, idle memory per device
 # connection (IDLE_CONNECTIONS connections that CONNECT with a 60 s
 # keep-alive and ping on time). Each run appends one JSON object (with its
@@ -24,8 +26,12 @@
 #   until then it is skipped with a message.
 # - mosquitto: Debian's package (installed with apt-get when missing); a
 #   config file in a temporary directory sets the listener, anonymous
-#   access, no persistence and TCP_NODELAY (mosquitto leaves Nagle on by
-#   default, which delays small deliveries behind delayed ACKs).
+#   access, no persistence, TCP_NODELAY (mosquitto leaves Nagle on by
+#   default, which delays small deliveries behind delayed ACKs) and a
+#   deeper per-client queue: by default mosquitto queues at most 1000 QoS 1
+#   messages per client beyond its 20 in flight and silently drops the
+#   rest (after PUBACKing them), which the one fan-in subscriber hits as
+#   soon as it falls a thousand messages behind.
 # - nats: Debian's nats-server (apt-get when missing). Its MQTT listener
 #   needs JetStream and a server_name, set in a config file with a
 #   JetStream store in the temporary directory. It speaks MQTT 3.1.1 only.
@@ -45,10 +51,12 @@
 #
 # Knobs (environment): TARGETS, QOS_LEVELS ("0 1"), MQTT_VERSION (3.1.1;
 # or 5), SCENARIOS ("fanin fanout idle"), FANIN_RATES ("$RATE max"),
-# FANOUT_RATES ("$FANOUT_RATE max"), PIPELINE (16: messages in flight per
+# FANOUT_RATES ("$FANOUT_RATE max"; at QoS 1 FANOUT_RATES_QOS1,
+# "$FANOUT_RATE_QOS1 max"), PIPELINE (16: messages in flight per
 # publisher at max), RESULTS (output file names, default mqtt), ONLY_IDLE (unset), DURATION (10), WARMUP (2), RATE (10000
 # publishes/s for fanin), PUBLISHERS (100), FANIN_SUBSCRIBERS (1),
-# FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s), SUBSCRIBERS
+# FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s),
+# FANOUT_RATE_QOS1 (200 publishes/s, 20,000 deliveries/s), SUBSCRIBERS
 # (100), IDLE_CONNECTIONS (10000), OUT_DIR (bench-results), QUIET_PCT (10),
 # QUIET_WAIT (600).
 set -euo pipefail
@@ -63,11 +71,13 @@ PUBLISHERS="${PUBLISHERS:-100}"
 FANIN_SUBSCRIBERS="${FANIN_SUBSCRIBERS:-1}"
 SCENARIOS="${SCENARIOS:-fanin fanout idle}"
 PIPELINE="${PIPELINE:-16}"
+FANOUT_RATE_QOS1="${FANOUT_RATE_QOS1:-200}"
 TRANSPORT=mqtt
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
 FANIN_RATES="${FANIN_RATES:-$RATE max}"
 FANOUT_RATES="${FANOUT_RATES:-$FANOUT_RATE max}"
+FANOUT_RATES_QOS1="${FANOUT_RATES_QOS1:-$FANOUT_RATE_QOS1 max}"
 
 wants() {
     [[ " $TARGETS " == *" $1 "* ]]
@@ -103,6 +113,7 @@ allow_anonymous true
 persistence false
 set_tcp_nodelay true
 max_keepalive 65535
+max_queued_messages 100000
 CONF
     echo "$f"
 }
@@ -204,7 +215,9 @@ broker_runs() {
             done
         fi
         if [[ " $SCENARIOS " == *" fanout "* ]]; then
-            for rate in $FANOUT_RATES; do
+            local fanout_rates="$FANOUT_RATES"
+            if [[ "$qos" == 1 ]]; then fanout_rates="$FANOUT_RATES_QOS1"; fi
+            for rate in $fanout_rates; do
                 # shellcheck disable=SC2046
                 mqtt_load "$target" "$port" "$qos" --scenario fanout --publishers 1 \
                     --subscribers "$SUBSCRIBERS" $(rate_args "$rate")

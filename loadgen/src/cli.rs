@@ -118,12 +118,13 @@ impl FromStr for IpRange {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct LoadArgs {
-    /// What the connections do [default: echo; mqtt: fanin]. Read it
-    /// through [`LoadArgs::scenario`].
-    #[arg(long = "scenario", value_enum)]
+    // Read these two through `LoadArgs::scenario` and `LoadArgs::addr`,
+    // which fill in the transport's default.
+    /// What the connections do [default: echo; mqtt: fanin].
+    #[arg(long = "scenario", value_name = "SCENARIO", value_enum)]
     pub scenario_arg: Option<Scenario>,
     /// Server address [default: 127.0.0.1:7070; mqtt: 127.0.0.1:1883].
-    #[arg(long = "addr")]
+    #[arg(long = "addr", value_name = "ADDR")]
     pub addr_arg: Option<SocketAddr>,
     /// Total connections (fanout: defaults `--subscribers` to this minus
     /// the publishers; mqtt fanin: defaults `--publishers` to this).
