@@ -112,6 +112,9 @@ pub struct TopicPublish {
     pub origin_token: Token,
     /// Ack ticket on the origin core, for a `wire` SEND with ACK.
     pub ticket: Option<u32>,
+    /// Bit i: core i was sent this publish (by its publisher or by a core
+    /// that passed it on: `mqtt::forward`).
+    pub sent_to: u64,
 }
 
 /// A frame to queue to a target's connections on the receiving core.

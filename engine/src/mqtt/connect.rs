@@ -421,6 +421,7 @@ impl CoreState {
         for f in &filters {
             self.filter_presence(f, to, true);
         }
+        self.mqtt.forwards.add(to, filters, self.now_ms);
         let s = self.mqtt.sessions.remove(key);
         self.mqtt.away.retain(|&(k, _)| k != key);
         metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);

@@ -95,6 +95,7 @@ impl CoreState {
             Lane::Normal
         };
         let mut pause = false;
+        let sent_to = remote | (1u64 << me);
         let mut bits = remote & !(1u64 << me);
         while bits != 0 {
             let core = bits.trailing_zeros() as usize;
@@ -105,6 +106,7 @@ impl CoreState {
                 origin_core: origin.0,
                 origin_token: origin.1,
                 ticket,
+                sent_to,
             };
             if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
@@ -119,9 +121,10 @@ impl CoreState {
 
     /// A publish from another core: its subscribers here (shared groups
     /// were decided by the publishing core).
-    pub(crate) fn on_topic_publish(&mut self, from: usize, p: TopicPublish) {
-        let mut frame = p.frame;
-        let f = self.fan_out((p.origin_core, p.origin_token), &p.msg, &mut frame);
+    pub(crate) fn on_topic_publish(&mut self, from: usize, mut p: TopicPublish) {
+        let origin = (p.origin_core, p.origin_token);
+        let f = self.fan_out(origin, &p.msg, &mut p.frame);
+        self.forward_publish(&p);
         if let Some(ticket) = p.ticket {
             let reply = MeshMsg::Delivered {
                 ticket,
@@ -133,9 +136,12 @@ impl CoreState {
 
     /// A shared-group member picked for this core by another.
     pub(crate) fn on_shared_publish(&mut self, msg: Arc<Message>, filter: &str, group: &str) {
-        if let Some((sub, opts)) = self.mqtt.index.pick_shared_local(filter, group) {
-            let out = outgoing(&msg, &[opts]);
-            self.deliver_to_subscriber(sub, out, (SERVER_ORIGIN, 0), &mut None);
+        match self.mqtt.index.pick_shared_local(filter, group) {
+            Some((sub, opts)) => {
+                let out = outgoing(&msg, &[opts]);
+                self.deliver_to_subscriber(sub, out, (SERVER_ORIGIN, 0), &mut None);
+            }
+            None => self.forward_shared(msg, filter, group),
         }
     }
 

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod connect;
 pub mod directory;
 pub mod fanout;
+pub mod forward;
 pub mod inbound;
 pub mod lifecycle;
 pub mod message;
@@ -143,6 +144,8 @@ pub struct Broker {
     pub(crate) fetching: HashMap<Arc<str>, crate::sys::Token>,
     /// Take-over requests for sessions still travelling to this core.
     pub(crate) takes_pending: Vec<(Arc<str>, u16, crate::sys::Token)>,
+    /// Filters of sessions that moved to other cores, for a while.
+    pub(crate) forwards: forward::Forwards,
     /// Encode scratch for packets.
     pub(crate) out: Vec<u8>,
     /// Property scratch for outgoing PUBLISHes.
@@ -166,6 +169,7 @@ impl Broker {
             delayed_wills: Vec::new(),
             fetching: HashMap::new(),
             takes_pending: Vec::new(),
+            forwards: forward::Forwards::default(),
             out: Vec::new(),
             props: PropertiesBuf::new(),
             matches: Vec::new(),

@@ -20,7 +20,7 @@ use crate::metrics;
 use crate::sys::Token;
 
 /// A filter split into its share group (if any) and the filter proper.
-fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
+pub(crate) fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
     match shared_filter(filter) {
         Ok(Some(s)) => Some((Some(s.group), s.filter)),
         Ok(None) if topic_filter(filter) => Some((None, filter)),

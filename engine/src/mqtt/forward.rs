@@ -1,0 +1,144 @@
+//! Publishes that reach a session's old core after the session moved on.
+//!
+//! A core sends a publish only to the cores its replica of the index shows
+//! as subscribed. When a session moves from core A to core B, a third core
+//! C may still hold the old picture for a moment: its publish goes to A,
+//! which no longer has the session, and B never hears of it. So A keeps,
+//! for a while, what it gave away (the session's filters and the core that
+//! took them) and passes such publishes on. Every cross-core publish names
+//! the cores its publisher sent it to, so A forwards only where C did not
+//! send, and no subscriber gets a copy twice.
+
+use std::sync::Arc;
+
+use wire::mqtt::validate::filter_matches;
+
+use super::message::Message;
+use super::subscribe::split_shared;
+use crate::core_state::CoreState;
+use crate::mesh::{Lane, MeshMsg, TopicPublish};
+use crate::metrics;
+
+/// How long a moved session's old core passes publishes on. A presence
+/// message crosses the mesh within a tick (microseconds to a millisecond);
+/// this leaves three orders of magnitude for a stalled core.
+const FORWARD_MS: u64 = 2_000;
+
+/// Filters handed to another core with a session, and until when
+/// publishes for them are passed on there.
+#[derive(Debug, Default)]
+pub(crate) struct Forwards {
+    list: Vec<Forward>,
+}
+
+#[derive(Debug)]
+struct Forward {
+    to: u16,
+    filters: Vec<Box<str>>,
+    until_ms: u64,
+}
+
+impl Forwards {
+    /// Records that `filters` moved to core `to` at `now_ms`.
+    pub(crate) fn add(&mut self, to: u16, filters: Vec<Box<str>>, now_ms: u64) {
+        if !filters.is_empty() {
+            let until_ms = now_ms + FORWARD_MS;
+            self.list.push(Forward {
+                to,
+                filters,
+                until_ms,
+            });
+        }
+    }
+
+    /// Forgets what is older than [`FORWARD_MS`].
+    pub(crate) fn expire(&mut self, now_ms: u64) {
+        self.list.retain(|f| f.until_ms > now_ms);
+    }
+
+    /// The cores, outside `sent_to`, that took a plain (not shared) filter
+    /// matching `topic`.
+    fn cores_for(&self, topic: &str, sent_to: u64) -> u64 {
+        let mut cores = 0u64;
+        for f in &self.list {
+            let bit = 1u64 << f.to;
+            if (sent_to | cores) & bit != 0 {
+                continue;
+            }
+            let plain = f.filters.iter().filter_map(|s| match split_shared(s) {
+                Some((None, proper)) => Some(proper),
+                _ => None,
+            });
+            if plain.into_iter().any(|p| filter_matches(p, topic)) {
+                cores |= bit;
+            }
+        }
+        cores
+    }
+
+    /// The core that last took shared filter `filter` of `group`.
+    fn core_for_shared(&self, filter: &str, group: &str) -> Option<u16> {
+        let took = |s: &str| split_shared(s) == Some((Some(group), filter));
+        self.list
+            .iter()
+            .rev()
+            .find(|f| f.filters.iter().any(|s| took(s)))
+            .map(|f| f.to)
+    }
+}
+
+impl CoreState {
+    /// Passes a publish from another core on to the cores that took a
+    /// matching session from this one and were not sent it.
+    pub(crate) fn forward_publish(&mut self, p: &TopicPublish) {
+        if self.mqtt.forwards.list.is_empty() {
+            return;
+        }
+        let me = self.settings.core;
+        let sent_to = p.sent_to | (1u64 << me);
+        let mut cores = self.mqtt.forwards.cores_for(p.msg.topic_str(), sent_to);
+        let lane = lane_of(&p.msg);
+        while cores != 0 {
+            let core = cores.trailing_zeros() as usize;
+            cores &= cores - 1;
+            let fwd = TopicPublish {
+                msg: p.msg.clone(),
+                frame: p.frame.clone(),
+                origin_core: p.origin_core,
+                origin_token: p.origin_token,
+                // The origin counts answers only from the cores it sent to.
+                ticket: None,
+                sent_to: sent_to | (1u64 << core),
+            };
+            metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
+            self.mesh.send(core, lane, MeshMsg::Publish(Box::new(fwd)));
+        }
+    }
+
+    /// Passes on a shared-group publish that found no member here, if the
+    /// group's member moved to another core.
+    pub(crate) fn forward_shared(&mut self, msg: Arc<Message>, filter: &str, group: &str) {
+        let Some(core) = self.mqtt.forwards.core_for_shared(filter, group) else {
+            return;
+        };
+        metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
+        let lane = lane_of(&msg);
+        let m = MeshMsg::SharedPublish {
+            msg,
+            filter: filter.into(),
+            group: group.into(),
+        };
+        self.mesh.send(core as usize, lane, m);
+    }
+}
+
+fn lane_of(msg: &Message) -> Lane {
+    match msg.meta.high_priority {
+        true => Lane::High,
+        false => Lane::Normal,
+    }
+}
+
+#[cfg(test)]
+#[path = "forward_tests.rs"]
+mod tests;

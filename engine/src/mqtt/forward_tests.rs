@@ -1,0 +1,142 @@
+//! Three cores' states over a real mesh, stepped by hand, so that the
+//! moment a publish crosses a moving session can be chosen exactly.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use wire::mqtt::{ProtocolVersion, QoS};
+
+use crate::config::Config;
+use crate::core_state::{CoreSettings, CoreState};
+use crate::ids::IdGenerator;
+use crate::mesh;
+use crate::mqtt::message::test_message;
+use crate::mqtt::session::{Session, SubOptions};
+use crate::mqtt::BrokerShared;
+use crate::sys::Waker;
+
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+/// The new connection on core B (not in its table: the session is kept
+/// as away once it lands, which is all these tests need).
+const NEW_CONN: u64 = 7;
+
+fn cores() -> Vec<CoreState> {
+    let cfg = Config::default();
+    let broker = BrokerShared::new(&cfg.mqtt);
+    let wakers = (0..3).map(|_| Waker::new().expect("eventfd")).collect();
+    let (_, ports) = mesh::build(wakers, 64);
+    let ids = Arc::new(IdGenerator::new(1));
+    let settings = |core: usize| CoreSettings {
+        core: core as u16,
+        node_id: 1,
+        server_name: "test".into(),
+        limits: cfg.limits.clone(),
+        websocket: Arc::new(cfg.websocket.clone()),
+        mqtt: broker.clone(),
+    };
+    ports
+        .into_iter()
+        .enumerate()
+        .map(|(core, port)| CoreState::new(settings(core), port, ids.clone(), Arc::default()))
+        .collect()
+}
+
+/// Handles everything waiting in `core`'s rings.
+fn step(cores: &mut [CoreState], core: usize) {
+    let mut inbox = Vec::new();
+    cores[core].mesh.drain(usize::MAX, &mut inbox);
+    for (from, msg) in inbox {
+        cores[core].on_mesh(from, msg);
+    }
+}
+
+/// An away persistent session `dev` on core A subscribed to `filter`,
+/// known to the other cores.
+fn session_on_a(cores: &mut [CoreState], filter: &str) {
+    let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
+    s.expiry_s = u32::MAX;
+    let opts = SubOptions {
+        qos: QoS::AtLeastOnce,
+        no_local: false,
+        retain_as_published: false,
+        id: 0,
+    };
+    s.set_sub(filter, opts);
+    let key = cores[A].mqtt.sessions.insert(Box::new(s));
+    cores[A].index_session(key);
+    step(cores, B);
+    step(cores, C);
+}
+
+fn queued_on(cores: &[CoreState], core: usize) -> usize {
+    let s = &cores[core].mqtt.sessions;
+    s.key_of("dev").map_or(0, |k| s[k].queued())
+}
+
+fn forwarded(cores: &[CoreState], core: usize) -> u64 {
+    let stats = &cores[core].stats;
+    stats.mqtt_publishes_forwarded_total.load(Ordering::Relaxed)
+}
+
+fn publish_on_c(cores: &mut [CoreState]) {
+    let msg = Arc::new(test_message(1, 0));
+    cores[C].publish_message((C as u16, 0), msg, None);
+}
+
+#[test]
+fn publish_crossing_a_session_move_follows_it() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    // C still sees the session on A: its publish goes to A ...
+    publish_on_c(&mut cores);
+    // ... while B's CONNECT has taken the session from A.
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, A);
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, A), 0, "the session left A");
+    assert_eq!(queued_on(&cores, B), 1, "the publish followed the session");
+    assert_eq!(forwarded(&cores, A), 1);
+}
+
+#[test]
+fn publish_already_sent_to_the_new_core_is_not_passed_on() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, B);
+    // B's presence reaches C first: C sends to B, and still to A, whose
+    // loss of the filter has not reached C yet.
+    step(&mut cores, C);
+    cores[C].filter_presence("t/#", A as u16, true);
+    publish_on_c(&mut cores);
+    step(&mut cores, A);
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, B), 1, "one copy, not two");
+    assert_eq!(forwarded(&cores, A), 0);
+}
+
+#[test]
+fn shared_publish_crossing_a_session_move_follows_it() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "$share/g/t/+");
+    // C picked the group's member on A.
+    publish_on_c(&mut cores);
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, A);
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, B), 1);
+    assert_eq!(forwarded(&cores, A), 1);
+}
+
+#[test]
+fn forwarding_ends_after_its_window() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, B);
+    cores[A].now_ms += super::FORWARD_MS;
+    cores[A].mqtt_sweep();
+    assert!(cores[A].mqtt.forwards.list.is_empty());
+}
