@@ -255,3 +255,16 @@ pub trait Backend: Sized {
     /// Gives a received buffer back to the pool.
     fn release(&mut self, buf: RecvBuf);
 }
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of the backends' wake-up
+/// timers (absolute deadlines).
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always
+    // exists on Linux, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

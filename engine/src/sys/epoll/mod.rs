@@ -8,10 +8,12 @@
 //! ready list, and the list is worked through with a bounded number of
 //! reads per connection per `poll`, so one fast sender cannot starve the
 //! rest. Sends are written at once and, when the socket is full, finished
-//! on writability; `Sent` then reports the whole batch (see `send`).
+//! on writability; `Sent` then reports the whole batch (see `send`). The
+//! reactor's deadline is a timerfd in the set (`timer`).
 
 mod pool;
 mod send;
+mod timer;
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -46,6 +48,7 @@ const EVENTS_CAPACITY: usize = 1024;
 /// mio token tags in the bits above the reactor's tokens.
 const TAG_LISTENER: usize = 1 << TOKEN_BITS;
 const TAG_WAKER: usize = 2 << TOKEN_BITS;
+const TAG_TIMER: usize = 3 << TOKEN_BITS;
 const TAG_MASK: usize = 0xff << TOKEN_BITS;
 
 /// Slot flags (low 8 bits of `Slot::tag`; the generation is above them).
@@ -107,6 +110,10 @@ pub struct EpollBackend {
     /// sends cut short by `close`), handed out by the next `poll`.
     done: Vec<Completion>,
     wakers: Vec<Waker>,
+    /// Ends waits at the reactor's deadline.
+    timer: timer::WakeTimer,
+    /// The last poll handed out completions without waiting.
+    skipped_wait: bool,
 }
 
 impl Backend for EpollBackend {
@@ -114,8 +121,15 @@ impl Backend for EpollBackend {
 
     fn new(config: &BackendConfig) -> io::Result<Self> {
         config.validate()?;
+        let poll = Poll::new()?;
+        let timer = timer::WakeTimer::new()?;
+        poll.registry().register(
+            &mut SourceFd(&timer.fd()),
+            mio::Token(TAG_TIMER),
+            Interest::READABLE,
+        )?;
         Ok(EpollBackend {
-            poll: Poll::new()?,
+            poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
             pool: BufPool::new(config.recv_buf_count, config.recv_buf_len),
             slots: Vec::new(),
@@ -125,6 +139,8 @@ impl Backend for EpollBackend {
             sends: PendingSends::default(),
             done: Vec::new(),
             wakers: Vec::new(),
+            timer,
+            skipped_wait: false,
         })
     }
 
@@ -235,13 +251,26 @@ impl Backend for EpollBackend {
 
     fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()> {
         out.append(&mut self.done);
+        // Sends that finished at once are all this poll has: hand them
+        // out without a non-blocking epoll_wait that would find nothing
+        // (the next poll waits). Never twice in a row, so events are
+        // still collected while sends keep finishing.
+        if !out.is_empty() && !self.skipped_wait {
+            self.skipped_wait = true;
+            self.accept_ready(out);
+            self.read_ready(out);
+            return Ok(());
+        }
+        self.skipped_wait = false;
         let has_work = !out.is_empty()
             || !self.listeners_ready.is_empty()
             || (!self.ready.is_empty() && self.pool.available() > 0);
-        let timeout = if has_work {
-            Some(Duration::ZERO)
-        } else {
-            timeout
+        let timeout = match timeout {
+            _ if has_work => Some(Duration::ZERO),
+            // A deadline goes to the timerfd, so the wait has none; if
+            // the timer cannot be set, the wait takes it after all.
+            Some(t) if !t.is_zero() => self.timer.arm(t).err().map(|_| t),
+            t => t,
         };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -301,6 +330,7 @@ impl EpollBackend {
             let key = event.token().0;
             match key & TAG_MASK {
                 TAG_LISTENER => self.listeners_ready.push(key & !TAG_MASK),
+                TAG_TIMER => self.timer.fired(),
                 TAG_WAKER => {
                     if let Some(w) = self.wakers.get(key & !TAG_MASK) {
                         w.drain();

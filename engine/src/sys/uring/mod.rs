@@ -4,7 +4,8 @@
 //! provided-buffer ring (`recv`, `buf_ring`), one `SENDMSG` in flight
 //! per connection from a pool of send slots (`send`), shutdown and close
 //! through the ring (`close`), wakers watched by multishot poll
-//! (`wake`). This file owns the ring itself: submitting, waiting, and
+//! (`wake`), the reactor's deadline as a timeout op (`timer`). This file
+//! owns the ring itself: submitting, waiting, and
 //! turning CQEs into [`Completion`]s.
 //!
 //! `user_data` layout: the op kind (`Op`) in the top 8 bits, and in the
@@ -20,6 +21,7 @@ mod close;
 mod recv;
 mod send;
 mod setup;
+mod timer;
 mod wake;
 
 use std::collections::VecDeque;
@@ -53,6 +55,8 @@ enum Op {
     Ignore = 5,
     /// The backoff timer before re-arming a failed accept.
     AcceptRetry = 6,
+    /// The timeout op that ends a wait at the reactor's deadline.
+    WakeTimer = 7,
 }
 
 const PAYLOAD_MASK: u64 = (1 << TOKEN_BITS) - 1;
@@ -71,6 +75,7 @@ fn op_of(user_data: u64) -> Option<Op> {
         4 => Op::Wake,
         5 => Op::Ignore,
         6 => Op::AcceptRetry,
+        7 => Op::WakeTimer,
         _ => return None,
     })
 }
@@ -140,6 +145,8 @@ pub struct UringBackend {
     fatal: Option<io::Error>,
     /// `Woken` was reported by this `poll` already.
     woken: bool,
+    /// Ends waits at the reactor's deadline.
+    timer: timer::WakeTimer,
 }
 
 impl Backend for UringBackend {
@@ -175,6 +182,7 @@ impl Backend for UringBackend {
             in_flight: 0,
             fatal: None,
             woken: false,
+            timer: timer::WakeTimer::default(),
         })
     }
 
@@ -304,14 +312,20 @@ impl UringBackend {
     }
 
     /// Submits queued SQEs and waits up to `timeout` for one completion.
+    /// A zero timeout only collects what is there; a longer one is a
+    /// timeout op in the ring (`timer`), so the wait itself has none.
     fn enter(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let result = match timeout {
-            None => self.ring.submit_and_wait(1),
-            Some(t) => {
-                let ts = types::Timespec::from(t);
+            Some(t) if t.is_zero() => {
+                let ts = types::Timespec::new();
                 let args = types::SubmitArgs::new().timespec(&ts);
                 self.ring.submitter().submit_with_args(1, &args)
             }
+            Some(t) => {
+                self.arm_wake_timer(t);
+                self.ring.submit_and_wait(1)
+            }
+            None => self.ring.submit_and_wait(1),
         };
         match result {
             Ok(_) => Ok(()),
@@ -355,6 +369,7 @@ impl UringBackend {
                 Some(Op::Send) => self.on_send(payload as u32, cqe, out),
                 Some(Op::Wake) => self.on_wake(payload as usize, cqe, out),
                 Some(Op::AcceptRetry) => self.on_accept_retry(payload as usize),
+                Some(Op::WakeTimer) => self.on_wake_timer(payload as u32),
                 Some(Op::Ignore | Op::Probe) => {}
                 None => debug_assert!(false, "unknown user_data {:#x}", cqe.user_data),
             }
