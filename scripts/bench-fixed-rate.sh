@@ -80,9 +80,10 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
 done
 
-python3 - "$jsonl" "$first_line" "$md" <<'PY'
+command="MODE=$MODE ${UWS_ECHO:+UWS_ECHO=$UWS_ECHO }ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE scripts/bench-fixed-rate.sh"
+python3 - "$jsonl" "$first_line" "$md" "$command" <<'PY'
 import json, statistics, sys
-path, first, md = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, first, md, command = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 runs = [json.loads(l) for i, l in enumerate(open(path), 1) if i >= first and l.strip()]
 by = {}
 for r in runs:
@@ -94,7 +95,8 @@ lines = [
     f"`scripts/bench-fixed-rate.sh`, {r0.get('date')} (commit {r0.get('git_commit')}). "
     f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, 64-byte bodies, server on CPU 0, "
     f"loadgen on CPU 1, {r0['duration_s']:g} s after {r0['warmup_s']:g} s warm-up per run; "
-    "the servers take turns, round after round. " f"Raw runs: `{path.rsplit(chr(47), 1)[-1]}`.\n",
+    "the servers take turns, round after round. " f"Raw runs: `{path.rsplit(chr(47), 1)[-1]}`. "
+    f"Command: `{command}`.\n",
     "| server | server CPU µs/msg per round | median | p99 µs per round | median p99 |",
     "|---|---|---:|---|---:|",
 ]
