@@ -148,7 +148,7 @@ impl CoreState {
     /// A retained message published on another core.
     pub(crate) fn retain(&mut self, msg: &Arc<Message>) {
         let max = self.mqtt.cfg().max_retained;
-        if self.mqtt.retained.apply(msg, max) == Retained::Full {
+        if self.mqtt.retained.apply(msg, max, self.unix_ms) == Retained::Full {
             metrics::inc(&self.stats.mqtt_retained_full_total);
         }
     }
