@@ -8,13 +8,17 @@
 //! took them) and passes such publishes on. Every cross-core publish names
 //! the cores its publisher sent it to, so A forwards only where C did not
 //! send, and no subscriber gets a copy twice.
+//!
+//! A reconnect storm moves many sessions at once, so the plain filters
+//! given away are kept in a small topic index of their own (the new core
+//! as its remote presence bit): a publish is matched once, however many
+//! sessions moved.
 
 use std::sync::Arc;
 
-use wire::mqtt::validate::filter_matches;
-
 use super::message::Message;
 use super::subscribe::split_shared;
+use super::topic_index::TopicIndex;
 use crate::core_state::CoreState;
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
@@ -29,6 +33,8 @@ const FORWARD_MS: u64 = 2_000;
 #[derive(Debug, Default)]
 pub(crate) struct Forwards {
     list: Vec<Forward>,
+    /// The plain filters of `list`, each with the cores that took it.
+    plain: TopicIndex<()>,
 }
 
 #[derive(Debug)]
@@ -41,39 +47,36 @@ struct Forward {
 impl Forwards {
     /// Records that `filters` moved to core `to` at `now_ms`.
     pub(crate) fn add(&mut self, to: u16, filters: Vec<Box<str>>, now_ms: u64) {
-        if !filters.is_empty() {
-            let until_ms = now_ms + FORWARD_MS;
-            self.list.push(Forward {
-                to,
-                filters,
-                until_ms,
-            });
+        if filters.is_empty() {
+            return;
         }
+        let f = Forward {
+            to,
+            filters,
+            until_ms: now_ms + FORWARD_MS,
+        };
+        index_plain(&mut self.plain, &f);
+        self.list.push(f);
     }
 
     /// Forgets what is older than [`FORWARD_MS`].
     pub(crate) fn expire(&mut self, now_ms: u64) {
+        let before = self.list.len();
         self.list.retain(|f| f.until_ms > now_ms);
+        if self.list.len() != before {
+            // Several moves may have given the same filter to the same
+            // core: rebuild rather than count.
+            self.plain = TopicIndex::new();
+            for f in &self.list {
+                index_plain(&mut self.plain, f);
+            }
+        }
     }
 
     /// The cores, outside `sent_to`, that took a plain (not shared) filter
     /// matching `topic`.
     fn cores_for(&self, topic: &str, sent_to: u64) -> u64 {
-        let mut cores = 0u64;
-        for f in &self.list {
-            let bit = 1u64 << f.to;
-            if (sent_to | cores) & bit != 0 {
-                continue;
-            }
-            let plain = f.filters.iter().filter_map(|s| match split_shared(s) {
-                Some((None, proper)) => Some(proper),
-                _ => None,
-            });
-            if plain.into_iter().any(|p| filter_matches(p, topic)) {
-                cores |= bit;
-            }
-        }
-        cores
+        self.plain.match_local(topic, |_, _| {}) & !sent_to
     }
 
     /// The core that last took shared filter `filter` of `group`.
@@ -129,6 +132,14 @@ impl CoreState {
             group: group.into(),
         };
         self.mesh.send(core as usize, lane, m);
+    }
+}
+
+fn index_plain(index: &mut TopicIndex<()>, f: &Forward) {
+    for s in &f.filters {
+        if let Some((None, proper)) = split_shared(s) {
+            index.set_remote(proper, None, f.to, true);
+        }
     }
 }
 
