@@ -140,11 +140,18 @@ fn forwarding_ends_after_its_window() {
     // A later move to C outlives the first one.
     cores[A].now_ms += 1_000;
     let now = cores[A].now_ms;
-    cores[A].mqtt.forwards.add(C as u16, vec!["u/#".into()], now);
+    cores[A]
+        .mqtt
+        .forwards
+        .add(C as u16, vec!["u/#".into()], now);
     cores[A].now_ms += super::FORWARD_MS - 1_000;
     cores[A].mqtt_sweep();
     let forwards = &cores[A].mqtt.forwards;
-    assert_eq!(forwards.cores_for("t/1", 0), 0, "the move to B is forgotten");
+    assert_eq!(
+        forwards.cores_for("t/1", 0),
+        0,
+        "the move to B is forgotten"
+    );
     assert_eq!(forwards.cores_for("u/1", 0), 1 << C, "the move to C is not");
     assert_eq!(forwards.cores_for("u/1", 1 << C), 0, "C was sent it");
 }
