@@ -164,9 +164,14 @@ impl CoreState {
     ) -> Fanout {
         let b = &mut self.mqtt;
         b.matches.clear();
+        let topic = msg.topic_str();
+        // Cores that took a matching session from here lately count as
+        // subscribed even if their presence says otherwise for a moment
+        // (`forward`); a copy they turn out not to need is dropped there.
         let remote = b
             .index
-            .match_local(msg.topic_str(), |sub, o| b.matches.push((sub, *o)));
+            .match_local(topic, |sub, o| b.matches.push((sub, *o)))
+            | b.forwards.recently_took(topic);
         let mut matches = std::mem::take(&mut self.mqtt.matches);
         matches.sort_unstable_by_key(|m| m.0);
         let mut f = Fanout {

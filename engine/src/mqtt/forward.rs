@@ -76,7 +76,16 @@ impl Forwards {
     /// The cores, outside `sent_to`, that took a plain (not shared) filter
     /// matching `topic`.
     fn cores_for(&self, topic: &str, sent_to: u64) -> u64 {
-        self.plain.match_local(topic, |_, _| {}) & !sent_to
+        self.recently_took(topic) & !sent_to
+    }
+
+    /// The cores that took a plain filter matching `topic` from this core
+    /// in the last [`FORWARD_MS`].
+    pub(crate) fn recently_took(&self, topic: &str) -> u64 {
+        match self.list.is_empty() {
+            true => 0,
+            false => self.plain.match_local(topic, |_, _| {}),
+        }
     }
 
     /// The core that last took shared filter `filter` of `group`.

@@ -131,6 +131,21 @@ fn shared_publish_crossing_a_session_move_follows_it() {
 }
 
 #[test]
+fn local_publish_follows_the_session_while_presence_settles() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, B);
+    // B's "no subscriber of t/#" from before the session arrived reaches
+    // A after the move; B's "subscribed again" is still on its way.
+    cores[A].filter_presence("t/#", B as u16, false);
+    let msg = Arc::new(test_message(2, 0));
+    cores[A].publish_message((A as u16, 0), msg, None);
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, B), 1);
+}
+
+#[test]
 fn forwarding_ends_after_its_window() {
     let mut cores = cores();
     session_on_a(&mut cores, "t/#");
