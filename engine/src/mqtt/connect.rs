@@ -412,7 +412,7 @@ impl CoreState {
     /// them at once, before `to`'s own presence message arrives, so that
     /// what is published here meanwhile follows the session.
     fn export_session(&mut self, key: usize, to: u16) -> Box<Session> {
-        self.unindex_session(key);
+        let gone = self.unindex_session_quietly(key);
         let filters: Vec<Box<str>> = self.mqtt.sessions[key]
             .subs()
             .iter()
@@ -421,7 +421,7 @@ impl CoreState {
         for f in &filters {
             self.filter_presence(f, to, true);
         }
-        self.mqtt.forwards.add(to, filters, self.now_ms);
+        self.mqtt.forwards.add(to, filters, gone, self.now_ms);
         let s = self.mqtt.sessions.remove(key);
         self.mqtt.away.retain(|&(k, _)| k != key);
         metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);

@@ -9,6 +9,11 @@
 //! the cores its publisher sent it to, so A forwards only where C did not
 //! send, and no subscriber gets a copy twice.
 //!
+//! The third core may also have learnt that A lost the session's filters
+//! before it learns that B gained them, and then sends to neither. So A
+//! does not say it lost them until the window is over: until then the
+//! other cores keep sending to A, which passes the publishes on.
+//!
 //! A reconnect storm moves many sessions at once, so the plain filters
 //! given away are kept in a small topic index of their own (the new core
 //! as its remote presence bit): a publish is matched once, however many
@@ -20,8 +25,9 @@ use super::message::Message;
 use super::subscribe::split_shared;
 use super::topic_index::TopicIndex;
 use crate::core_state::CoreState;
-use crate::mesh::{Lane, MeshMsg, TopicPublish};
+use crate::mesh::{Lane, MeshMsg, NameKind, TopicPublish};
 use crate::metrics;
+use crate::route::Change;
 
 /// How long a moved session's old core passes publishes on. A presence
 /// message crosses the mesh within a tick (microseconds to a millisecond);
@@ -41,28 +47,51 @@ pub(crate) struct Forwards {
 struct Forward {
     to: u16,
     filters: Vec<Box<str>>,
+    /// Filters this core has no local subscriber of any more since the
+    /// move; the other cores are told when the window ends.
+    gone: Vec<Box<str>>,
     until_ms: u64,
 }
 
 impl Forwards {
-    /// Records that `filters` moved to core `to` at `now_ms`.
-    pub(crate) fn add(&mut self, to: u16, filters: Vec<Box<str>>, now_ms: u64) {
+    /// Records that `filters` moved to core `to` at `now_ms`, leaving
+    /// this core without a local subscriber of `gone`.
+    pub(crate) fn add(
+        &mut self,
+        to: u16,
+        filters: Vec<Box<str>>,
+        gone: Vec<Box<str>>,
+        now_ms: u64,
+    ) {
         if filters.is_empty() {
             return;
         }
         let f = Forward {
             to,
             filters,
+            gone,
             until_ms: now_ms + FORWARD_MS,
         };
         index_plain(&mut self.plain, &f);
         self.list.push(f);
     }
 
-    /// Forgets what is older than [`FORWARD_MS`].
-    pub(crate) fn expire(&mut self, now_ms: u64) {
+    /// Forgets what is older than [`FORWARD_MS`]; returns the filters
+    /// whose loss no remaining window holds back any more.
+    pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<Box<str>> {
         let before = self.list.len();
-        self.list.retain(|f| f.until_ms > now_ms);
+        let mut gone = Vec::new();
+        self.list.retain_mut(|f| {
+            let live = f.until_ms > now_ms;
+            if !live {
+                gone.append(&mut f.gone);
+            }
+            live
+        });
+        let held = |g: &Box<str>| self.list.iter().any(|f| f.gone.contains(g));
+        gone.retain(|g| !held(g));
+        gone.sort_unstable();
+        gone.dedup();
         if self.list.len() != before {
             // Several moves may have given the same filter to the same
             // core: rebuild rather than count.
@@ -71,6 +100,7 @@ impl Forwards {
                 index_plain(&mut self.plain, f);
             }
         }
+        gone
     }
 
     /// The cores, outside `sent_to`, that took a plain (not shared) filter
@@ -100,6 +130,16 @@ impl Forwards {
 }
 
 impl CoreState {
+    /// Ends the windows older than [`FORWARD_MS`] and tells the other
+    /// cores about the filters this core no longer has.
+    pub(crate) fn expire_forwards(&mut self) {
+        for filter in self.mqtt.forwards.expire(self.now_ms) {
+            if !self.has_local_filter(&filter) {
+                self.announce(NameKind::Filter, &filter, Change::Down);
+            }
+        }
+    }
+
     /// Passes a publish from another core on to the cores that took a
     /// matching session from this one and were not sent it.
     pub(crate) fn forward_publish(&mut self, p: &TopicPublish) {
@@ -109,7 +149,6 @@ impl CoreState {
         let me = self.settings.core;
         let sent_to = p.sent_to | (1u64 << me);
         let mut cores = self.mqtt.forwards.cores_for(p.msg.topic_str(), sent_to);
-        let lane = lane_of(&p.msg);
         while cores != 0 {
             let core = cores.trailing_zeros() as usize;
             cores &= cores - 1;
@@ -123,7 +162,9 @@ impl CoreState {
                 sent_to: sent_to | (1u64 << core),
             };
             metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
-            self.mesh.send(core, lane, MeshMsg::Publish(Box::new(fwd)));
+            // The normal lane: behind the SessionMoved sent on it earlier.
+            self.mesh
+                .send(core, Lane::Normal, MeshMsg::Publish(Box::new(fwd)));
         }
     }
 
@@ -134,13 +175,12 @@ impl CoreState {
             return;
         };
         metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
-        let lane = lane_of(&msg);
         let m = MeshMsg::SharedPublish {
             msg,
             filter: filter.into(),
             group: group.into(),
         };
-        self.mesh.send(core as usize, lane, m);
+        self.mesh.send(core as usize, Lane::Normal, m);
     }
 }
 
@@ -149,13 +189,6 @@ fn index_plain(index: &mut TopicIndex<()>, f: &Forward) {
         if let Some((None, proper)) = split_shared(s) {
             index.set_remote(proper, None, f.to, true);
         }
-    }
-}
-
-fn lane_of(msg: &Message) -> Lane {
-    match msg.meta.high_priority {
-        true => Lane::High,
-        false => Lane::Normal,
     }
 }
 

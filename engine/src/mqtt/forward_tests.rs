@@ -101,6 +101,35 @@ fn publish_crossing_a_session_move_follows_it() {
 }
 
 #[test]
+fn a_core_that_has_not_heard_from_the_new_one_still_reaches_the_session() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    // C hears from A before B has the session: A must not have said it
+    // lost the filter, or C would send to neither core.
+    step(&mut cores, C);
+    publish_on_c(&mut cores);
+    step(&mut cores, A);
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, B), 1);
+}
+
+#[test]
+fn the_old_core_gives_up_the_filter_when_its_window_ends() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, B);
+    step(&mut cores, C);
+    let remote = |c: &CoreState| c.mqtt.index.match_local("t/1", |_, _| {});
+    assert_eq!(remote(&cores[C]), 1 << A | 1 << B, "A still counted");
+    cores[A].now_ms += super::FORWARD_MS;
+    cores[A].mqtt_sweep();
+    step(&mut cores, C);
+    assert_eq!(remote(&cores[C]), 1 << B, "only B after the window");
+}
+
+#[test]
 fn publish_already_sent_to_the_new_core_is_not_passed_on() {
     let mut cores = cores();
     session_on_a(&mut cores, "t/#");
@@ -158,7 +187,7 @@ fn forwarding_ends_after_its_window() {
     cores[A]
         .mqtt
         .forwards
-        .add(C as u16, vec!["u/#".into()], now);
+        .add(C as u16, vec!["u/#".into()], Vec::new(), now);
     cores[A].now_ms += super::FORWARD_MS - 1_000;
     cores[A].mqtt_sweep();
     let forwards = &cores[A].mqtt.forwards;

@@ -86,7 +86,7 @@ impl CoreState {
     /// sessions that expired.
     pub fn mqtt_sweep(&mut self) {
         let now = self.unix_ms;
-        self.mqtt.forwards.expire(self.now_ms);
+        self.expire_forwards();
         let mut due = Vec::new();
         self.mqtt.delayed_wills.retain(|w| {
             let is_due = w.0 <= now;

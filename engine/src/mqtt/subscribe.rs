@@ -179,6 +179,29 @@ impl CoreState {
         }
     }
 
+    /// Takes a session's subscriptions out of this core's index without
+    /// telling the other cores; returns the filters (as written) that have
+    /// no local subscriber left, whose "gone" the caller announces later.
+    pub(crate) fn unindex_session_quietly(&mut self, key: usize) -> Vec<Box<str>> {
+        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
+            .subs()
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect();
+        let gone = |f: &Box<str>| match split_shared(f) {
+            Some((group, proper)) => {
+                self.mqtt.index.remove(proper, group, key as u64).1 == Change::Down
+            }
+            None => false,
+        };
+        filters.into_iter().filter(gone).collect()
+    }
+
+    /// Whether this core has a local subscriber of `filter` (as written).
+    pub(crate) fn has_local_filter(&mut self, filter: &str) -> bool {
+        split_shared(filter).is_some_and(|(group, proper)| self.mqtt.index.has_local(proper, group))
+    }
+
     /// Takes a session's subscriptions out of this core's index.
     pub(crate) fn unindex_session(&mut self, key: usize) {
         let filters: Vec<Box<str>> = self.mqtt.sessions[key]

@@ -95,6 +95,18 @@ impl MqttBroker {
         }
     }
 
+    /// Switchboard started with `args` (e.g. `--threads 4`), or the
+    /// reference with its default settings.
+    pub fn start_args(backend: Backend, args: &[&str]) -> MqttBroker {
+        if reference_binary().is_some() {
+            return MqttBroker::start(backend);
+        }
+        MqttBroker {
+            server: Some(Server::start(backend, args)),
+            reference: None,
+        }
+    }
+
     /// The MQTT TCP listener.
     pub fn addr(&self) -> SocketAddr {
         match (&self.server, &self.reference) {
