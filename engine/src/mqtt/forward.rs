@@ -88,7 +88,7 @@ impl Forwards {
             }
             live
         });
-        let held = |g: &Box<str>| self.list.iter().any(|f| f.gone.contains(g));
+        let held = |g: &str| self.list.iter().any(|f| f.gone.iter().any(|h| &**h == g));
         gone.retain(|g| !held(g));
         gone.sort_unstable();
         gone.dedup();

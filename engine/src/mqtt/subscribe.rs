@@ -188,13 +188,13 @@ impl CoreState {
             .iter()
             .map(|(f, _)| f.clone())
             .collect();
-        let gone = |f: &Box<str>| match split_shared(f) {
+        let mut gone = |f: &str| match split_shared(f) {
             Some((group, proper)) => {
                 self.mqtt.index.remove(proper, group, key as u64).1 == Change::Down
             }
             None => false,
         };
-        filters.into_iter().filter(gone).collect()
+        filters.into_iter().filter(|f| gone(f)).collect()
     }
 
     /// Whether this core has a local subscriber of `filter` (as written).
