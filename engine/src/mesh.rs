@@ -77,6 +77,9 @@ pub enum MeshMsg {
         client_id: Arc<str>,
         /// The session and all it holds.
         session: Option<Box<Session>>,
+        /// Per core, the last publish the sending core handled from it:
+        /// what the session holds already (`mqtt::handoff`).
+        marks: Box<[u64]>,
     },
     /// A user or topic appeared on, or left, the sending core.
     Presence {
@@ -115,6 +118,8 @@ pub struct TopicPublish {
     /// Bit i: core i was sent this publish (by its publisher or by a core
     /// that passed it on: `mqtt::forward`).
     pub sent_to: u64,
+    /// The core that published it and its number there (`mqtt::handoff`).
+    pub stamp: (u16, u64),
 }
 
 /// A frame to queue to a target's connections on the receiving core.

@@ -346,10 +346,12 @@ impl CoreState {
         let session = self
             .detach_local_session(&client_id, clean)
             .map(|key| self.export_session(key, from));
+        let marks = self.mqtt.handoff.marks(self.settings.core);
         let msg = MeshMsg::SessionMoved {
             token,
             client_id,
             session,
+            marks,
         };
         self.mesh.send(from as usize, Lane::Normal, msg);
     }
@@ -361,8 +363,13 @@ impl CoreState {
         token: Token,
         client_id: Arc<str>,
         session: Option<Box<Session>>,
+        marks: Box<[u64]>,
     ) {
+        self.mqtt.fetching.remove(&*client_id);
         let key = session.map(|s| self.import_session(s));
+        if let Some(k) = key {
+            self.session_arrived(k, marks.clone());
+        }
         if let Some(i) = self
             .mqtt
             .takes_pending
@@ -372,11 +379,14 @@ impl CoreState {
             // A newer CONNECT elsewhere wants it already.
             let (client_id, core, their_token) = self.mqtt.takes_pending.swap_remove(i);
             self.mqtt_disconnect(token, reason::TAKEN_OVER, "session taken over");
+            // Passed on at once: it holds what it arrived with, plus what
+            // `session_arrived` gave it (which the next core may repeat).
             let session = key.map(|k| self.export_session(k, core));
             let msg = MeshMsg::SessionMoved {
                 token: their_token,
                 client_id,
                 session,
+                marks,
             };
             self.mesh.send(core as usize, Lane::Normal, msg);
             return;

@@ -70,8 +70,11 @@ impl CoreState {
             self.retain(msg);
             self.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
+        let me = self.settings.core;
+        let number = self.mqtt.handoff.number_own();
+        self.remember_publish(me, number, msg);
         let mut frame = frame;
-        let mut f = self.fan_out(origin, msg, &mut frame);
+        let mut f = self.fan_out(origin, (me, number), msg, &mut frame);
         let (n, pause) = self.fan_out_shared(origin, msg);
         f.recipients += n;
         f.pause |= pause;
@@ -96,6 +99,7 @@ impl CoreState {
         };
         let mut pause = false;
         let sent_to = remote | (1u64 << me);
+        let stamp = (me, self.mqtt.handoff.last_own());
         let mut bits = remote & !(1u64 << me);
         while bits != 0 {
             let core = bits.trailing_zeros() as usize;
@@ -107,6 +111,7 @@ impl CoreState {
                 origin_token: origin.1,
                 ticket,
                 sent_to,
+                stamp,
             };
             if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
@@ -123,7 +128,13 @@ impl CoreState {
     /// were decided by the publishing core).
     pub(crate) fn on_topic_publish(&mut self, from: usize, mut p: TopicPublish) {
         let origin = (p.origin_core, p.origin_token);
-        let f = self.fan_out(origin, &p.msg, &mut p.frame);
+        let (core, number) = p.stamp;
+        if usize::from(core) == from {
+            // Straight from its publisher (not passed on by another core).
+            self.mqtt.handoff.note(core, number);
+            self.remember_publish(core, number, &p.msg);
+        }
+        let f = self.fan_out(origin, p.stamp, &p.msg, &mut p.frame);
         self.forward_publish(&p);
         if let Some(ticket) = p.ticket {
             let reply = MeshMsg::Delivered {
@@ -159,6 +170,7 @@ impl CoreState {
     fn fan_out(
         &mut self,
         origin: (u16, Token),
+        stamp: (u16, u64),
         msg: &Arc<Message>,
         frame: &mut Option<Bytes>,
     ) -> Fanout {
@@ -184,13 +196,21 @@ impl CoreState {
             let sub = run[0].0;
             opts.clear();
             opts.extend(run.iter().map(|m| m.1));
-            let own = sub & FRAME_SUBSCRIBER == 0
-                && self
+            let session = (sub & FRAME_SUBSCRIBER == 0)
+                .then(|| self.mqtt.sessions.get(sub as usize))
+                .flatten();
+            let uid = session.map(|s| s.uid);
+            if let Some(uid) = uid.filter(|_| self.mqtt.handoff.any_arrived()) {
+                // A session that just moved here holds this one already.
+                if self
                     .mqtt
-                    .sessions
-                    .get(sub as usize)
-                    .is_some_and(|s| s.uid == msg.meta.origin);
-            if own {
+                    .handoff
+                    .already_has(sub as usize, uid, stamp.0, stamp.1)
+                {
+                    continue;
+                }
+            }
+            if uid.is_some_and(|u| u == msg.meta.origin) {
                 opts.retain(|o| !o.no_local);
             }
             if opts.is_empty() {
@@ -252,7 +272,7 @@ impl CoreState {
     /// Gives `out` to one index entry: a session, or a `wire` connection
     /// (as a DELIVER frame, encoded once per publish). Returns whether the
     /// origin must pause, `None` if nothing was written or queued.
-    fn deliver_to_subscriber(
+    pub(crate) fn deliver_to_subscriber(
         &mut self,
         sub: u64,
         out: Outgoing,
@@ -297,7 +317,7 @@ impl CoreState {
 
 /// The delivery of `msg` under the merged options of a subscriber's
 /// matching subscriptions.
-fn outgoing(msg: &Arc<Message>, opts: &[super::session::SubOptions]) -> Outgoing {
+pub(crate) fn outgoing(msg: &Arc<Message>, opts: &[super::session::SubOptions]) -> Outgoing {
     let qos = opts.iter().map(|o| o.qos).max().unwrap_or(QoS::AtMostOnce);
     Outgoing {
         msg: msg.clone(),

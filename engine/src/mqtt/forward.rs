@@ -160,6 +160,7 @@ impl CoreState {
                 // The origin counts answers only from the cores it sent to.
                 ticket: None,
                 sent_to: sent_to | (1u64 << core),
+                stamp: p.stamp,
             };
             metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
             // The normal lane: behind the SessionMoved sent on it earlier.

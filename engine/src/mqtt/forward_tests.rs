@@ -55,7 +55,14 @@ fn step(cores: &mut [CoreState], core: usize) {
 /// An away persistent session `dev` on core A subscribed to `filter`,
 /// known to the other cores.
 fn session_on_a(cores: &mut [CoreState], filter: &str) {
-    let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
+    session_on(cores, A, "dev", filter);
+}
+
+/// An away persistent session `id` on `core` subscribed to `filter`,
+/// known to the other cores.
+fn session_on(cores: &mut [CoreState], core: usize, id: &str, filter: &str) {
+    let uid = cores[core].mqtt.next_uid();
+    let mut s = Session::new(id.into(), uid, ProtocolVersion::V5);
     s.expiry_s = u32::MAX;
     let opts = SubOptions {
         qos: QoS::AtLeastOnce,
@@ -64,10 +71,11 @@ fn session_on_a(cores: &mut [CoreState], filter: &str) {
         id: 0,
     };
     s.set_sub(filter, opts);
-    let key = cores[A].mqtt.sessions.insert(Box::new(s));
-    cores[A].index_session(key);
-    step(cores, B);
-    step(cores, C);
+    let key = cores[core].mqtt.sessions.insert(Box::new(s));
+    cores[core].index_session(key);
+    for other in (0..cores.len()).filter(|&c| c != core) {
+        step(cores, other);
+    }
 }
 
 fn queued_on(cores: &[CoreState], core: usize) -> usize {
@@ -172,6 +180,31 @@ fn local_publish_follows_the_session_while_presence_settles() {
     cores[A].publish_message((A as u16, 0), msg, None);
     step(&mut cores, B);
     assert_eq!(queued_on(&cores, B), 1);
+}
+
+#[test]
+fn a_landing_session_gets_what_its_new_core_handled_before() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    session_on(&mut cores, B, "other", "t/#");
+    publish_on_c(&mut cores); // to A and to B
+    step(&mut cores, B); // B's copy goes to `other` only
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, A); // A's copy comes after the session left; B was sent one
+    step(&mut cores, B);
+    assert_eq!(queued_on(&cores, B), 1, "B gave the session its copy");
+}
+
+#[test]
+fn a_landing_session_does_not_get_twice_what_it_brought() {
+    let mut cores = cores();
+    session_on_a(&mut cores, "t/#");
+    session_on(&mut cores, B, "other", "t/#");
+    publish_on_c(&mut cores);
+    step(&mut cores, A); // the session gets it on A
+    cores[A].on_take_session(B as u16, "dev".into(), NEW_CONN, false);
+    step(&mut cores, B); // the session lands before B's own copy
+    assert_eq!(queued_on(&cores, B), 1, "one copy, brought from A");
 }
 
 #[test]

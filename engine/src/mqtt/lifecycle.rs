@@ -87,6 +87,7 @@ impl CoreState {
     pub fn mqtt_sweep(&mut self) {
         let now = self.unix_ms;
         self.expire_forwards();
+        self.mqtt.handoff.expire(self.now_ms);
         let mut due = Vec::new();
         self.mqtt.delayed_wills.retain(|w| {
             let is_due = w.0 <= now;
@@ -174,7 +175,8 @@ impl CoreState {
                 token,
                 client_id,
                 session,
-            } => self.on_session_moved(token, client_id, session),
+                marks,
+            } => self.on_session_moved(token, client_id, session, marks),
             _ => {}
         }
     }

@@ -23,6 +23,7 @@ pub mod connect;
 pub mod directory;
 pub mod fanout;
 pub mod forward;
+pub mod handoff;
 pub mod inbound;
 pub mod lifecycle;
 pub mod message;
@@ -146,6 +147,8 @@ pub struct Broker {
     pub(crate) takes_pending: Vec<(Arc<str>, u16, crate::sys::Token)>,
     /// Filters of sessions that moved to other cores, for a while.
     pub(crate) forwards: forward::Forwards,
+    /// Publish numbering, and sessions on their way here or just arrived.
+    pub(crate) handoff: handoff::Handoff,
     /// Encode scratch for packets.
     pub(crate) out: Vec<u8>,
     /// Property scratch for outgoing PUBLISHes.
@@ -170,6 +173,7 @@ impl Broker {
             fetching: HashMap::new(),
             takes_pending: Vec::new(),
             forwards: forward::Forwards::default(),
+            handoff: handoff::Handoff::default(),
             out: Vec::new(),
             props: PropertiesBuf::new(),
             matches: Vec::new(),

@@ -59,6 +59,7 @@ mod mqtt_churn;
 mod mqtt_cli;
 mod mqtt_cross;
 mod mqtt_js;
+mod mqtt_moves;
 mod mqtt_paho;
 mod mqtt_ws_keepalive;
 mod order;
