@@ -15,7 +15,8 @@
 //! those marks (and its own count) with the session. So B knows exactly
 //! what the session already holds: of a publish numbered `n` by core `c`,
 //! the session has it if `n <= marks[c]`. With more than one core, B
-//! keeps the last [`RECENT_MAX`] publishes it handled and gives a session
+//! keeps the last [`RECENT_MAX`] publishes it handled (at most
+//! [`RECENT_BYTES_MAX`] of them) and gives a session
 //! that lands the ones it lacks; later copies it already holds are
 //! skipped. A core that lags another by more than that many publishes on
 //! the same publisher's stream can still lose one for a moving session.
@@ -32,8 +33,10 @@ use crate::core_state::CoreState;
 /// copies would have sat in a ring for this long.
 const SKIP_MS: u64 = 2_000;
 
-/// Publishes kept for sessions that may land here.
+/// Publishes kept for sessions that may land here, at most...
 const RECENT_MAX: usize = 16_384;
+/// ... and their bytes (topic, payload, properties) at most.
+const RECENT_BYTES_MAX: usize = 16 << 20;
 
 /// One core's numbering of publishes and what it knows of the others'.
 #[derive(Debug, Default)]
@@ -44,6 +47,8 @@ pub(crate) struct Handoff {
     seen: Vec<u64>,
     /// The last publishes handled here, for sessions that land.
     recent: VecDeque<Held>,
+    /// Bytes of the messages in `recent`.
+    recent_bytes: usize,
     /// Sessions that arrived lately, by key: what they hold already.
     arrived: HashMap<usize, Arrived>,
 }
@@ -110,8 +115,12 @@ impl Handoff {
 
     /// Keeps a publish for sessions that may land here.
     fn remember(&mut self, core: u16, number: u64, msg: &Arc<Message>) {
-        if self.recent.len() == RECENT_MAX {
-            self.recent.pop_front();
+        self.recent_bytes += msg.size();
+        while self.recent.len() >= RECENT_MAX || self.recent_bytes > RECENT_BYTES_MAX {
+            let Some(old) = self.recent.pop_front() else {
+                break;
+            };
+            self.recent_bytes -= old.msg.size();
         }
         self.recent.push_back(Held {
             core,
