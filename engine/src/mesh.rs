@@ -120,6 +120,9 @@ pub struct TopicPublish {
     pub sent_to: u64,
     /// The core that published it and its number there (`mqtt::handoff`).
     pub stamp: (u16, u64),
+    /// Only for the sessions that moved from the sending core to the
+    /// receiving one, which handled a copy of its own (`mqtt::handoff`).
+    pub to_arrived: bool,
 }
 
 /// A frame to queue to a target's connections on the receiving core.

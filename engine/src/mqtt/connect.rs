@@ -360,6 +360,7 @@ impl CoreState {
     /// there was none).
     pub(crate) fn on_session_moved(
         &mut self,
+        from: u16,
         token: Token,
         client_id: Arc<str>,
         session: Option<Box<Session>>,
@@ -368,7 +369,7 @@ impl CoreState {
         self.mqtt.fetching.remove(&*client_id);
         let key = session.map(|s| self.import_session(s));
         if let Some(k) = key {
-            self.session_arrived(k, marks.clone());
+            self.session_arrived(k, from, marks.clone());
         }
         if let Some(i) = self
             .mqtt

@@ -72,7 +72,6 @@ impl CoreState {
         }
         let me = self.settings.core;
         let number = self.mqtt.handoff.number_own();
-        self.remember_publish(me, number, msg);
         let mut frame = frame;
         let mut f = self.fan_out(origin, (me, number), msg, &mut frame);
         let (n, pause) = self.fan_out_shared(origin, msg);
@@ -112,6 +111,7 @@ impl CoreState {
                 ticket,
                 sent_to,
                 stamp,
+                to_arrived: false,
             };
             if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
@@ -128,11 +128,13 @@ impl CoreState {
     /// were decided by the publishing core).
     pub(crate) fn on_topic_publish(&mut self, from: usize, mut p: TopicPublish) {
         let origin = (p.origin_core, p.origin_token);
+        if p.to_arrived {
+            return self.deliver_to_arrived(from as u16, p.stamp, &p.msg);
+        }
         let (core, number) = p.stamp;
         if usize::from(core) == from {
             // Straight from its publisher (not passed on by another core).
             self.mqtt.handoff.note(core, number);
-            self.remember_publish(core, number, &p.msg);
         }
         let f = self.fan_out(origin, p.stamp, &p.msg, &mut p.frame);
         self.forward_publish(&p);

@@ -103,12 +103,6 @@ impl Forwards {
         gone
     }
 
-    /// The cores, outside `sent_to`, that took a plain (not shared) filter
-    /// matching `topic`.
-    fn cores_for(&self, topic: &str, sent_to: u64) -> u64 {
-        self.recently_took(topic) & !sent_to
-    }
-
     /// The cores that took a plain filter matching `topic` from this core
     /// in the last [`FORWARD_MS`].
     pub(crate) fn recently_took(&self, topic: &str) -> u64 {
@@ -141,17 +135,20 @@ impl CoreState {
     }
 
     /// Passes a publish from another core on to the cores that took a
-    /// matching session from this one and were not sent it.
+    /// matching session from this one: as an ordinary copy to a core that
+    /// was not sent one, as a copy for the moved sessions only to a core
+    /// that was (`handoff`).
     pub(crate) fn forward_publish(&mut self, p: &TopicPublish) {
         if self.mqtt.forwards.list.is_empty() {
             return;
         }
         let me = self.settings.core;
         let sent_to = p.sent_to | (1u64 << me);
-        let mut cores = self.mqtt.forwards.cores_for(p.msg.topic_str(), sent_to);
+        let mut cores = self.mqtt.forwards.recently_took(p.msg.topic_str()) & !(1u64 << me);
         while cores != 0 {
             let core = cores.trailing_zeros() as usize;
             cores &= cores - 1;
+            let bit = 1u64 << core;
             let fwd = TopicPublish {
                 msg: p.msg.clone(),
                 frame: p.frame.clone(),
@@ -159,8 +156,9 @@ impl CoreState {
                 origin_token: p.origin_token,
                 // The origin counts answers only from the cores it sent to.
                 ticket: None,
-                sent_to: sent_to | (1u64 << core),
+                sent_to: sent_to | bit,
                 stamp: p.stamp,
+                to_arrived: sent_to & bit != 0,
             };
             metrics::inc(&self.stats.mqtt_publishes_forwarded_total);
             // The normal lane: behind the SessionMoved sent on it earlier.

@@ -4,24 +4,24 @@
 //! Before a session from core A lands on core B, other cores may already
 //! have sent B publishes the session should get (B has other subscribers
 //! of them), and B cannot match them against a session it does not have
-//! yet; A may handle its copies only after the session left, and then
-//! does not pass them on (B was sent them). After the session lands, B may
-//! still receive copies of publishes that A had put in the session before
-//! sending it.
+//! yet; A may handle its own copies only after the session left. After the
+//! session lands, B may still receive copies of publishes that A had put
+//! in the session before sending it.
 //!
 //! Each core numbers the publishes it originates, and every cross-core
 //! copy carries its publisher's core and number. A core remembers, per
 //! other core, the last number it received straight from it; A sends
-//! those marks (and its own count) with the session. So B knows exactly
-//! what the session already holds: of a publish numbered `n` by core `c`,
-//! the session has it if `n <= marks[c]`. With more than one core, B
-//! keeps the last [`RECENT_MAX`] publishes it handled (at most
-//! [`RECENT_BYTES_MAX`] of them) and gives a session
-//! that lands the ones it lacks; later copies it already holds are
-//! skipped. A core that lags another by more than that many publishes on
-//! the same publisher's stream can still lose one for a moving session.
+//! those marks (and its own count) with the session, so B knows what the
+//! session holds: of a publish numbered `n` by core `c`, the session has
+//! it if `n <= marks[c]`, and B skips such copies for a while. When the
+//! session lands B notes its own marks too. A copy that A handles after
+//! the session left, and that B was sent as well, A passes to B marked as
+//! for the sessions that came from A (`to_arrived`); B gives it to such a
+//! session only if B had handled its own copy before the session landed
+//! (`n <= arrival[c]`): then the session missed it; otherwise B's own copy
+//! reached it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::message::Message;
@@ -33,11 +33,6 @@ use crate::core_state::CoreState;
 /// copies would have sat in a ring for this long.
 const SKIP_MS: u64 = 2_000;
 
-/// Publishes kept for sessions that may land here, at most...
-const RECENT_MAX: usize = 16_384;
-/// ... and their bytes (topic, payload, properties) at most.
-const RECENT_BYTES_MAX: usize = 16 << 20;
-
 /// One core's numbering of publishes and what it knows of the others'.
 #[derive(Debug, Default)]
 pub(crate) struct Handoff {
@@ -45,25 +40,19 @@ pub(crate) struct Handoff {
     count: u64,
     /// Per core: the number of the last publish received straight from it.
     seen: Vec<u64>,
-    /// The last publishes handled here, for sessions that land.
-    recent: VecDeque<Held>,
-    /// Bytes of the messages in `recent`.
-    recent_bytes: usize,
     /// Sessions that arrived lately, by key: what they hold already.
     arrived: HashMap<usize, Arrived>,
 }
 
 #[derive(Debug)]
-struct Held {
-    core: u16,
-    number: u64,
-    msg: Arc<Message>,
-}
-
-#[derive(Debug)]
 struct Arrived {
     uid: u64,
+    /// The core it came from.
+    from: u16,
+    /// What it held when it came: its old core's marks.
     marks: Box<[u64]>,
+    /// This core's marks when it landed.
+    arrival: Box<[u64]>,
     until_ms: u64,
 }
 
@@ -113,22 +102,6 @@ impl Handoff {
         !self.arrived.is_empty()
     }
 
-    /// Keeps a publish for sessions that may land here.
-    fn remember(&mut self, core: u16, number: u64, msg: &Arc<Message>) {
-        self.recent_bytes += msg.size();
-        while self.recent.len() >= RECENT_MAX || self.recent_bytes > RECENT_BYTES_MAX {
-            let Some(old) = self.recent.pop_front() else {
-                break;
-            };
-            self.recent_bytes -= old.msg.size();
-        }
-        self.recent.push_back(Held {
-            core,
-            number,
-            msg: msg.clone(),
-        });
-    }
-
     /// Forgets the arrivals older than [`SKIP_MS`].
     pub(crate) fn expire(&mut self, now_ms: u64) {
         self.arrived.retain(|_, a| a.until_ms > now_ms);
@@ -136,35 +109,44 @@ impl Handoff {
 }
 
 impl CoreState {
-    /// Keeps a publish (numbered `number` by `core`) for sessions that
-    /// may land here; a node of one core has none.
-    pub(crate) fn remember_publish(&mut self, core: u16, number: u64, msg: &Arc<Message>) {
-        if self.mesh.cores() > 1 {
-            self.mqtt.handoff.remember(core, number, msg);
-        }
-    }
-
-    /// Session `key` arrived holding what `marks` say: give it the kept
-    /// publishes it lacks, and let later copies it holds be skipped.
-    pub(crate) fn session_arrived(&mut self, key: usize, marks: Box<[u64]>) {
+    /// Session `key` arrived from core `from` holding what `marks` say;
+    /// later copies it holds are skipped for a while.
+    pub(crate) fn session_arrived(&mut self, key: usize, from: u16, marks: Box<[u64]>) {
         let Some(s) = self.mqtt.sessions.get(key) else {
             return;
         };
-        let (uid, subs) = (s.uid, s.subs().to_vec());
-        let lacks = |h: &Held| marks.get(usize::from(h.core)).is_none_or(|&m| h.number > m);
-        let due: Vec<(Arc<Message>, Vec<SubOptions>)> = (self.mqtt.handoff.recent.iter())
-            .filter(|h| lacks(h))
-            .filter_map(|h| Some((h.msg.clone(), matching(&subs, uid, &h.msg)?)))
-            .collect();
-        let until_ms = self.now_ms + SKIP_MS;
         let arrived = Arrived {
-            uid,
+            uid: s.uid,
+            from,
             marks,
-            until_ms,
+            arrival: self.mqtt.handoff.marks(self.settings.core),
+            until_ms: self.now_ms + SKIP_MS,
         };
         self.mqtt.handoff.arrived.insert(key, arrived);
-        for (msg, opts) in due {
-            let out = super::fanout::outgoing(&msg, &opts);
+    }
+
+    /// A publish numbered `stamp` that core `from` handled after sessions
+    /// left it for this core, which was sent its own copy: given to those
+    /// sessions that landed only after this core handled that copy.
+    pub(crate) fn deliver_to_arrived(&mut self, from: u16, stamp: (u16, u64), msg: &Arc<Message>) {
+        let (core, number) = (usize::from(stamp.0), stamp.1);
+        let missed = |a: &Arrived| {
+            a.from == from
+                && a.marks.get(core).is_none_or(|&m| number > m)
+                && a.arrival.get(core).is_some_and(|&m| number <= m)
+        };
+        let keys: Vec<(usize, u64)> = (self.mqtt.handoff.arrived.iter())
+            .filter(|(_, a)| missed(a))
+            .map(|(&k, a)| (k, a.uid))
+            .collect();
+        for (key, uid) in keys {
+            let Some(s) = self.mqtt.sessions.get(key).filter(|s| s.uid == uid) else {
+                continue;
+            };
+            let Some(opts) = matching(s.subs(), uid, msg) else {
+                continue;
+            };
+            let out = super::fanout::outgoing(msg, &opts);
             let server = (crate::core_state::SERVER_ORIGIN, 0);
             self.deliver_to_subscriber(key as u64, out, server, &mut None);
         }

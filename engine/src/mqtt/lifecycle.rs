@@ -176,7 +176,7 @@ impl CoreState {
                 client_id,
                 session,
                 marks,
-            } => self.on_session_moved(token, client_id, session, marks),
+            } => self.on_session_moved(from as u16, token, client_id, session, marks),
             _ => {}
         }
     }

@@ -73,11 +73,6 @@ impl Message {
         }
     }
 
-    /// Bytes held: topic, payload, properties and sender.
-    pub fn size(&self) -> usize {
-        self.buf.len()
-    }
-
     /// The topic name.
     pub fn topic_str(&self) -> &str {
         let b = &self.buf[..self.topic_end as usize];
