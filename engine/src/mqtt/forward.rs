@@ -6,8 +6,10 @@
 //! which no longer has the session, and B never hears of it. So A keeps,
 //! for a while, what it gave away (the session's filters and the core that
 //! took them) and passes such publishes on. Every cross-core publish names
-//! the cores its publisher sent it to, so A forwards only where C did not
-//! send, and no subscriber gets a copy twice.
+//! the cores its publisher sent it to: where C did not send, A's copy is
+//! an ordinary one for every subscriber there; where C did, it is only for
+//! the sessions that came from A, which `handoff` gives it to if they
+//! missed C's copy. No subscriber gets a copy twice.
 //!
 //! The third core may also have learnt that A lost the session's filters
 //! before it learns that B gained them, and then sends to neither. So A
