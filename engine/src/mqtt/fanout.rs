@@ -15,7 +15,7 @@ use wire::mqtt::QoS;
 use super::auth::Access;
 use super::message::{Message, Meta, Parts};
 use super::retained::Retained;
-use super::session::Outgoing;
+use super::session::{Outgoing, SubOptions};
 use super::topic_index::SharedPick;
 use super::FRAME_SUBSCRIBER;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
@@ -212,9 +212,7 @@ impl CoreState {
                     continue;
                 }
             }
-            if uid.is_some_and(|u| u == msg.meta.origin) {
-                opts.retain(|o| !o.no_local);
-            }
+            drop_no_local(&mut opts, uid, msg);
             if opts.is_empty() {
                 continue;
             }
@@ -317,9 +315,17 @@ impl CoreState {
     }
 }
 
+/// Leaves out the no-local subscriptions of session `uid` if it
+/// published `msg` itself.
+pub(crate) fn drop_no_local(opts: &mut Vec<SubOptions>, uid: Option<u64>, msg: &Message) {
+    if uid.is_some_and(|u| u == msg.meta.origin) {
+        opts.retain(|o| !o.no_local);
+    }
+}
+
 /// The delivery of `msg` under the merged options of a subscriber's
 /// matching subscriptions.
-pub(crate) fn outgoing(msg: &Arc<Message>, opts: &[super::session::SubOptions]) -> Outgoing {
+pub(crate) fn outgoing(msg: &Arc<Message>, opts: &[SubOptions]) -> Outgoing {
     let qos = opts.iter().map(|o| o.qos).max().unwrap_or(QoS::AtMostOnce);
     Outgoing {
         msg: msg.clone(),

@@ -24,9 +24,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::fanout::{drop_no_local, outgoing};
 use super::message::Message;
-use super::subscribe::split_shared;
-use super::SubOptions;
 use crate::core_state::CoreState;
 
 /// How long a session that arrived skips copies it already holds. Older
@@ -139,33 +138,25 @@ impl CoreState {
             .filter(|(_, a)| missed(a))
             .map(|(&k, a)| (k, a.uid))
             .collect();
+        let mut opts = Vec::new();
         for (key, uid) in keys {
-            let Some(s) = self.mqtt.sessions.get(key).filter(|s| s.uid == uid) else {
+            if self.mqtt.sessions.get(key).is_none_or(|s| s.uid != uid) {
                 continue;
-            };
-            let Some(opts) = matching(s.subs(), uid, msg) else {
+            }
+            opts.clear();
+            let sub = key as u64;
+            self.mqtt.index.match_local(msg.topic_str(), |s, o| {
+                if s == sub {
+                    opts.push(*o);
+                }
+            });
+            drop_no_local(&mut opts, Some(uid), msg);
+            if opts.is_empty() {
                 continue;
-            };
-            let out = super::fanout::outgoing(msg, &opts);
+            }
+            let out = outgoing(msg, &opts);
             let server = (crate::core_state::SERVER_ORIGIN, 0);
-            self.deliver_to_subscriber(key as u64, out, server, &mut None);
+            self.deliver_to_subscriber(sub, out, server, &mut None);
         }
     }
-}
-
-/// The options of the session's plain subscriptions that `msg` matches
-/// (no-local ones left out for its own publishes); `None` if none.
-fn matching(subs: &[(Box<str>, SubOptions)], uid: u64, msg: &Message) -> Option<Vec<SubOptions>> {
-    let own = msg.meta.origin == uid;
-    let topic = msg.topic_str();
-    let opts: Vec<SubOptions> = subs
-        .iter()
-        .filter(|(_, o)| !(own && o.no_local))
-        .filter(|(f, _)| match split_shared(f) {
-            Some((None, proper)) => wire::mqtt::validate::filter_matches(proper, topic),
-            _ => false,
-        })
-        .map(|(_, o)| *o)
-        .collect();
-    (!opts.is_empty()).then_some(opts)
 }

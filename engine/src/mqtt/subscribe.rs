@@ -204,13 +204,8 @@ impl CoreState {
 
     /// Takes a session's subscriptions out of this core's index.
     pub(crate) fn unindex_session(&mut self, key: usize) {
-        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
-            .subs()
-            .iter()
-            .map(|(f, _)| f.clone())
-            .collect();
-        for f in filters {
-            self.unindex(key as u64, &f);
+        for f in self.unindex_session_quietly(key) {
+            self.announce_filter(&f, Change::Down);
         }
     }
 
