@@ -256,9 +256,17 @@ pub trait Backend: Sized {
     fn release(&mut self, buf: RecvBuf);
 }
 
-/// CLOCK_MONOTONIC in nanoseconds: the clock of the backends' wake-up
-/// timers (absolute deadlines).
-pub(crate) fn monotonic_ns() -> u64 {
+/// For a backend's wake-up timer (absolute CLOCK_MONOTONIC ns), now due
+/// at `armed`: the deadline `after` from now if the timer must be set to
+/// it, `None` if it is due no later already (a timer due early only costs
+/// the reactor one more wait).
+pub(crate) fn deadline_to_arm(armed: Option<u64>, after: Duration) -> Option<u64> {
+    let deadline = monotonic_ns().saturating_add(after.as_nanos() as u64);
+    armed.is_none_or(|a| a > deadline).then_some(deadline)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use crate::sys::monotonic_ns;
+use crate::sys::deadline_to_arm;
 
 /// A timerfd and the deadline it is set to.
 pub(super) struct WakeTimer {
@@ -39,10 +39,9 @@ impl WakeTimer {
     /// Makes sure the timer fires no later than `after` from now. A timer
     /// due earlier is kept: it only costs the reactor one more wait.
     pub(super) fn arm(&mut self, after: Duration) -> io::Result<()> {
-        let deadline = monotonic_ns().saturating_add(after.as_nanos() as u64);
-        if self.armed_ns.is_some_and(|armed| armed <= deadline) {
+        let Some(deadline) = deadline_to_arm(self.armed_ns, after) else {
             return Ok(());
-        }
+        };
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use io_uring::{opcode, types};
 
 use super::{user_data, Op, UringBackend};
-use crate::sys::monotonic_ns;
+use crate::sys::deadline_to_arm;
 
 /// The wake-up timer's state.
 #[derive(Default)]
@@ -35,13 +35,10 @@ impl UringBackend {
     /// Makes sure a timeout op ends the next wait no later than `after`
     /// from now.
     pub(super) fn arm_wake_timer(&mut self, after: Duration) {
-        let deadline = monotonic_ns().saturating_add(after.as_nanos() as u64);
         let t = &mut self.timer;
-        // An op due no later than wanted ends the wait in time; one due
-        // early only costs the reactor one more wait.
-        if t.armed_ns.is_some_and(|armed| armed <= deadline) {
+        let Some(deadline) = deadline_to_arm(t.armed_ns, after) else {
             return;
-        }
+        };
         t.generation = t.generation.wrapping_add(1);
         t.armed_ns = Some(deadline);
         t.ts = types::Timespec::new()
