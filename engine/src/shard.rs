@@ -192,7 +192,7 @@ struct CoreStart {
 }
 
 impl CoreStart {
-    fn run<B: Backend>(self) -> io::Result<()> {
+    fn run<B: Backend<Listener = TcpListener>>(self) -> io::Result<()> {
         if let Some(core) = self.pin {
             pin_to_cpu(core);
         }
