@@ -33,5 +33,7 @@ pub mod proto;
 pub mod reactor;
 pub mod route;
 pub mod shard;
+#[cfg(test)]
+mod sim;
 pub mod sys;
 pub mod ws;

@@ -43,6 +43,8 @@
 
 pub mod epoll;
 #[cfg(test)]
+pub mod sim;
+#[cfg(test)]
 mod tests;
 pub mod uring;
 mod waker;
