@@ -14,6 +14,7 @@
 //! run in production.
 
 mod client;
+mod mqtt_client;
 mod scenarios;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -26,8 +27,8 @@ use crate::mesh;
 use crate::metrics::CoreStats;
 use crate::reactor::{Reactor, Tick};
 use crate::shard::{core_settings, ListenerKind};
-use crate::sys::sim::{Faults, SimBackend, SimListener};
 use crate::sys::sim::net::SimNet;
+use crate::sys::sim::{Faults, SimBackend, SimListener};
 use crate::sys::{Backend, BackendConfig, Waker};
 
 pub use client::WireClient;
@@ -65,9 +66,7 @@ impl World {
             recv_buf_count: cfg.limits.recv_buf_count,
         };
         let broker = crate::mqtt::BrokerShared::new(&cfg.mqtt);
-        let wakers: Vec<Waker> = (0..cores)
-            .map(|_| Waker::new().expect("eventfd"))
-            .collect();
+        let wakers: Vec<Waker> = (0..cores).map(|_| Waker::new().expect("eventfd")).collect();
         let (_shared, ports) = mesh::build(wakers, cfg.limits.mesh_ring_slots);
         let ids = Arc::new(IdGenerator::new(cfg.node_id));
         let stop = Arc::new(AtomicBool::new(false));
@@ -114,7 +113,9 @@ impl World {
             if self.done[core] {
                 continue;
             }
-            let tick = self.cores[core].tick().expect("a simulated poll never fails");
+            let tick = self.cores[core]
+                .tick()
+                .expect("a simulated poll never fails");
             self.done[core] = tick == Tick::Done;
         }
         let busy = self.net.take_activity() > 0
@@ -122,7 +123,8 @@ impl World {
                 .cores
                 .iter()
                 .any(|r| r.state.mesh.has_inbound() || r.state.mesh.has_outbox());
-        self.net.advance(if busy { BUSY_STEP_NS } else { IDLE_STEP_NS });
+        self.net
+            .advance(if busy { BUSY_STEP_NS } else { IDLE_STEP_NS });
         busy
     }
 
@@ -193,7 +195,7 @@ pub fn for_each_seed(name: &str, default: u64, scenario: impl Fn(u64) -> Result<
         if let Err(e) = scenario(seed) {
             panic!(
                 "simulation {name} failed with seed {seed}: {e}\n\
-                 replay: SIM_SEED={seed} cargo test -p switchboard sim::{name}"
+                 replay: SIM_SEED={seed} cargo test -p switchboard sim::scenarios::{name}"
             );
         }
     }

@@ -7,10 +7,12 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 
 use wire::{Flags, FrameType};
 
-use super::{for_each_seed, WireClient, World, WIRE_PORT};
+use super::mqtt_client::MqttClient;
+use super::{for_each_seed, WireClient, World, MQTT_PORT, WIRE_PORT};
 use crate::config::Config;
 use crate::sys::sim::{Faults, Rng};
 
@@ -72,7 +74,9 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
     let welcomed = world.run_until(SCENARIO_LIMIT_NS, |_| {
         clients.iter_mut().all(|c| {
             c.pump(&net, usize::MAX);
-            c.inbox.iter().any(|f| f.header.frame_type == FrameType::Welcome)
+            c.inbox
+                .iter()
+                .any(|f| f.header.frame_type == FrameType::Welcome)
         })
     });
     if !welcomed {
@@ -100,7 +104,12 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
     // Interleave the senders in a seeded order, keeping each one's order.
     let mut cursor = vec![0usize; users];
     let by_sender: Vec<Vec<(usize, u32)>> = (0..users)
-        .map(|s| plan.iter().filter(|p| p.0 == s).map(|p| (p.1, p.2)).collect())
+        .map(|s| {
+            plan.iter()
+                .filter(|p| p.0 == s)
+                .map(|p| (p.1, p.2))
+                .collect()
+        })
         .collect();
     let mut got: Vec<Vec<(usize, u32)>> = vec![Vec::new(); users];
     let mut stalled_reader = rng.chance(500).then(|| rng.below(users as u64) as usize);
@@ -125,7 +134,10 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
             }
             c.pump(&net, 1 + rng.below(64 * 1024) as usize);
             for f in c.take(FrameType::Deliver) {
-                if let Some(m) = wire::decode_deliver(&f.payload).ok().and_then(|d| parse_body(d.body)) {
+                if let Some(m) = wire::decode_deliver(&f.payload)
+                    .ok()
+                    .and_then(|d| parse_body(d.body))
+                {
                     got[i].push(m);
                 }
             }
@@ -136,8 +148,15 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
         if c.garbled {
             return Err(format!("u{i}'s stream could not be decoded"));
         }
-        if let Some(f) = c.inbox.iter().find(|f| f.header.frame_type != FrameType::Pong) {
-            return Err(format!("u{i} received an unexpected {:?}", f.header.frame_type));
+        if let Some(f) = c
+            .inbox
+            .iter()
+            .find(|f| f.header.frame_type != FrameType::Pong)
+        {
+            return Err(format!(
+                "u{i} received an unexpected {:?}",
+                f.header.frame_type
+            ));
         }
     }
     for (to, want) in &expected {
@@ -164,8 +183,15 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
             world.net.now_ns() / 1_000_000
         );
     }
+    let errors = world.counter(|s| s.protocol_errors_total.load(Relaxed));
+    if errors != 0 {
+        return Err(format!("{errors} protocol errors counted"));
+    }
     if !world.shut_down(SCENARIO_LIMIT_NS) {
         return Err("the cores did not drain".into());
+    }
+    if let Some(c) = (0..world.cores()).find(|&c| !world.core(c).conns.is_empty()) {
+        return Err(format!("core {c} kept connections after the drain"));
     }
     Ok(())
 }
@@ -173,4 +199,145 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
 #[test]
 fn wire_delivery() {
     for_each_seed("wire_delivery", 200, wire_delivery_seed);
+}
+
+/// Persistent MQTT 5 subscribers reconnect (so their sessions are taken
+/// over, often by another core) while publishers on every core send
+/// numbered QoS 1 messages: every message a publisher had acknowledged
+/// reaches every subscriber, over one connection or another.
+///
+/// With `storm` a subscriber may reconnect again before its last CONNECT
+/// was answered, so a session is taken over while its previous move is
+/// still under way; without it, each reconnect waits for the CONNACK.
+fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let cores = 2 + rng.below(3) as usize;
+    let subs = 1 + rng.below(3) as usize;
+    let pubs = 1 + rng.below(3) as usize;
+    let per_pub = 20 + rng.below(100) as u32;
+    let cfg = small_config(&mut rng);
+    let mut world = World::new(&cfg, cores, seed, faults(&mut rng));
+    let net = world.net.clone();
+    let connect = |id: &str, clean: bool| {
+        MqttClient::connect(&net, MQTT_PORT, id, clean, 3600).expect("listening")
+    };
+    let mut subscribers: Vec<MqttClient> = (0..subs)
+        .map(|i| connect(&format!("sub{i}"), true))
+        .collect();
+    let ready = world.run_until(SCENARIO_LIMIT_NS, |_| {
+        subscribers.iter_mut().all(|s| {
+            s.pump(&net, usize::MAX);
+            if s.connack == Some(0) && !s.subscribed {
+                s.subscribed = s.subscribe(&net, "data/#");
+            }
+            s.subacked
+        })
+    });
+    if !ready {
+        return Err("subscribers were not set up".into());
+    }
+    let mut publishers: Vec<MqttClient> = (0..pubs)
+        .map(|j| connect(&format!("pub{j}"), true))
+        .collect();
+    // Per subscriber, everything any of its connections received.
+    let mut received: Vec<Vec<Vec<u8>>> = vec![Vec::new(); subs];
+    let mut sent = vec![0u32; pubs];
+    let mut moves = 0u32;
+    let finished = world.run_until(SCENARIO_LIMIT_NS, |w| {
+        let mut rng = Rng::new(w.net.now_ns() ^ seed.rotate_left(17));
+        for (j, p) in publishers.iter_mut().enumerate() {
+            p.pump(&net, usize::MAX);
+            let in_flight = sent[j] as usize - p.acked.len();
+            if p.connack == Some(0) && sent[j] < per_pub && in_flight < 8 && rng.chance(500) {
+                let packet_id = (sent[j] % 60_000 + 1) as u16;
+                p.publish(&net, &format!("data/{j}"), &body(j, sent[j]), packet_id);
+                if std::env::var_os("SIM_TRACE").is_some() {
+                    eprintln!(
+                        "{} us: pub{j} (core {}) sends {}",
+                        w.net.now_ns() / 1000,
+                        net.core_of(p.id),
+                        sent[j]
+                    );
+                }
+                sent[j] += 1;
+            }
+        }
+        for (i, s) in subscribers.iter_mut().enumerate() {
+            if rng.chance(20) && (storm || s.connack.is_some()) {
+                // Take the session over from a new connection; the old one
+                // is dropped with whatever it had not read yet.
+                received[i].append(&mut s.received);
+                if rng.chance(500) {
+                    net.close(s.id, rng.chance(500));
+                }
+                *s = connect(&format!("sub{i}"), false);
+                moves += 1;
+                if std::env::var_os("SIM_TRACE").is_some() {
+                    eprintln!(
+                        "{} us: sub{i} reconnects on core {} (received so far {})",
+                        w.net.now_ns() / 1000,
+                        net.core_of(s.id),
+                        received[i].len()
+                    );
+                }
+            }
+            s.pump(&net, 1 + rng.below(4096) as usize);
+        }
+        let all_sent = (0..pubs).all(|j| sent[j] == per_pub);
+        let all_acked = publishers
+            .iter()
+            .zip(&sent)
+            .all(|(p, &n)| p.acked.len() == n as usize);
+        all_sent && all_acked && w.net.now_ns() > 0
+    });
+    if !finished {
+        return Err("the publishers' messages were not all acknowledged".into());
+    }
+    // Let the last deliveries land, with no more moves.
+    world.run_for(2_000_000_000);
+    for (i, s) in subscribers.iter_mut().enumerate() {
+        s.pump(&net, usize::MAX);
+        received[i].append(&mut s.received);
+    }
+    for (i, got) in received.iter().enumerate() {
+        for (j, &n) in sent.iter().enumerate() {
+            for seq in 0..n {
+                if !got.iter().any(|b| b[..] == body(j, seq)) {
+                    return Err(format!(
+                        "sub{i} never received pub{j}'s message {seq} ({moves} moves)"
+                    ));
+                }
+            }
+        }
+    }
+    let errors = world.counter(|s| s.mqtt_protocol_errors_total.load(Relaxed));
+    if errors != 0 {
+        return Err(format!("{errors} MQTT protocol errors counted"));
+    }
+    if let Some(i) = subscribers.iter().position(|s| s.garbled) {
+        return Err(format!("sub{i}'s stream could not be decoded"));
+    }
+    if std::env::var_os("SIM_VERBOSE").is_some() {
+        eprintln!("seed {seed}: {cores} cores, {subs} subscribers, {pubs} publishers x {per_pub}, {moves} moves");
+    }
+    Ok(())
+}
+
+#[test]
+fn mqtt_session_moves() {
+    for_each_seed("mqtt_session_moves", 200, |seed| {
+        mqtt_session_moves_seed(seed, false)
+    });
+}
+
+/// The known limit of today's session hand-off (docs/architecture.md):
+/// a session taken over again while its last move is under way may miss
+/// a message (seed 3 shows it). Ignored until the hand-off no longer
+/// rests on timing; run it with `--ignored`.
+#[test]
+#[ignore]
+fn mqtt_session_move_storm() {
+    for_each_seed("mqtt_session_move_storm", 200, |seed| {
+        mqtt_session_moves_seed(seed, true)
+    });
 }

@@ -179,7 +179,11 @@ impl Backend for SimBackend {
     /// [`SimBackend::on`] to share one network between cores.
     fn new(config: &BackendConfig) -> io::Result<Self> {
         config.validate()?;
-        Ok(SimBackend::on(SimNet::new(1, 0, Faults::default()), 0, config))
+        Ok(SimBackend::on(
+            SimNet::new(1, 0, Faults::default()),
+            0,
+            config,
+        ))
     }
 
     fn add_listener(&mut self, listener: SimListener) -> io::Result<usize> {

@@ -14,7 +14,9 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Pool introspection the tests need from both kernel backends (whose
 /// sockets are std's).
-pub trait PoolStats: Backend<Listener = std::net::TcpListener, Stream = std::net::TcpStream> {
+pub trait PoolStats:
+    Backend<Listener = std::net::TcpListener, Stream = std::net::TcpStream>
+{
     /// Buffers not lent to the reactor.
     fn bufs_available(&self) -> usize;
 }
