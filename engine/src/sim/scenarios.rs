@@ -198,7 +198,7 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
 
 #[test]
 fn wire_delivery() {
-    for_each_seed("wire_delivery", 200, wire_delivery_seed);
+    for_each_seed("wire_delivery", 1000, wire_delivery_seed);
 }
 
 /// Persistent MQTT 5 subscribers reconnect (so their sessions are taken
@@ -325,7 +325,7 @@ fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
 
 #[test]
 fn mqtt_session_moves() {
-    for_each_seed("mqtt_session_moves", 200, |seed| {
+    for_each_seed("mqtt_session_moves", 1000, |seed| {
         mqtt_session_moves_seed(seed, false)
     });
 }
