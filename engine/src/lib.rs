@@ -3,7 +3,8 @@
 //! of lock-free rings, and writes them back out.
 //!
 //! Module map (each owns one idea):
-//! - [`sys`]: the kernel boundary (io_uring and epoll backends).
+//! - [`sys`]: the kernel boundary (io_uring and epoll backends; a
+//!   simulated backend for tests) and the clock.
 //! - [`shard`]: start-up: one pinned thread per core, listeners, the mesh.
 //! - [`reactor`]: one core's loop: reap completions, drive connections,
 //!   drain the mesh, flush sends, run timers.
@@ -17,6 +18,8 @@
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
 //! - [`config`], [`metrics`], [`admin`]: operations.
+//! - `sim` (tests only): the deterministic simulator, every core on the
+//!   simulated backend in one thread (docs/simulation.md).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod admin;
@@ -33,5 +36,7 @@ pub mod proto;
 pub mod reactor;
 pub mod route;
 pub mod shard;
+#[cfg(test)]
+mod sim;
 pub mod sys;
 pub mod ws;

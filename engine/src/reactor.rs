@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
@@ -21,8 +21,8 @@ const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// Spare send batches kept for reuse; more are freed, so that a burst
 /// does not leave its peak resident.
 const BATCHES_RETAINED: usize = 256;
-/// How often idle and HELLO timeouts are checked.
-const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How often idle and HELLO timeouts are checked, in nanoseconds.
+const SWEEP_EVERY_NS: u64 = 250_000_000;
 /// Sweeps between returns of freed memory to the OS (about 2 s).
 const COLLECT_EVERY_SWEEPS: u64 = 8;
 
@@ -31,18 +31,19 @@ pub struct Reactor<B: Backend> {
     /// Connections, registry, mesh port.
     pub state: CoreState,
     backend: B,
-    completions: Vec<Completion>,
+    completions: Vec<Completion<B::Stream>>,
     mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
     batches: Vec<SendBatch>,
-    started: Instant,
-    /// Wall clock at `started`; ids use it plus the monotonic clock.
+    /// The backend's clock (ns) at start; `now_ms` counts from here.
+    started_ns: u64,
+    /// Wall clock at `started_ns`; ids use it plus the monotonic clock.
     started_unix_ms: u64,
-    last_tick: Instant,
-    next_sweep: Instant,
+    last_tick_ns: u64,
+    next_sweep_ns: u64,
     sweep_cursor: usize,
     sweeps: u64,
     stop: Arc<AtomicBool>,
-    drain_deadline: Option<Instant>,
+    drain_deadline_ns: Option<u64>,
     /// Cores still draining; a core waits for all before it returns.
     cores_draining: Arc<AtomicUsize>,
     drained: bool,
@@ -58,21 +59,24 @@ impl<B: Backend> Reactor<B> {
         stop: Arc<AtomicBool>,
         cores_draining: Arc<AtomicUsize>,
     ) -> Self {
-        let now = Instant::now();
+        let now = backend.now_ns();
+        let started_unix_ms = backend.unix_ms();
+        let mut state = state;
+        state.unix_ms = started_unix_ms;
         Reactor {
             state,
             backend,
             completions: Vec::with_capacity(1024),
             mesh_inbox: Vec::with_capacity(MESH_BUDGET),
             batches: Vec::new(),
-            started: now,
-            started_unix_ms: crate::ids::unix_ms(),
-            last_tick: now,
-            next_sweep: now + SWEEP_EVERY,
+            started_ns: now,
+            started_unix_ms,
+            last_tick_ns: now,
+            next_sweep_ns: now + SWEEP_EVERY_NS,
             sweep_cursor: 0,
             sweeps: 0,
             stop,
-            drain_deadline: None,
+            drain_deadline_ns: None,
             cores_draining,
             drained: false,
             listener_kinds: Vec::new(),
@@ -91,29 +95,37 @@ impl<B: Backend> Reactor<B> {
 
     /// Runs until a stop is requested and every connection has drained.
     pub fn run(&mut self) -> std::io::Result<()> {
-        loop {
-            self.wait()?;
-            // One clock reading per tick serves timers, timeouts and ids.
-            let now = Instant::now();
-            self.state.now_ms = now.duration_since(self.started).as_millis() as u64;
-            self.state.unix_ms = self.started_unix_ms + self.state.now_ms;
-            self.last_tick = now;
-            self.drain_mesh();
-            self.handle_completions();
-            self.apply_intents();
-            self.state.mesh.wake_peers();
-            if now >= self.next_sweep {
-                self.sweep(now);
-            }
-            if self.stop.load(Ordering::Relaxed) && self.shutdown_step() {
-                self.mark_drained();
-                // Keep reaping until every core is done, so that accepts
-                // and closes still in flight on this core's ring finish.
-                if self.cores_draining.load(Ordering::Acquire) == 0 {
-                    return Ok(());
-                }
+        while self.tick()? == Tick::Running {}
+        Ok(())
+    }
+
+    /// One turn of the loop: wait for completions (not at all if work is
+    /// waiting), then handle them and the mesh. A simulated backend's
+    /// `poll` never blocks, so a simulator calls this for each core in
+    /// turn, in one thread.
+    pub fn tick(&mut self) -> std::io::Result<Tick> {
+        self.wait()?;
+        // One clock reading per tick serves timers, timeouts and ids.
+        let now = self.backend.now_ns();
+        self.state.now_ms = (now - self.started_ns) / 1_000_000;
+        self.state.unix_ms = self.started_unix_ms + self.state.now_ms;
+        self.last_tick_ns = now;
+        self.drain_mesh();
+        self.handle_completions();
+        self.apply_intents();
+        self.state.mesh.wake_peers();
+        if now >= self.next_sweep_ns {
+            self.sweep(now);
+        }
+        if self.stop.load(Ordering::Relaxed) && self.shutdown_step(now) {
+            self.mark_drained();
+            // Keep reaping until every core is done, so that accepts
+            // and closes still in flight on this core's ring finish.
+            if self.cores_draining.load(Ordering::Acquire) == 0 {
+                return Ok(Tick::Done);
             }
         }
+        Ok(Tick::Running)
     }
 
     fn wait(&mut self) -> std::io::Result<()> {
@@ -123,7 +135,9 @@ impl<B: Backend> Reactor<B> {
         } else {
             // The tick's clock reading is a few microseconds old: the
             // sleep ends that much late, which no timer here minds.
-            Some(self.next_sweep.saturating_duration_since(self.last_tick))
+            Some(Duration::from_nanos(
+                self.next_sweep_ns.saturating_sub(self.last_tick_ns),
+            ))
         };
         let r = self.backend.poll(timeout, &mut self.completions);
         self.state.mesh.woke();
@@ -163,7 +177,7 @@ impl<B: Backend> Reactor<B> {
         self.completions = completions;
     }
 
-    fn on_accept(&mut self, listener: usize, stream: std::net::TcpStream) {
+    fn on_accept(&mut self, listener: usize, stream: B::Stream) {
         let kind = self.listener_kinds.get(listener).copied();
         let s = &mut self.state;
         if s.conns.len() >= s.settings.limits.max_connections_per_core {
@@ -304,8 +318,8 @@ impl<B: Backend> Reactor<B> {
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
     /// table per sweep so that a sweep's cost stays bounded.
-    fn sweep(&mut self, now: Instant) {
-        self.next_sweep = now + SWEEP_EVERY;
+    fn sweep(&mut self, now_ns: u64) {
+        self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
         let limits = &s.settings.limits;
         let hello_ticks = (limits.hello_timeout_ms >> 6) as u32;
@@ -360,13 +374,12 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// One step of a graceful drain; returns true when the core is done.
-    fn shutdown_step(&mut self) -> bool {
-        let deadline = match self.drain_deadline {
+    fn shutdown_step(&mut self, now_ns: u64) -> bool {
+        let deadline = match self.drain_deadline_ns {
             Some(d) => d,
             None => {
-                let d = Instant::now()
-                    + Duration::from_millis(self.state.settings.limits.drain_timeout_ms);
-                self.drain_deadline = Some(d);
+                let d = now_ns + self.state.settings.limits.drain_timeout_ms * 1_000_000;
+                self.drain_deadline_ns = Some(d);
                 self.state.draining = true;
                 self.backend.close_listeners();
                 let tokens: Vec<Token> = self.state.conns.tokens().collect();
@@ -384,7 +397,7 @@ impl<B: Backend> Reactor<B> {
         if self.state.conns.is_empty() {
             return true;
         }
-        if Instant::now() < deadline {
+        if now_ns < deadline {
             return false;
         }
         let tokens: Vec<Token> = self.state.conns.tokens().collect();
@@ -395,6 +408,15 @@ impl<B: Backend> Reactor<B> {
         }
         true
     }
+}
+
+/// What [`Reactor::tick`] left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tick {
+    /// The core goes on.
+    Running,
+    /// A stop was requested and every core has drained.
+    Done,
 }
 
 /// Keeps a finished batch for reuse, up to [`BATCHES_RETAINED`].

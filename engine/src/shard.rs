@@ -93,16 +93,8 @@ impl Engine {
         let mut threads = Vec::with_capacity(n);
         let zipped = ports.into_iter().zip(listeners).zip(wakers).enumerate();
         for (core, ((port, listener), waker)) in zipped {
-            let settings = CoreSettings {
-                core: core as u16,
-                node_id: cfg.node_id,
-                server_name: Arc::from(cfg.server_name.as_str()),
-                limits: cfg.limits.clone(),
-                websocket: Arc::new(cfg.websocket.clone()),
-                mqtt: broker.clone(),
-            };
             let start = CoreStart {
-                settings,
+                settings: core_settings(cfg, core, &broker),
                 port,
                 ids: ids.clone(),
                 stats: stats[core].clone(),
@@ -192,7 +184,7 @@ struct CoreStart {
 }
 
 impl CoreStart {
-    fn run<B: Backend>(self) -> io::Result<()> {
+    fn run<B: Backend<Listener = TcpListener>>(self) -> io::Result<()> {
         if let Some(core) = self.pin {
             pin_to_cpu(core);
         }
@@ -219,6 +211,22 @@ impl CoreStart {
         let mut reactor = Reactor::new(state, backend?, self.stop, self.cores_draining);
         reactor.set_listener_kinds(kinds);
         reactor.run()
+    }
+}
+
+/// What core `core` is told at start-up; `broker` is shared by all cores.
+pub fn core_settings(
+    cfg: &Config,
+    core: usize,
+    broker: &Arc<crate::mqtt::BrokerShared>,
+) -> CoreSettings {
+    CoreSettings {
+        core: core as u16,
+        node_id: cfg.node_id,
+        server_name: Arc::from(cfg.server_name.as_str()),
+        limits: cfg.limits.clone(),
+        websocket: Arc::new(cfg.websocket.clone()),
+        mqtt: broker.clone(),
     }
 }
 

@@ -43,12 +43,14 @@
 
 pub mod epoll;
 #[cfg(test)]
+pub mod sim;
+#[cfg(test)]
 mod tests;
 pub mod uring;
 mod waker;
 
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -123,15 +125,17 @@ impl SendBatch {
     }
 }
 
-/// Something the backend finished.
+/// Something the backend finished. `S` is the backend's connection handle
+/// ([`Backend::Stream`]): a `TcpStream` for the kernel's backends, an
+/// in-memory socket for the simulated one.
 #[derive(Debug)]
-pub enum Completion {
+pub enum Completion<S = TcpStream> {
     /// A listener accepted a connection (already non-blocking, TCP_NODELAY).
     Accepted {
         /// Index returned by [`Backend::add_listener`].
         listener: usize,
         /// The new connection.
-        stream: TcpStream,
+        stream: S,
     },
     /// Accepting failed (e.g. EMFILE); the backend keeps accepting.
     AcceptFailed {
@@ -217,17 +221,24 @@ pub trait Backend: Sized {
     /// A short name for logs and metrics (`"uring"`, `"epoll"`).
     const NAME: &'static str;
 
+    /// A listening socket, handed over by start-up.
+    type Listener;
+
+    /// An accepted connection, handed out in [`Completion::Accepted`] and
+    /// back in through [`Backend::register`].
+    type Stream: std::fmt::Debug;
+
     /// Creates the backend; fails if the kernel refuses it.
     fn new(config: &BackendConfig) -> io::Result<Self>;
 
     /// Starts accepting on a (non-blocking, listening) socket.
-    fn add_listener(&mut self, listener: TcpListener) -> io::Result<usize>;
+    fn add_listener(&mut self, listener: Self::Listener) -> io::Result<usize>;
 
     /// Stops accepting on every listener and closes them (graceful drain).
     fn close_listeners(&mut self);
 
     /// Takes ownership of an accepted connection and starts receiving.
-    fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()>;
+    fn register(&mut self, token: Token, stream: Self::Stream) -> io::Result<()>;
 
     /// Stops reading from the connection (backpressure).
     fn pause_recv(&mut self, token: Token);
@@ -247,13 +258,33 @@ pub trait Backend: Sized {
 
     /// Submits queued work and waits up to `timeout` (`None`: forever) for
     /// completions, appending them to `out`.
-    fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()>;
+    fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Completion<Self::Stream>>,
+    ) -> io::Result<()>;
 
     /// The bytes of a received buffer.
     fn buf(&self, buf: &RecvBuf) -> &[u8];
 
     /// Gives a received buffer back to the pool.
     fn release(&mut self, buf: RecvBuf);
+
+    /// The monotonic clock, in nanoseconds. The reactor reads time only
+    /// here (once per tick), so that a simulated backend, whose `poll`
+    /// moves its own clock instead of sleeping, runs the engine in
+    /// simulated time.
+    fn now_ns(&self) -> u64 {
+        monotonic_ns()
+    }
+
+    /// The wall clock, in Unix milliseconds (message ids); read once at
+    /// start, then followed through [`Backend::now_ns`].
+    fn unix_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
 }
 
 /// For a backend's wake-up timer (absolute CLOCK_MONOTONIC ns), now due

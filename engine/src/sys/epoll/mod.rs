@@ -118,6 +118,8 @@ pub struct EpollBackend {
 
 impl Backend for EpollBackend {
     const NAME: &'static str = "epoll";
+    type Listener = TcpListener;
+    type Stream = TcpStream;
 
     fn new(config: &BackendConfig) -> io::Result<Self> {
         config.validate()?;

@@ -12,8 +12,11 @@ use crate::sys::{Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token};
 /// Guard against a hung test; not a performance threshold.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Pool introspection the tests need from both backends.
-pub trait PoolStats {
+/// Pool introspection the tests need from both kernel backends (whose
+/// sockets are std's).
+pub trait PoolStats:
+    Backend<Listener = std::net::TcpListener, Stream = std::net::TcpStream>
+{
     /// Buffers not lent to the reactor.
     fn bufs_available(&self) -> usize;
 }
@@ -54,7 +57,7 @@ pub struct EchoConn {
 }
 
 /// Echoes every byte back, one send in flight per connection.
-pub struct Echo<B: Backend> {
+pub struct Echo<B: PoolStats> {
     pub backend: B,
     pub addr: SocketAddr,
     pub conns: HashMap<Token, EchoConn>,
@@ -73,7 +76,7 @@ pub struct Echo<B: Backend> {
     next_index: u64,
 }
 
-impl<B: Backend> Echo<B> {
+impl<B: PoolStats> Echo<B> {
     /// An echo server on an ephemeral port of 127.0.0.1.
     pub fn start(config: &BackendConfig) -> Echo<B> {
         let mut backend: B = backend(config);

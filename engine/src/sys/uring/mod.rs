@@ -151,6 +151,8 @@ pub struct UringBackend {
 
 impl Backend for UringBackend {
     const NAME: &'static str = "uring";
+    type Listener = TcpListener;
+    type Stream = TcpStream;
 
     fn new(config: &BackendConfig) -> io::Result<Self> {
         config.validate()?;
