@@ -16,6 +16,7 @@
 //! - [`route`]: who is where: users, local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
+//! - [`timers`]: when a protocol timer is due (the clock passed in).
 //! - [`config`], [`metrics`], [`admin`]: operations.
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -34,4 +35,5 @@ pub mod reactor;
 pub mod route;
 pub mod shard;
 pub mod sys;
+pub mod timers;
 pub mod ws;

@@ -3,7 +3,7 @@
 //! step has a bounded budget so one busy peer cannot starve the others.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::conn::{Conn, Phase};
@@ -11,6 +11,7 @@ use crate::core_state::CoreState;
 use crate::metrics;
 use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, SendBatch, Token};
+use crate::timers;
 
 /// Mesh messages handled per tick before completions get their turn.
 const MESH_BUDGET: usize = 4096;
@@ -21,7 +22,9 @@ const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// Spare send batches kept for reuse; more are freed, so that a burst
 /// does not leave its peak resident.
 const BATCHES_RETAINED: usize = 256;
-/// How often idle and HELLO timeouts are checked.
+/// How often timers are checked: per-core ones every sweep, each
+/// connection's once per four sweeps (the sweep covers a quarter of the
+/// table), so a timer fires at most about a second after its interval.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// Sweeps between returns of freed memory to the OS (about 2 s).
 const COLLECT_EVERY_SWEEPS: u64 = 8;
@@ -34,8 +37,9 @@ pub struct Reactor<B: Backend> {
     completions: Vec<Completion>,
     mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
     batches: Vec<SendBatch>,
+    /// The process epoch: one monotonic instant and the wall clock then,
+    /// shared by every core so that their clocks agree.
     started: Instant,
-    /// Wall clock at `started`; ids use it plus the monotonic clock.
     started_unix_ms: u64,
     last_tick: Instant,
     next_sweep: Instant,
@@ -59,14 +63,15 @@ impl<B: Backend> Reactor<B> {
         cores_draining: Arc<AtomicUsize>,
     ) -> Self {
         let now = Instant::now();
+        let &(started, started_unix_ms) = epoch();
         Reactor {
             state,
             backend,
             completions: Vec::with_capacity(1024),
             mesh_inbox: Vec::with_capacity(MESH_BUDGET),
             batches: Vec::new(),
-            started: now,
-            started_unix_ms: crate::ids::unix_ms(),
+            started,
+            started_unix_ms,
             last_tick: now,
             next_sweep: now + SWEEP_EVERY,
             sweep_cursor: 0,
@@ -95,6 +100,9 @@ impl<B: Backend> Reactor<B> {
             self.wait()?;
             // One clock reading per tick serves timers, timeouts and ids.
             let now = Instant::now();
+            // Read after the wait returns: everything this tick handles
+            // happened before it, so a time recorded from it is never
+            // earlier than the event (see `timers`).
             self.state.now_ms = now.duration_since(self.started).as_millis() as u64;
             self.state.unix_ms = self.started_unix_ms + self.state.now_ms;
             self.last_tick = now;
@@ -170,7 +178,7 @@ impl<B: Backend> Reactor<B> {
             metrics::inc(&s.stats.accept_errors_total);
             return;
         }
-        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.tick());
+        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.conn_clock());
         match kind {
             Some(ListenerKind::WebSocket) => conn.ws = Some(crate::ws::WsConn::new()),
             Some(ListenerKind::Mqtt) => {
@@ -303,14 +311,14 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
-    /// table per sweep so that a sweep's cost stays bounded.
+    /// table per sweep so that a sweep's cost stays bounded; WebSocket and
+    /// MQTT connections have their own timers.
     fn sweep(&mut self, now: Instant) {
         self.next_sweep = now + SWEEP_EVERY;
         let s = &mut self.state;
         let limits = &s.settings.limits;
-        let hello_ticks = (limits.hello_timeout_ms >> 6) as u32;
-        let idle_ticks = (limits.idle_timeout_ms >> 6) as u32;
-        let now = s.tick();
+        let timeouts_ms = (limits.hello_timeout_ms, limits.idle_timeout_ms);
+        let now = s.conn_clock();
         let cap = s.conns.capacity();
         let slice = cap / 4 + 1;
         for _ in 0..slice.min(cap) {
@@ -320,20 +328,15 @@ impl<B: Backend> Reactor<B> {
                 continue;
             };
             let conn = s.conns.get(token).expect("live slot");
-            let age = now.wrapping_sub(conn.last_active);
-            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, age) {
+            let since = conn.last_active;
+            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, since, now) {
                 continue;
             }
-            if s.mqtt_sweep_conn(token, age) {
+            if s.mqtt_sweep_conn(token, since, now) {
                 continue;
             }
             let conn = s.conns.get(token).expect("live slot");
-            let expired = match conn.phase {
-                Phase::ExpectHello => age > hello_ticks,
-                Phase::Open => age > idle_ticks,
-                Phase::Closing => false,
-            };
-            if expired {
+            if wire_timed_out(conn.phase, since, now, timeouts_ms) {
                 metrics::inc(&s.stats.timeouts_total);
                 s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
             }
@@ -397,6 +400,25 @@ impl<B: Backend> Reactor<B> {
     }
 }
 
+/// The process epoch (see [`Reactor::started`]), taken by the first
+/// reactor.
+fn epoch() -> &'static (Instant, u64) {
+    static EPOCH: OnceLock<(Instant, u64)> = OnceLock::new();
+    EPOCH.get_or_init(|| (Instant::now(), crate::ids::unix_ms()))
+}
+
+/// Whether a `wire` connection last active at `since` (connection clock)
+/// is past its HELLO or idle timeout (`timeouts_ms`, in that order) at
+/// `now`.
+fn wire_timed_out(phase: Phase, since: u32, now: u32, timeouts_ms: (u64, u64)) -> bool {
+    let (hello_ms, idle_ms) = timeouts_ms;
+    match phase {
+        Phase::ExpectHello => timers::conn_passed(since, now, hello_ms),
+        Phase::Open => timers::conn_passed(since, now, idle_ms),
+        Phase::Closing => false,
+    }
+}
+
 /// Keeps a finished batch for reuse, up to [`BATCHES_RETAINED`].
 fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
     if pool.len() < BATCHES_RETAINED {
@@ -420,5 +442,32 @@ fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut crate::c
     }
     for b in rest.into_iter().rev() {
         queue.push_front(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_and_idle_timeouts_fire_only_past_their_interval() {
+        let limits = (100, 1_500);
+        // Every alignment a coarse clock could have rounded differently.
+        for since_ms in [0, 1, 63, 64, 1_000, 4_294_967_290] {
+            let since = timers::conn_clock(since_ms);
+            let at = |ms: u64| timers::conn_clock(since_ms + ms);
+            assert!(!wire_timed_out(Phase::ExpectHello, since, at(99), limits));
+            assert!(!wire_timed_out(Phase::ExpectHello, since, at(100), limits));
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(101), limits));
+            assert!(!wire_timed_out(Phase::Open, since, at(1_499), limits));
+            assert!(!wire_timed_out(Phase::Open, since, at(1_500), limits));
+            assert!(wire_timed_out(Phase::Open, since, at(1_501), limits));
+            assert!(!wire_timed_out(
+                Phase::Closing,
+                since,
+                at(1_000_000),
+                limits
+            ));
+        }
     }
 }
