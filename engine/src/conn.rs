@@ -47,7 +47,8 @@ pub struct Conn {
     pub dirty: bool,
     /// Bytes queued or in flight to this connection.
     pub queued_bytes: u32,
-    /// Coarse clock (reactor ticks in ms / 1024) of the last frame read.
+    /// The connection clock ([`crate::timers::conn_clock`], ms) when the
+    /// last frame or packet was read, or the connection was accepted.
     pub last_active: u32,
     /// The user named in HELLO.
     pub user: Option<Rc<str>>,

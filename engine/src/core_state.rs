@@ -88,9 +88,12 @@ pub struct CoreState {
     pub stats: Arc<CoreStats>,
     /// Work for the backend.
     pub intents: Intents,
-    /// Coarse clock, in milliseconds since start (read once per tick).
+    /// Monotonic clock, in milliseconds since the process epoch, read once
+    /// per tick (timers: see [`crate::timers`]).
     pub now_ms: u64,
-    /// Wall clock in Unix milliseconds, read once per tick (message ids).
+    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
+    /// `now_ms`, so it never steps and agrees between cores (message ids,
+    /// wills, session and message expiry).
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
@@ -138,9 +141,10 @@ impl CoreState {
         }
     }
 
-    /// The coarse clock in the unit connections store (64 ms).
-    pub fn tick(&self) -> u32 {
-        (self.now_ms >> 6) as u32
+    /// The clock reading in the form connections store it
+    /// ([`crate::timers::conn_clock`]).
+    pub fn conn_clock(&self) -> u32 {
+        crate::timers::conn_clock(self.now_ms)
     }
 
     /// The encode buffer; split the frame off with [`CoreState::take_frame`].

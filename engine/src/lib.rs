@@ -17,6 +17,7 @@
 //! - [`route`]: who is where: users, local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
+//! - [`timers`]: when a protocol timer is due (the clock passed in).
 //! - [`config`], [`metrics`], [`admin`]: operations.
 //! - `sim` (tests only): the deterministic simulator, every core on the
 //!   simulated backend in one thread (docs/simulation.md).
@@ -39,4 +40,5 @@ pub mod shard;
 #[cfg(test)]
 mod sim;
 pub mod sys;
+pub mod timers;
 pub mod ws;

@@ -111,11 +111,11 @@ impl CoreState {
 
     fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
         metrics::inc(&self.stats.frames_in_total);
-        let tick = self.tick();
+        let clock = self.conn_clock();
         let Some(conn) = self.conns.get_mut(token) else {
             return Control::Pause;
         };
-        conn.last_active = tick;
+        conn.last_active = clock;
         let h = frame.header;
         match (conn.phase, h.frame_type) {
             (Phase::Closing, _) => return Control::Pause,

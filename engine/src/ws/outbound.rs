@@ -116,31 +116,101 @@ impl CoreState {
     }
 
     /// Sweep: a silent upgraded connection gets one ping per silence;
-    /// a handshake past its deadline gets 408. Returns true if handled.
-    pub(crate) fn ws_sweep(&mut self, token: Token, age_ticks: u32) -> bool {
+    /// a handshake past its deadline gets 408. `since` and `now` are
+    /// connection clock readings. Returns true if handled.
+    pub(crate) fn ws_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
         let cfg = &self.settings.websocket;
-        let handshake_ticks = (cfg.handshake_timeout_ms >> 6) as u32;
-        let ping_ticks = (cfg.ping_interval_ms >> 6) as u32;
+        let intervals_ms = (cfg.handshake_timeout_ms, cfg.ping_interval_ms);
         let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
             return false;
         };
-        match ws {
-            WsConn::Handshake(_) => {
-                if age_ticks > handshake_ticks {
-                    self.ws_handshake_timeout(token);
-                }
-                true
-            }
-            // MQTT clients keep themselves alive with PINGREQ.
-            WsConn::Open(open) if open.endpoint == Endpoint::Mqtt => false,
-            WsConn::Open(open) => {
-                if age_ticks > ping_ticks && !open.ping_sent && !open.close_sent {
+        let timer = ws_timer(ws, since, now, intervals_ms);
+        // The generic idle timeout covers upgraded connections (MQTT ones
+        // have their keep-alive instead).
+        let handled = matches!(ws, WsConn::Handshake(_));
+        match timer {
+            WsTimer::HandshakeTimeout => self.ws_handshake_timeout(token),
+            WsTimer::Ping => {
+                if let WsConn::Open(open) = ws {
                     open.ping_sent = true;
-                    metrics::inc(&self.stats.ws_pings_sent_total);
-                    self.ws_write(token, OpCode::Ping, b"");
                 }
-                false
+                metrics::inc(&self.stats.ws_pings_sent_total);
+                self.ws_write(token, OpCode::Ping, b"");
             }
+            WsTimer::Idle => {}
+        }
+        handled
+    }
+}
+
+/// What a WebSocket connection's timers ask for.
+#[derive(Debug, PartialEq, Eq)]
+enum WsTimer {
+    /// Nothing yet.
+    Idle,
+    /// The upgrade request did not complete in time.
+    HandshakeTimeout,
+    /// Silent for the ping interval: one ping per silence.
+    Ping,
+}
+
+/// The timer decision for a WebSocket connection last active at `since`
+/// (connection clock), at `now`; `intervals_ms` is (handshake timeout,
+/// ping interval).
+fn ws_timer(ws: &WsConn, since: u32, now: u32, intervals_ms: (u64, u64)) -> WsTimer {
+    let (handshake_ms, ping_ms) = intervals_ms;
+    match ws {
+        WsConn::Handshake(_) if crate::timers::conn_passed(since, now, handshake_ms) => {
+            WsTimer::HandshakeTimeout
+        }
+        // MQTT clients keep themselves alive with PINGREQ.
+        WsConn::Open(open) if open.endpoint == Endpoint::Mqtt => WsTimer::Idle,
+        WsConn::Open(open)
+            if !open.ping_sent
+                && !open.close_sent
+                && crate::timers::conn_passed(since, now, ping_ms) =>
+        {
+            WsTimer::Ping
+        }
+        _ => WsTimer::Idle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_timeout_and_ping_wait_out_their_interval() {
+        let intervals = (5_000, 30_000);
+        let open = |endpoint| {
+            WsConn::Open(OpenWs {
+                endpoint,
+                reader: None,
+                writer: wire::ws::MessageWriter::new(wire::ws::Role::Server, None),
+                close_sent: false,
+                ping_sent: false,
+            })
+        };
+        let handshake = WsConn::Handshake(Vec::new());
+        let echo = open(Endpoint::Echo);
+        let mqtt = open(Endpoint::Mqtt);
+        for since_ms in [0_u64, 63, 64, 4_294_967_000] {
+            let since = crate::timers::conn_clock(since_ms);
+            let at = |ms: u64| crate::timers::conn_clock(since_ms + ms);
+            assert_eq!(
+                ws_timer(&handshake, since, at(4_999), intervals),
+                WsTimer::Idle
+            );
+            assert_eq!(
+                ws_timer(&handshake, since, at(5_000), intervals),
+                WsTimer::Idle
+            );
+            let late = ws_timer(&handshake, since, at(5_001), intervals);
+            assert_eq!(late, WsTimer::HandshakeTimeout);
+            assert_eq!(ws_timer(&echo, since, at(30_000), intervals), WsTimer::Idle);
+            assert_eq!(ws_timer(&echo, since, at(30_001), intervals), WsTimer::Ping);
+            assert_eq!(ws_timer(&mqtt, since, at(90_000), intervals), WsTimer::Idle);
         }
     }
 }

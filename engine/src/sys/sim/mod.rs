@@ -289,9 +289,4 @@ impl Backend for SimBackend {
     fn now_ns(&self) -> u64 {
         self.net.now_ns()
     }
-
-    fn unix_ms(&self) -> u64 {
-        // A fixed date: ids and expiry times replay with the seed.
-        1_780_000_000_000
-    }
 }
