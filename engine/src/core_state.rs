@@ -103,6 +103,8 @@ pub struct CoreState {
     pub(crate) json_frame: BytesMut,
     /// An outbound frame's JSON form, reused.
     pub(crate) json_text: Vec<u8>,
+    /// The WebSocket messages of the frame being fanned out, per form.
+    pub(crate) ws_forms: crate::ws::SharedForms,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
 }
@@ -133,6 +135,7 @@ impl CoreState {
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
             json_text: Vec::new(),
+            ws_forms: crate::ws::SharedForms::new(),
             acks: Slab::new(),
             scratch: Vec::new(),
         }
@@ -212,6 +215,7 @@ impl CoreState {
             count += 1;
             pause_origin |= over && self.wait_on(m, origin);
         }
+        self.ws_forms.end();
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
         (count, pause_origin)
     }
