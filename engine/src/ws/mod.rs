@@ -18,6 +18,8 @@
 //!   messages carry an MQTT byte stream for the broker ([`crate::mqtt`]).
 
 mod forms;
+#[cfg(test)]
+mod forms_tests;
 mod inbound;
 mod outbound;
 mod upgrade;
