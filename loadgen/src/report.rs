@@ -69,6 +69,7 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "ws_path": ws.as_ref().map(|w| w.path.clone()),
         "compression": ws.as_ref().map(|w| w.compression),
         "text": ws.as_ref().map(|w| w.payload == Payload::Text),
+        "json_frames": ws.as_ref().map(|w| w.json),
         "scenario": args.scenario().to_string(),
         "addr": args.addr().to_string(),
         "connections": args.total_connections(),

@@ -108,7 +108,14 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
         OutForm::Binary if w.compresses() => w.write_message(&mut out, OpCode::Binary, frame),
         OutForm::Binary => {
             let mut h = [0u8; ws::MAX_HEADER_LEN];
-            let n = ws::encode_header(&mut h, true, false, OpCode::Binary, frame.len() as u64, None);
+            let n = ws::encode_header(
+                &mut h,
+                true,
+                false,
+                OpCode::Binary,
+                frame.len() as u64,
+                None,
+            );
             out.extend_from_slice(&h[..n]);
             out.extend_from_slice(frame);
         }
@@ -148,11 +155,9 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
             let shareable = kind.1.is_none_or(|(no_takeover, _)| no_takeover);
             match first_of_kind.iter().find(|(k, _)| *k == kind) {
                 // The same memory, not an equal copy.
-                Some((_, first)) => assert_eq!(
-                    first.as_ptr() == queued[0].as_ptr(),
-                    shareable,
-                    "{kind:?}"
-                ),
+                Some((_, first)) => {
+                    assert_eq!(first.as_ptr() == queued[0].as_ptr(), shareable, "{kind:?}")
+                }
                 None => first_of_kind.push((kind, queued[0].clone())),
             }
         }
@@ -176,5 +181,8 @@ fn forms_of_another_frame_are_never_served() {
     let mut w = writer(KINDS[1]);
     let got: Vec<u8> = drain(&mut core, t2).concat();
     assert_eq!(got, per_connection(&mut w, KINDS[1], &b));
-    assert_eq!(core.stats.ws_messages_shared_total.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        core.stats.ws_messages_shared_total.load(Ordering::Relaxed),
+        0
+    );
 }

@@ -30,7 +30,10 @@ impl CoreState {
         };
         // Plain binary messages are a header, then the frame's own bytes.
         let plain_binary = out == OutForm::Binary && !open.writer.compresses();
-        let key = open.writer.output_key().map(|writer| FormKey { out, writer });
+        let key = open
+            .writer
+            .output_key()
+            .map(|writer| FormKey { out, writer });
         let message = match key.and_then(|k| self.ws_forms.get(&frame, k)) {
             Some(shared) => {
                 metrics::inc(&self.stats.ws_messages_shared_total);
