@@ -21,6 +21,9 @@ pub struct ServerSamples {
     pub rss_end: Option<u64>,
     /// Server CPU time over the measured window.
     pub cpu_us: Option<u64>,
+    /// Its user-mode (utime) and kernel-mode (stime) parts.
+    pub cpu_user_us: Option<u64>,
+    pub cpu_kernel_us: Option<u64>,
     /// The load generator's own CPU time (all its processes) over the window.
     pub loadgen_cpu_us: Option<u64>,
     /// CPU time the rest of the machine used over the window: other
@@ -43,10 +46,11 @@ pub fn emit(args: &LoadArgs, tally: &Tally, samples: &ServerSamples) -> anyhow::
 
 fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
     let throughput = t.received as f64 / args.duration;
-    let cpu_per_msg = s
-        .cpu_us
-        .filter(|_| t.received > 0)
-        .map(|us| us as f64 / t.received as f64);
+    let per_msg = |cpu_us: Option<u64>| {
+        cpu_us
+            .filter(|_| t.received > 0)
+            .map(|us| us as f64 / t.received as f64)
+    };
     // Percent of one core over the window.
     let pct = |us: Option<u64>| us.map(|us| us as f64 / (args.duration * 1e4));
     let per_conn = match (args.scenario(), s.rss_before, s.rss_connected) {
@@ -92,7 +96,9 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "errors": t.errors,
         "throughput_msgs_per_s": throughput,
         "latency_us": latency(t),
-        "server_cpu_us_per_msg": cpu_per_msg,
+        "server_cpu_us_per_msg": per_msg(s.cpu_us),
+        "server_cpu_user_us_per_msg": per_msg(s.cpu_user_us),
+        "server_cpu_kernel_us_per_msg": per_msg(s.cpu_kernel_us),
         "server_cpu_pct": pct(s.cpu_us),
         "loadgen_cpu_pct": pct(s.loadgen_cpu_us),
         "other_cpu_pct": pct(s.other_cpu_us),
@@ -207,8 +213,10 @@ fn summary(r: &Value) -> String {
         f("other_cpu_pct")
     );
     s += &format!(
-        "  server: cpu {} us/msg, {} % cpu, rss {} -> {} bytes",
+        "  server: cpu {} us/msg (user {}, kernel {}), {} % cpu, rss {} -> {} bytes",
         f("server_cpu_us_per_msg"),
+        f("server_cpu_user_us_per_msg"),
+        f("server_cpu_kernel_us_per_msg"),
         f("server_cpu_pct"),
         f("server_rss_start"),
         f("server_rss_end"),

@@ -205,7 +205,10 @@ fn one_publish_reaches_every_output_form(backend: Backend) {
     // Shareable forms: JSON plain, JSON at 15 and 10 bits, binary plain,
     // binary at 15 bits; the second receiver of each shares, per message.
     // The receivers with context takeover encode their own.
-    assert_eq!(server.metric("switchboard_ws_messages_shared_total"), 5.0 * 4.0);
+    assert_eq!(
+        server.metric("switchboard_ws_messages_shared_total"),
+        5.0 * 4.0
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
