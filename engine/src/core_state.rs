@@ -106,6 +106,8 @@ pub struct CoreState {
     pub(crate) json_frame: BytesMut,
     /// An outbound frame's JSON form, reused.
     pub(crate) json_text: Vec<u8>,
+    /// The WebSocket messages of the frame being fanned out, per form.
+    pub(crate) ws_forms: crate::ws::SharedForms,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
 }
@@ -136,6 +138,7 @@ impl CoreState {
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
             json_text: Vec::new(),
+            ws_forms: crate::ws::SharedForms::new(),
             acks: Slab::new(),
             scratch: Vec::new(),
         }
@@ -216,6 +219,7 @@ impl CoreState {
             count += 1;
             pause_origin |= over && self.wait_on(m, origin);
         }
+        self.ws_forms.end();
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
         (count, pause_origin)
     }

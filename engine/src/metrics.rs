@@ -69,6 +69,9 @@ core_stats! {
     ws_invalid_utf8_total: "counter", "WebSocket invalid UTF-8 (close 1007)";
     /// WebSocket frames or messages over the limits (close 1009).
     ws_oversized_total: "counter", "WebSocket frames or messages too big (close 1009)";
+    /// WebSocket messages queued from a fan-out's shared encoding (JSON,
+    /// compression) instead of being encoded for their connection.
+    ws_messages_shared_total: "counter", "WebSocket messages sharing a fan-out's encoding";
     /// Keep-alive pings sent to silent WebSocket connections.
     ws_pings_sent_total: "counter", "WebSocket keep-alive pings sent";
     /// MQTT CONNECTs accepted (CONNACK success).

@@ -246,6 +246,9 @@ impl LoadArgs {
                     crate::stamp::TEXT_STAMP_LEN
                 );
             }
+            if self.ws.as_ref().is_some_and(|f| f.json_frames) && ws.payload != Payload::Envelope {
+                bail!("--json-frames works with pairs, fanout and idle only");
+            }
             if self.ws.as_ref().is_some_and(|f| f.text) && ws.payload != Payload::Text {
                 bail!("--text works with echo (and --raw idle) only");
             }
@@ -276,6 +279,7 @@ impl LoadArgs {
                 .unwrap_or_else(|| default_path.to_string()),
             compression: flags.compression,
             payload,
+            json: flags.json_frames,
         })
     }
 
@@ -383,6 +387,12 @@ pub struct WsFlags {
     /// Echo sends text messages (hex stamp) instead of binary ones.
     #[arg(long)]
     pub text: bool,
+    /// Pairs, fanout and idle: ask for subprotocol `switchboard.v1.json`,
+    /// so the server writes every frame as a JSON text message (the
+    /// client still sends binary frames and turns the JSON back into
+    /// frames).
+    #[arg(long)]
+    pub json_frames: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -485,6 +495,11 @@ mod tests {
             ("/", Payload::Envelope)
         );
         assert!(pairs.compression);
+        assert!(!pairs.json);
+        let fanout = ws(&["--scenario", "fanout", "--json-frames"]);
+        assert!(fanout.validate().is_ok());
+        assert!(fanout.ws_setup().unwrap().json);
+        assert!(ws(&["--json-frames"]).validate().is_err());
         assert!(ws(&["--text", "--size", "20"]).validate().is_err());
         assert!(ws(&["--text"]).validate().is_ok());
         assert!(ws(&["--scenario", "fanout", "--text", "--size", "64"])

@@ -223,6 +223,7 @@ impl CoreState {
             }
         }
         self.mqtt.shared_packets.end();
+        self.ws_forms.end();
         self.mqtt.matches = matches;
         metrics::add(
             &self.stats.messages_delivered_total,

@@ -5,6 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use wire::ws::{self, OpCode};
 
+use super::forms::FormKey;
 use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
 use crate::conn::Conn;
 use crate::core_state::{reserve, CoreState};
@@ -13,6 +14,8 @@ use crate::sys::Token;
 
 impl CoreState {
     /// Queues a `wire` frame to an upgraded connection as one message.
+    /// Receivers of one fan-out whose writers share an output form share
+    /// its bytes ([`super::forms`]).
     pub(crate) fn queue_ws_frame(&mut self, token: Token, frame: Bytes) -> Option<bool> {
         let conn = self.conns.get_mut(token)?;
         let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
@@ -21,42 +24,35 @@ impl CoreState {
         if open.close_sent {
             return Some(false);
         }
-        let form = match open.endpoint {
+        let out = match open.endpoint {
             Endpoint::Envelope { out } => out,
             Endpoint::Echo | Endpoint::Mqtt => OutForm::Binary,
         };
-        let arena = reserve(&mut self.arena);
-        match form {
-            OutForm::Json => {
-                self.json_text.clear();
-                // The core only queues frames it encoded itself.
-                wire::json::frame_to_json(&frame, &mut self.json_text).ok()?;
-                open.writer
-                    .write_message(arena, OpCode::Text, &self.json_text);
-                let message = arena.split().freeze();
-                self.queue_raw(token, message)
+        // Plain binary messages are a header, then the frame's own bytes.
+        let plain_binary = out == OutForm::Binary && !open.writer.compresses();
+        let key = open
+            .writer
+            .output_key()
+            .map(|writer| FormKey { out, writer });
+        let message = match key.and_then(|k| self.ws_forms.get(&frame, k)) {
+            Some(shared) => {
+                metrics::inc(&self.stats.ws_messages_shared_total);
+                shared
             }
-            OutForm::Binary if open.writer.compresses() => {
-                open.writer.write_message(arena, OpCode::Binary, &frame);
-                let message = arena.split().freeze();
-                self.queue_raw(token, message)
+            None => {
+                let message =
+                    encode_message(open, out, &frame, &mut self.arena, &mut self.json_text)?;
+                if let Some(k) = key {
+                    self.ws_forms.put(&frame, k, &message);
+                }
+                message
             }
-            OutForm::Binary => {
-                let mut h = [0u8; ws::MAX_HEADER_LEN];
-                let n = ws::encode_header(
-                    &mut h,
-                    true,
-                    false,
-                    OpCode::Binary,
-                    frame.len() as u64,
-                    None,
-                );
-                arena.put_slice(&h[..n]);
-                let header = arena.split().freeze();
-                self.queue_raw(token, header);
-                self.queue_raw(token, frame)
-            }
+        };
+        if plain_binary {
+            self.queue_raw(token, message);
+            return self.queue_raw(token, frame);
         }
+        self.queue_raw(token, message)
     }
 
     /// Queues one message or control frame written by the connection's
@@ -213,4 +209,41 @@ mod tests {
             assert_eq!(ws_timer(&mqtt, since, at(90_000), intervals), WsTimer::Idle);
         }
     }
+}
+
+/// Writes `frame` in form `out` with the connection's writer: the whole
+/// message, except for plain binary only its header (the frame's bytes
+/// follow unchanged). `None` if the frame has no JSON form, which cannot
+/// happen: the core only queues frames it encoded itself.
+fn encode_message(
+    open: &mut OpenWs,
+    out: OutForm,
+    frame: &[u8],
+    arena: &mut BytesMut,
+    json_text: &mut Vec<u8>,
+) -> Option<Bytes> {
+    let arena = reserve(arena);
+    match out {
+        OutForm::Json => {
+            json_text.clear();
+            wire::json::frame_to_json(frame, json_text).ok()?;
+            open.writer.write_message(arena, OpCode::Text, json_text);
+        }
+        OutForm::Binary if open.writer.compresses() => {
+            open.writer.write_message(arena, OpCode::Binary, frame);
+        }
+        OutForm::Binary => {
+            let mut h = [0u8; ws::MAX_HEADER_LEN];
+            let n = ws::encode_header(
+                &mut h,
+                true,
+                false,
+                OpCode::Binary,
+                frame.len() as u64,
+                None,
+            );
+            arena.put_slice(&h[..n]);
+        }
+    }
+    Some(arena.split().freeze())
 }
