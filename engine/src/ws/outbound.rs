@@ -172,6 +172,43 @@ fn ws_timer(ws: &WsConn, since: u32, now: u32, intervals_ms: (u64, u64)) -> WsTi
     }
 }
 
+/// Writes `frame` in form `out` with the connection's writer: the whole
+/// message, except for plain binary only its header (the frame's bytes
+/// follow unchanged). `None` if the frame has no JSON form, which cannot
+/// happen: the core only queues frames it encoded itself.
+fn encode_message(
+    open: &mut OpenWs,
+    out: OutForm,
+    frame: &[u8],
+    arena: &mut BytesMut,
+    json_text: &mut Vec<u8>,
+) -> Option<Bytes> {
+    let arena = reserve(arena);
+    match out {
+        OutForm::Json => {
+            json_text.clear();
+            wire::json::frame_to_json(frame, json_text).ok()?;
+            open.writer.write_message(arena, OpCode::Text, json_text);
+        }
+        OutForm::Binary if open.writer.compresses() => {
+            open.writer.write_message(arena, OpCode::Binary, frame);
+        }
+        OutForm::Binary => {
+            let mut h = [0u8; ws::MAX_HEADER_LEN];
+            let n = ws::encode_header(
+                &mut h,
+                true,
+                false,
+                OpCode::Binary,
+                frame.len() as u64,
+                None,
+            );
+            arena.put_slice(&h[..n]);
+        }
+    }
+    Some(arena.split().freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,41 +246,4 @@ mod tests {
             assert_eq!(ws_timer(&mqtt, since, at(90_000), intervals), WsTimer::Idle);
         }
     }
-}
-
-/// Writes `frame` in form `out` with the connection's writer: the whole
-/// message, except for plain binary only its header (the frame's bytes
-/// follow unchanged). `None` if the frame has no JSON form, which cannot
-/// happen: the core only queues frames it encoded itself.
-fn encode_message(
-    open: &mut OpenWs,
-    out: OutForm,
-    frame: &[u8],
-    arena: &mut BytesMut,
-    json_text: &mut Vec<u8>,
-) -> Option<Bytes> {
-    let arena = reserve(arena);
-    match out {
-        OutForm::Json => {
-            json_text.clear();
-            wire::json::frame_to_json(frame, json_text).ok()?;
-            open.writer.write_message(arena, OpCode::Text, json_text);
-        }
-        OutForm::Binary if open.writer.compresses() => {
-            open.writer.write_message(arena, OpCode::Binary, frame);
-        }
-        OutForm::Binary => {
-            let mut h = [0u8; ws::MAX_HEADER_LEN];
-            let n = ws::encode_header(
-                &mut h,
-                true,
-                false,
-                OpCode::Binary,
-                frame.len() as u64,
-                None,
-            );
-            arena.put_slice(&h[..n]);
-        }
-    }
-    Some(arena.split().freeze())
 }
