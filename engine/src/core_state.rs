@@ -14,7 +14,7 @@ use slab::Slab;
 use wire::{ErrorCode, FrameHeader, FrameType, TargetKind};
 
 use crate::config::Limits;
-use crate::conn::{ConnTable, Phase};
+use crate::conn::{ConnTable, Input, Phase};
 use crate::ids::IdGenerator;
 use crate::mesh::{Delivery, Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::{self, CoreStats};
@@ -53,6 +53,8 @@ pub struct Intents {
     pub resume: Vec<Token>,
     /// Connections to close now.
     pub close: Vec<Token>,
+    /// Connections whose final frames are written: linger, then close.
+    pub linger: Vec<Token>,
 }
 
 /// Static per-core settings.
@@ -97,6 +99,8 @@ pub struct CoreState {
     /// The MQTT broker's share of this core (and the topic index that
     /// `wire` subscriptions use too).
     pub mqtt: crate::mqtt::Broker,
+    /// Connections in the table that are lingering (not open any more).
+    pub lingering: usize,
     pub(crate) encoder: wire::Encoder,
     pub(crate) arena: BytesMut,
     /// A JSON text message's frame, reused (WebSocket envelope endpoint).
@@ -129,6 +133,7 @@ impl CoreState {
             unix_ms: crate::ids::unix_ms(),
             draining: false,
             mqtt: broker,
+            lingering: 0,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
@@ -185,6 +190,10 @@ impl CoreState {
     pub fn queue_raw(&mut self, token: Token, frame: Bytes) -> Option<bool> {
         let high = self.settings.limits.send_queue_high_bytes;
         let conn = self.conns.get_mut(token)?;
+        if conn.phase == Phase::Lingering {
+            // Its last frame is written and its write side shut.
+            return None;
+        }
         conn.queued_bytes = conn.queued_bytes.saturating_add(frame.len() as u32);
         conn.send_queue.push_back(frame);
         if !conn.dirty {
@@ -396,7 +405,7 @@ impl CoreState {
         let Some(conn) = self.conns.get(token) else {
             return;
         };
-        if conn.phase == Phase::Closing {
+        if !conn.phase.takes_input() {
             return;
         }
         if conn.mqtt_ref().is_some() {
@@ -406,13 +415,16 @@ impl CoreState {
         self.send_close(token, code as u16, reason);
     }
 
-    /// Queues CLOSE and moves the connection to `Closing`.
+    /// Queues CLOSE and moves the connection to `Closing` (unless it is
+    /// closing already: its last frame is queued).
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        if self
-            .conns
-            .get(token)
-            .is_some_and(|c| c.mqtt_ref().is_some())
-        {
+        let Some(conn) = self.conns.get(token) else {
+            return;
+        };
+        if !conn.phase.takes_input() {
+            return;
+        }
+        if conn.mqtt_ref().is_some() {
             return self.mqtt_close_for(token, code);
         }
         let h = FrameHeader::new(FrameType::Close, 0);
@@ -423,14 +435,19 @@ impl CoreState {
         self.begin_close(token);
     }
 
-    /// Stops taking input; the connection closes when its queue is empty.
+    /// Stops taking input; the connection lingers once its queue is
+    /// written (see [`crate::linger`]). The one way every protocol ends a
+    /// connection with a reason: the reason is queued first.
     pub fn begin_close(&mut self, token: Token) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if conn.phase == Phase::Lingering {
+            return;
+        }
         conn.phase = Phase::Closing;
         if conn.send_queue.is_empty() && !conn.send_in_flight {
-            self.intents.close.push(token);
+            self.intents.linger.push(token);
         }
     }
 
@@ -530,20 +547,46 @@ impl CoreState {
         }
     }
 
-    /// Removes a connection and everything that refers to it.
+    /// Removes a connection and everything that refers to it (a lingering
+    /// one was taken out of routing already).
     pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(mut conn) = self.conns.remove(token) else {
+        let Some(conn) = self.conns.get(token) else {
             return false;
         };
+        if conn.phase == Phase::Lingering {
+            self.lingering -= 1;
+            metrics::set(&self.stats.connections_lingering, self.lingering as u64);
+        } else {
+            self.detach(token);
+        }
+        self.conns.remove(token);
+        true
+    }
+
+    /// Takes a connection out of routing and frees its per-protocol state,
+    /// leaving only its slot (which names its socket in the backend): its
+    /// user and subscriptions go, its MQTT session is left behind, the
+    /// senders waiting on it resume. Counted as closed from here on.
+    pub(crate) fn detach(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
         let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
-        if let Some(user) = &conn.user {
+        let user = conn.user.take();
+        let input = std::mem::replace(&mut conn.input, Input::Frames(wire::FrameDecoder::new(0)));
+        conn.ws = None;
+        conn.send_queue.clear();
+        conn.queued_bytes = 0;
+        if let Some(user) = &user {
             let change = self.registry.users.leave(user, token);
             self.announce(NameKind::User, user, change);
         }
         for topic in &lists.topics {
             self.unsubscribe_frames(token, topic);
         }
-        self.mqtt_conn_removed(token, &mut conn);
+        if let Input::Mqtt(m) = &input {
+            self.mqtt_conn_removed(token, m);
+        }
         let me = self.settings.core;
         for (core, t) in lists.waiters {
             if core == me {
@@ -554,8 +597,8 @@ impl CoreState {
             }
         }
         metrics::inc(&self.stats.connections_closed_total);
-        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
-        true
+        let open = self.conns.len() - self.lingering;
+        metrics::set(&self.stats.connections_open, open.saturating_sub(1) as u64);
     }
 
     /// The connection id clients see: core in the top byte, token below.

@@ -9,6 +9,8 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
+//! - [`linger`]: after a connection's reason is written, reading and
+//!   discarding until the peer closes, so that it reads the reason.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
@@ -25,6 +27,7 @@ pub mod config;
 pub mod conn;
 pub mod core_state;
 pub mod ids;
+pub mod linger;
 pub mod mem;
 pub mod mesh;
 pub mod metrics;

@@ -27,11 +27,14 @@ impl CoreState {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if conn.phase == Phase::Lingering {
+            return self.on_linger_bytes(token, data.len());
+        }
         if conn.ws.is_some() {
             return self.on_ws_bytes(token, data);
         }
         match conn.phase {
-            Phase::Closing => return,
+            Phase::Closing | Phase::Lingering => return,
             _ if conn.paused => {
                 conn.input.stash(data);
                 return;
@@ -97,7 +100,7 @@ impl CoreState {
             self.begin_close(token);
             return false;
         }
-        !conn.paused && conn.phase != Phase::Closing
+        !conn.paused && conn.phase.takes_input()
     }
 
     fn on_decode_error(&mut self, token: Token, e: &WireError) {

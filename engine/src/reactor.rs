@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
+use crate::linger::AfterFlush;
 use crate::metrics;
 use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, SendBatch, Token};
@@ -186,7 +187,8 @@ impl<B: Backend> Reactor<B> {
             return;
         }
         metrics::inc(&s.stats.connections_accepted_total);
-        metrics::set(&s.stats.connections_open, s.conns.len() as u64);
+        let open = s.conns.len() - s.lingering;
+        metrics::set(&s.stats.connections_open, open as u64);
         if s.draining {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
@@ -202,7 +204,10 @@ impl<B: Backend> Reactor<B> {
             return;
         };
         conn.recv_closed = true;
-        if !conn.paused {
+        if conn.phase == Phase::Lingering {
+            // The peer read its reason and closed: the linger is over.
+            self.state.intents.close.push(token);
+        } else if !conn.paused {
             self.state.begin_close(token);
         }
     }
@@ -237,7 +242,7 @@ impl<B: Backend> Reactor<B> {
             // Give the queue's memory back: idle connections hold none.
             conn.send_queue.release_if_empty();
             if conn.phase == Phase::Closing {
-                s.intents.close.push(token);
+                s.intents.linger.push(token);
             }
         }
         s.after_drain(token);
@@ -253,6 +258,7 @@ impl<B: Backend> Reactor<B> {
         self.state.intents.pause = pause;
         self.resume_waiters();
         self.flush_sends();
+        self.start_lingering();
         let mut close = std::mem::take(&mut self.state.intents.close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
@@ -260,6 +266,25 @@ impl<B: Backend> Reactor<B> {
             }
         }
         self.state.intents.close = close;
+    }
+
+    /// Connections whose final frames are written: shut their write side
+    /// and keep reading (see [`crate::linger`]), or close them.
+    fn start_lingering(&mut self) {
+        let mut linger = std::mem::take(&mut self.state.intents.linger);
+        for token in linger.drain(..) {
+            match self.state.after_final_flush(token) {
+                AfterFlush::Linger { resume_recv } => {
+                    self.backend.shutdown_write(token);
+                    if resume_recv {
+                        self.backend.resume_recv(token);
+                    }
+                }
+                AfterFlush::Close => self.state.intents.close.push(token),
+                AfterFlush::Nothing => {}
+            }
+        }
+        self.state.intents.linger = linger;
     }
 
     fn resume_waiters(&mut self) {
@@ -321,6 +346,10 @@ impl<B: Backend> Reactor<B> {
             };
             let conn = s.conns.get(token).expect("live slot");
             let age = now.wrapping_sub(conn.last_active);
+            if s.linger_sweep(token, age) {
+                continue;
+            }
+            let conn = s.conns.get(token).expect("live slot");
             if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, age) {
                 continue;
             }
@@ -331,7 +360,7 @@ impl<B: Backend> Reactor<B> {
             let expired = match conn.phase {
                 Phase::ExpectHello => age > hello_ticks,
                 Phase::Open => age > idle_ticks,
-                Phase::Closing => false,
+                Phase::Closing | Phase::Lingering => false,
             };
             if expired {
                 metrics::inc(&s.stats.timeouts_total);

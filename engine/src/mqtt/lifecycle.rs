@@ -2,7 +2,7 @@
 //! will (now, or after its delay), session expiry, and the mesh messages
 //! that carry the broker's work between cores.
 
-use crate::conn::{Conn, Phase};
+use crate::conn::Phase;
 use crate::core_state::CoreState;
 use crate::mesh::MeshMsg;
 use crate::metrics;
@@ -13,8 +13,8 @@ use super::inbound::reason;
 impl CoreState {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
-    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, conn: &mut Conn) {
-        let Some(key) = conn.mqtt().and_then(|m| m.session).map(|k| k as usize) else {
+    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &super::MqttConn) {
+        let Some(key) = m.session.map(|k| k as usize) else {
             return;
         };
         if self
