@@ -30,7 +30,7 @@ pub enum Phase {
     /// (FIN sent); what the peer still sends is read and thrown away, so
     /// that a peer still writing reads the reason instead of a reset.
     /// Already out of routing; closes on the peer's EOF or at the linger
-    /// bounds (`crate::linger`). Nothing is queued to it any more, so
+    /// bounds (`crate::closing`). Nothing is queued to it any more, so
     /// `Conn::queued_bytes` counts the bytes thrown away instead (the
     /// slot stays at its size budget).
     Lingering,

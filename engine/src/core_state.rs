@@ -14,7 +14,7 @@ use slab::Slab;
 use wire::{ErrorCode, FrameHeader, FrameType, TargetKind};
 
 use crate::config::Limits;
-use crate::conn::{ConnTable, Input, Phase};
+use crate::conn::{ConnTable, Phase};
 use crate::ids::IdGenerator;
 use crate::mesh::{Delivery, Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::{self, CoreStats};
@@ -400,57 +400,6 @@ impl CoreState {
         self.queue(token, f);
     }
 
-    /// Sends ERROR and CLOSE, then closes once they are written.
-    pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        let Some(conn) = self.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code as u16);
-        }
-        self.send_error(token, FrameHeader::new(FrameType::Error, 0), code, reason);
-        self.send_close(token, code as u16, reason);
-    }
-
-    /// Queues CLOSE and moves the connection to `Closing` (unless it is
-    /// closing already: its last frame is queued).
-    pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let Some(conn) = self.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code);
-        }
-        let h = FrameHeader::new(FrameType::Close, 0);
-        let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        if !self.ws_send_close(token, &f, code, reason) {
-            self.queue(token, f);
-        }
-        self.begin_close(token);
-    }
-
-    /// Stops taking input; the connection lingers once its queue is
-    /// written (see [`crate::linger`]). The one way every protocol ends a
-    /// connection with a reason: the reason is queued first.
-    pub fn begin_close(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        if conn.phase == Phase::Lingering {
-            return;
-        }
-        conn.phase = Phase::Closing;
-        if conn.send_queue.is_empty() && !conn.send_in_flight {
-            self.intents.linger.push(token);
-        }
-    }
-
     /// Handles a message from another core.
     pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
         match msg {
@@ -545,60 +494,6 @@ impl CoreState {
             };
             self.mesh.send(core, Lane::High, msg);
         }
-    }
-
-    /// Removes a connection and everything that refers to it (a lingering
-    /// one was taken out of routing already).
-    pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(conn) = self.conns.get(token) else {
-            return false;
-        };
-        if conn.phase == Phase::Lingering {
-            self.lingering -= 1;
-            metrics::set(&self.stats.connections_lingering, self.lingering as u64);
-        } else {
-            self.detach(token);
-        }
-        self.conns.remove(token);
-        true
-    }
-
-    /// Takes a connection out of routing and frees its per-protocol state,
-    /// leaving only its slot (which names its socket in the backend): its
-    /// user and subscriptions go, its MQTT session is left behind, the
-    /// senders waiting on it resume. Counted as closed from here on.
-    pub(crate) fn detach(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
-        let user = conn.user.take();
-        let input = std::mem::replace(&mut conn.input, Input::Frames(wire::FrameDecoder::new(0)));
-        conn.ws = None;
-        conn.send_queue.clear();
-        conn.queued_bytes = 0;
-        if let Some(user) = &user {
-            let change = self.registry.users.leave(user, token);
-            self.announce(NameKind::User, user, change);
-        }
-        for topic in &lists.topics {
-            self.unsubscribe_frames(token, topic);
-        }
-        if let Input::Mqtt(m) = &input {
-            self.mqtt_conn_removed(token, m);
-        }
-        let me = self.settings.core;
-        for (core, t) in lists.waiters {
-            if core == me {
-                self.intents.resume.push(t);
-            } else {
-                self.mesh
-                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
-            }
-        }
-        metrics::inc(&self.stats.connections_closed_total);
-        let open = self.conns.len() - self.lingering;
-        metrics::set(&self.stats.connections_open, open.saturating_sub(1) as u64);
     }
 
     /// The connection id clients see: core in the top byte, token below.

@@ -9,8 +9,8 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
-//! - [`linger`]: after a connection's reason is written, reading and
-//!   discarding until the peer closes, so that it reads the reason.
+//! - [`closing`]: how every connection ends: its reason, then a bounded
+//!   linger that lets a peer still writing read it, then the close.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
@@ -24,10 +24,10 @@
 pub mod admin;
 pub mod backpressure;
 pub mod config;
+pub mod closing;
 pub mod conn;
 pub mod core_state;
 pub mod ids;
-pub mod linger;
 pub mod mem;
 pub mod mesh;
 pub mod metrics;

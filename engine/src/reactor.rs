@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
-use crate::linger::AfterFlush;
+use crate::closing::AfterFlush;
 use crate::metrics;
 use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, SendBatch, Token};
@@ -269,7 +269,7 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// Connections whose final frames are written: shut their write side
-    /// and keep reading (see [`crate::linger`]), or close them.
+    /// and keep reading (see [`crate::closing`]), or close them.
     fn start_lingering(&mut self) {
         let mut linger = std::mem::take(&mut self.state.intents.linger);
         for token in linger.drain(..) {
