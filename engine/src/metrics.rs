@@ -39,8 +39,9 @@ core_stats! {
     connections_linger_expired_total: "counter", "Lingering connections closed at the linger bound, not by the peer";
     /// ERROR frames received from clients.
     peer_errors_total: "counter", "ERROR frames received from wire clients";
-    /// SENDs refused because their DELIVER would exceed max_payload_len.
-    deliver_too_large_total: "counter", "SENDs refused as their DELIVER would exceed max_payload_len";
+    /// Messages whose DELIVER would exceed max_payload_len: a SEND
+    /// refused, or an MQTT message not given to a `wire` subscriber.
+    deliver_too_large_total: "counter", "Messages not delivered to wire clients as their DELIVER would exceed max_payload_len";
     /// Accepts refused (limit) or failed.
     accept_errors_total: "counter", "Accepts that failed or were refused";
     /// Frames decoded from clients.

@@ -358,13 +358,13 @@ impl<B: Backend> Reactor<B> {
             }
             let conn = s.conns.get(token).expect("live slot");
             let expired = match conn.phase {
-                Phase::ExpectHello => age > hello_ticks,
-                Phase::Open => age > idle_ticks,
-                Phase::Closing | Phase::Lingering => false,
+                Phase::ExpectHello if age > hello_ticks => Some("no HELLO in time"),
+                Phase::Open if age > idle_ticks => Some("idle timeout"),
+                _ => None,
             };
-            if expired {
+            if let Some(reason) = expired {
                 metrics::inc(&s.stats.timeouts_total);
-                s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
+                s.fail(token, wire::ErrorCode::IdleTimeout, reason);
             }
         }
         s.mqtt_sweep();
