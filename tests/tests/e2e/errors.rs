@@ -116,7 +116,7 @@ fn second_hello_is_unexpected(backend: Backend) {
 
 fn server_only_frame_from_client_is_unexpected(backend: Backend) {
     let server = Server::start(backend, &[]);
-    for t in [FrameType::Deliver, FrameType::Welcome] {
+    for t in [FrameType::Deliver, FrameType::Welcome, FrameType::Ack] {
         let mut c = WireClient::connect(server.wire_addr());
         c.hello("impostor");
         // The payload is never looked at: the type alone is wrong.
