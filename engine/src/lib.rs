@@ -23,8 +23,8 @@
 
 pub mod admin;
 pub mod backpressure;
-pub mod config;
 pub mod closing;
+pub mod config;
 pub mod conn;
 pub mod core_state;
 pub mod ids;

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
-use crate::closing::AfterFlush;
 use crate::metrics;
 use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, SendBatch, Token};

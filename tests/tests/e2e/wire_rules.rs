@@ -75,7 +75,8 @@ fn pong_before_welcome_is_unexpected(backend: Backend) {
     // After WELCOME a PONG is fine (the server may PING).
     let mut c = WireClient::connect(server.wire_addr());
     c.hello("ponger");
-    c.write_raw(&frames::raw(FrameType::Pong, 4, b"late")).unwrap();
+    c.write_raw(&frames::raw(FrameType::Pong, 4, b"late"))
+        .unwrap();
     c.sync();
 }
 
