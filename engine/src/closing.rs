@@ -176,6 +176,7 @@ impl CoreState {
         let open = self.conns.len() - self.lingering;
         metrics::set(&self.stats.connections_open, open.saturating_sub(1) as u64);
     }
+
     /// A closing connection's final frames are written: it starts to
     /// linger, or closes at once if the peer will send nothing more.
     pub fn after_final_flush(&mut self, token: Token) -> AfterFlush {
