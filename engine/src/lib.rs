@@ -10,6 +10,8 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
+//! - [`closing`]: how every connection ends: its reason, then a bounded
+//!   linger that lets a peer still writing read it, then the close.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
@@ -25,6 +27,7 @@
 
 pub mod admin;
 pub mod backpressure;
+pub mod closing;
 pub mod config;
 pub mod conn;
 pub mod core_state;

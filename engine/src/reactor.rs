@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
@@ -206,7 +207,8 @@ impl<B: Backend> Reactor<B> {
             return;
         }
         metrics::inc(&s.stats.connections_accepted_total);
-        metrics::set(&s.stats.connections_open, s.conns.len() as u64);
+        let open = s.conns.len() - s.lingering;
+        metrics::set(&s.stats.connections_open, open as u64);
         if s.draining {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
@@ -222,7 +224,10 @@ impl<B: Backend> Reactor<B> {
             return;
         };
         conn.recv_closed = true;
-        if !conn.paused {
+        if conn.phase == Phase::Lingering {
+            // The peer read its reason and closed: the linger is over.
+            self.state.intents.close.push(token);
+        } else if !conn.paused {
             self.state.begin_close(token);
         }
     }
@@ -257,7 +262,7 @@ impl<B: Backend> Reactor<B> {
             // Give the queue's memory back: idle connections hold none.
             conn.send_queue.release_if_empty();
             if conn.phase == Phase::Closing {
-                s.intents.close.push(token);
+                s.intents.linger.push(token);
             }
         }
         s.after_drain(token);
@@ -273,6 +278,7 @@ impl<B: Backend> Reactor<B> {
         self.state.intents.pause = pause;
         self.resume_waiters();
         self.flush_sends();
+        self.start_lingering();
         let mut close = std::mem::take(&mut self.state.intents.close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
@@ -280,6 +286,25 @@ impl<B: Backend> Reactor<B> {
             }
         }
         self.state.intents.close = close;
+    }
+
+    /// Connections whose final frames are written: shut their write side
+    /// and keep reading (see [`crate::closing`]), or close them.
+    fn start_lingering(&mut self) {
+        let mut linger = std::mem::take(&mut self.state.intents.linger);
+        for token in linger.drain(..) {
+            match self.state.after_final_flush(token) {
+                AfterFlush::Linger { resume_recv } => {
+                    self.backend.shutdown_write(token);
+                    if resume_recv {
+                        self.backend.resume_recv(token);
+                    }
+                }
+                AfterFlush::Close => self.state.intents.close.push(token),
+                AfterFlush::Nothing => {}
+            }
+        }
+        self.state.intents.linger = linger;
     }
 
     fn resume_waiters(&mut self) {
@@ -341,6 +366,10 @@ impl<B: Backend> Reactor<B> {
             };
             let conn = s.conns.get(token).expect("live slot");
             let since = conn.last_active;
+            if s.linger_sweep(token, since, now) {
+                continue;
+            }
+            let conn = s.conns.get(token).expect("live slot");
             if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, since, now) {
                 continue;
             }
@@ -348,9 +377,9 @@ impl<B: Backend> Reactor<B> {
                 continue;
             }
             let conn = s.conns.get(token).expect("live slot");
-            if wire_timed_out(conn.phase, since, now, timeouts_ms) {
+            if let Some(reason) = wire_timed_out(conn.phase, since, now, timeouts_ms) {
                 metrics::inc(&s.stats.timeouts_total);
-                s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
+                s.fail(token, wire::ErrorCode::IdleTimeout, reason);
             }
         }
         s.mqtt_sweep();
@@ -422,13 +451,18 @@ pub enum Tick {
 
 /// Whether a `wire` connection last active at `since` (connection clock)
 /// is past its HELLO or idle timeout (`timeouts_ms`, in that order) at
-/// `now`.
-fn wire_timed_out(phase: Phase, since: u32, now: u32, timeouts_ms: (u64, u64)) -> bool {
+/// `now`: the reason its ERROR gives if it is.
+fn wire_timed_out(
+    phase: Phase,
+    since: u32,
+    now: u32,
+    timeouts_ms: (u64, u64),
+) -> Option<&'static str> {
     let (hello_ms, idle_ms) = timeouts_ms;
     match phase {
-        Phase::ExpectHello => timers::conn_passed(since, now, hello_ms),
-        Phase::Open => timers::conn_passed(since, now, idle_ms),
-        Phase::Closing => false,
+        Phase::ExpectHello if timers::conn_passed(since, now, hello_ms) => Some("no HELLO in time"),
+        Phase::Open if timers::conn_passed(since, now, idle_ms) => Some("idle timeout"),
+        _ => None,
     }
 }
 
@@ -469,18 +503,13 @@ mod tests {
         for since_ms in [0, 1, 63, 64, 1_000, 4_294_967_290] {
             let since = timers::conn_clock(since_ms);
             let at = |ms: u64| timers::conn_clock(since_ms + ms);
-            assert!(!wire_timed_out(Phase::ExpectHello, since, at(99), limits));
-            assert!(!wire_timed_out(Phase::ExpectHello, since, at(100), limits));
-            assert!(wire_timed_out(Phase::ExpectHello, since, at(101), limits));
-            assert!(!wire_timed_out(Phase::Open, since, at(1_499), limits));
-            assert!(!wire_timed_out(Phase::Open, since, at(1_500), limits));
-            assert!(wire_timed_out(Phase::Open, since, at(1_501), limits));
-            assert!(!wire_timed_out(
-                Phase::Closing,
-                since,
-                at(1_000_000),
-                limits
-            ));
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(99), limits).is_none());
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(100), limits).is_none());
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(101), limits).is_some());
+            assert!(wire_timed_out(Phase::Open, since, at(1_499), limits).is_none());
+            assert!(wire_timed_out(Phase::Open, since, at(1_500), limits).is_none());
+            assert!(wire_timed_out(Phase::Open, since, at(1_501), limits).is_some());
+            assert!(wire_timed_out(Phase::Closing, since, at(1_000_000), limits).is_none());
         }
     }
 }

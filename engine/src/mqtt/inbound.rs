@@ -136,7 +136,7 @@ impl CoreState {
         let Some(conn) = self.conns.get(token) else {
             return;
         };
-        if conn.phase == Phase::Closing {
+        if !conn.phase.takes_input() {
             return;
         }
         let v5 = conn.mqtt_ref().is_some_and(|m| m.version.is_v5());

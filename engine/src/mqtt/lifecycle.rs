@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::conn::{Conn, Phase};
+use crate::conn::Phase;
 use crate::core_state::CoreState;
 use crate::mesh::MeshMsg;
 use crate::metrics;
@@ -22,8 +22,8 @@ pub(crate) type DelayedWill = (u64, u64, Arc<Message>);
 impl CoreState {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
-    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, conn: &mut Conn) {
-        let Some(key) = conn.mqtt().and_then(|m| m.session).map(|k| k as usize) else {
+    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &super::MqttConn) {
+        let Some(key) = m.session.map(|k| k as usize) else {
             return;
         };
         if self

@@ -249,6 +249,11 @@ pub trait Backend: Sized {
     /// Writes the batch; exactly one `Sent` completion follows.
     fn send(&mut self, token: Token, batch: SendBatch);
 
+    /// Shuts the connection's write side (the peer reads EOF after every
+    /// byte sent so far) and keeps reading: `Recv` goes on until
+    /// `RecvClosed`. Called with no send in flight, and no `send` after.
+    fn shutdown_write(&mut self, token: Token);
+
     /// Shuts the connection down and closes its socket. Completions for the
     /// token may still arrive afterwards (see the contract).
     fn close(&mut self, token: Token);

@@ -226,6 +226,10 @@ impl Backend for UringBackend {
         self.send_inner(token, batch);
     }
 
+    fn shutdown_write(&mut self, token: Token) {
+        self.shutdown_write_inner(token);
+    }
+
     fn close(&mut self, token: Token) {
         self.close_inner(token);
     }
