@@ -171,6 +171,9 @@ impl<B: Backend> Reactor<B> {
                     result,
                     batch,
                 } => self.on_sent(token, result, batch),
+                Completion::Detached { .. } => {
+                    // Nothing detaches connections yet.
+                }
                 Completion::Woken => {}
             }
         }
