@@ -53,6 +53,9 @@ pub struct Intents {
     pub resume: Vec<Token>,
     /// Connections to close now.
     pub close: Vec<Token>,
+    /// Connections to detach from the backend (once no send is in
+    /// flight) and send to another core (`mqtt::home`).
+    pub detach: Vec<Token>,
 }
 
 /// Static per-core settings.
@@ -535,6 +538,7 @@ impl CoreState {
         let Some(mut conn) = self.conns.remove(token) else {
             return false;
         };
+        self.forget_leaving(token);
         let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
         if let Some(user) = &conn.user {
             let change = self.registry.users.leave(user, token);

@@ -81,6 +81,9 @@ pub enum MeshMsg {
         /// what the session holds already (`mqtt::handoff`).
         marks: Box<[u64]>,
     },
+    /// An MQTT connection for the receiving core, where its client id's
+    /// sessions live (`mqtt::home`): the socket and what was read from it.
+    Adopt(Box<crate::mqtt::home::Arrival>),
     /// A user or topic appeared on, or left, the sending core.
     Presence {
         /// Users or topics.

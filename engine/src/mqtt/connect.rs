@@ -47,6 +47,9 @@ impl CoreState {
     /// Handles CONNECT; returns once CONNACK is queued or the session is
     /// on its way from another core.
     pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
+        if self.send_home(token, c) {
+            return;
+        }
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
             m.version = c.version;
         }
@@ -150,8 +153,7 @@ impl CoreState {
             _ => u16::MAX,
         };
         let (client_id, assigned) = if c.client_id.is_empty() {
-            let uid = self.mqtt.next_uid();
-            (Arc::from(format!("sb-{uid:x}")), true)
+            (self.assigned_client_id(), true)
         } else {
             (Arc::from(c.client_id), false)
         };

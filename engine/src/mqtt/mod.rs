@@ -24,6 +24,7 @@ pub mod directory;
 pub mod fanout;
 pub mod forward;
 pub mod handoff;
+pub mod home;
 pub mod inbound;
 pub mod lifecycle;
 pub mod message;
@@ -149,6 +150,8 @@ pub struct Broker {
     pub(crate) forwards: forward::Forwards,
     /// Publish numbering, and sessions on their way here or just arrived.
     pub(crate) handoff: handoff::Handoff,
+    /// Connections on their way to their client id's home core.
+    pub(crate) leaving: home::Leaving,
     /// Encode scratch for packets.
     pub(crate) out: Vec<u8>,
     /// Property scratch for outgoing PUBLISHes.
@@ -174,6 +177,7 @@ impl Broker {
             takes_pending: Vec::new(),
             forwards: forward::Forwards::default(),
             handoff: handoff::Handoff::default(),
+            leaving: home::Leaving::default(),
             out: Vec::new(),
             props: PropertiesBuf::new(),
             matches: Vec::new(),

@@ -157,7 +157,10 @@ impl<B: PoolStats> Echo<B> {
                 self.accepted.push(token);
             }
             Completion::Detached { token, stream } => {
-                assert!(self.conns.contains_key(&token), "Detached for an unknown token");
+                assert!(
+                    self.conns.contains_key(&token),
+                    "Detached for an unknown token"
+                );
                 self.detached.push((token, stream));
             }
             Completion::AcceptFailed { error, .. } => panic!("accept failed: {error}"),
