@@ -7,6 +7,7 @@
 #
 #   scripts/bench-fixed-rate.sh            # ROUNDS=3 DURATION=6 WARMUP=2
 #   MODE=ws UWS_ECHO=/path/to/EchoServer scripts/bench-fixed-rate.sh
+#   PACING=burst BURST_INTERVAL_US=1000 scripts/bench-fixed-rate.sh
 #
 # MODE=tcp (default): byte echo, against the tokio and monoio baselines.
 # MODE=ws: WebSocket echo (Switchboard's `/echo`), against the
@@ -25,6 +26,8 @@ DURATION="${DURATION:-6}"
 WARMUP="${WARMUP:-2}"
 RATE="${RATE:-10000}"
 MODE="${MODE:-tcp}"
+PACING="${PACING:-even}"
+BURST_INTERVAL_US="${BURST_INTERVAL_US:-1000}"
 UWS_ECHO="${UWS_ECHO:-}"
 out_dir="${OUT_DIR:-bench-results}"
 jsonl="$out_dir/$MODE-fixed-rate.jsonl"
@@ -51,6 +54,7 @@ one_run() {
     done
     local cmd=(taskset -c 1 "$lg" "$MODE" --addr 127.0.0.1:7310 --scenario echo
         --connections 100 --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
+        --pacing "$PACING" --burst-interval-us "$BURST_INTERVAL_US"
         --server-pid "$pid" --label "$label" --json "$jsonl")
     echo "+ ${cmd[*]}"
     "${cmd[@]}" | grep -E "server:|latency"
@@ -80,7 +84,7 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
 done
 
-command="MODE=$MODE ${UWS_ECHO:+UWS_ECHO=$UWS_ECHO }ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE scripts/bench-fixed-rate.sh"
+command="MODE=$MODE ${UWS_ECHO:+UWS_ECHO=$UWS_ECHO }PACING=$PACING BURST_INTERVAL_US=$BURST_INTERVAL_US ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP RATE=$RATE scripts/bench-fixed-rate.sh"
 python3 - "$jsonl" "$first_line" "$md" "$command" <<'PY'
 import json, statistics, sys
 path, first, md, command = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -93,19 +97,22 @@ mode = "WebSocket" if "ws" in md.rsplit("/", 1)[-1] else "TCP"
 lines = [
     f"# Fixed-rate {mode} echo, servers interleaved\n",
     f"`scripts/bench-fixed-rate.sh`, {r0.get('date')} (commit {r0.get('git_commit')}). "
-    f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, 64-byte bodies, server on CPU 0, "
+    f"100 connections x 100 msgs/s = {r0['rate']} msgs/s, pacing {r0.get('pacing') or 'even'}, 64-byte bodies, server on CPU 0, "
     f"loadgen on CPU 1, {r0['duration_s']:g} s after {r0['warmup_s']:g} s warm-up per run; "
     "the servers take turns, round after round. " f"Raw runs: `{path.rsplit(chr(47), 1)[-1]}`. "
     f"Command: `{command}`.\n",
-    "| server | server CPU µs/msg per round | median | p99 µs per round | median p99 |",
-    "|---|---|---:|---|---:|",
+    "| server | server CPU µs/msg per round | median | user / kernel µs/msg (median) | p99 µs per round | median p99 |",
+    "|---|---|---:|---:|---|---:|",
 ]
 med = {}
 for label, rs in by.items():
     cpu = [r["server_cpu_us_per_msg"] for r in rs]
     p99 = [r["latency_us"]["p99"] for r in rs]
     med[label] = statistics.median(cpu)
-    lines.append(f"| {label} | {', '.join(f'{c:.2f}' for c in cpu)} | {statistics.median(cpu):.2f} | "
+    split = [(r.get("server_user_us_per_msg"), r.get("server_kernel_us_per_msg")) for r in rs]
+    split = (f"{statistics.median(u for u, _ in split):.2f} / {statistics.median(k for _, k in split):.2f}"
+             if all(u is not None and k is not None for u, k in split) else "-")
+    lines.append(f"| {label} | {', '.join(f'{c:.2f}' for c in cpu)} | {statistics.median(cpu):.2f} | {split} | "
                  f"{', '.join(str(p) for p in p99)} | {statistics.median(p99):g} |")
 best = min((v, k) for k, v in med.items() if not k.startswith("switchboard"))
 lines.append("")

@@ -14,6 +14,10 @@ IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
 CONNECTIONS="${CONNECTIONS:-100}"
 QUIET_PCT="${QUIET_PCT:-10}"
 QUIET_WAIT="${QUIET_WAIT:-600}"
+# Arrival pattern of the fixed-rate runs (docs/benchmarks.md): even, or
+# burst (what fell due sent once per BURST_INTERVAL_US).
+PACING="${PACING:-even}"
+BURST_INTERVAL_US="${BURST_INTERVAL_US:-1000}"
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -107,14 +111,28 @@ wait_quiet() {
     echo "warning: machine still busy after ${QUIET_WAIT} s; measuring anyway" >&2
 }
 
+# pacing_args ARGS...: the pacing flags (PACING, BURST_INTERVAL_US) when
+# ARGS name a fixed --rate; nothing for --rate max or runs without a rate.
+pacing_args() {
+    local prev="" a
+    for a in "$@"; do
+        if [[ "$prev" == --rate && "$a" != max ]]; then
+            echo --pacing "$PACING" --burst-interval-us "$BURST_INTERVAL_US"
+            return
+        fi
+        prev="$a"
+    done
+}
+
 # load LABEL ADDR ARGS...: one `loadgen $TRANSPORT` run against the running server.
 load() {
     local label="$1" addr="$2"
     shift 2
     wait_quiet
+    # shellcheck disable=SC2046
     run taskset -c "$CLIENT_CPU" "$lg" "$TRANSPORT" --addr "$addr" \
         --duration "$DURATION" --warmup "$WARMUP" \
-        --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@"
+        --server-pid "$server_pid" --label "$label" --json "$jsonl" "$@" $(pacing_args "$@")
 }
 
 echo_runs() {

@@ -58,7 +58,15 @@
 # FANOUT_RATE (1000 publishes/s, i.e. 100,000 deliveries/s),
 # FANOUT_RATE_QOS1 (200 publishes/s, 20,000 deliveries/s), SUBSCRIBERS
 # (100), IDLE_CONNECTIONS (10000), OUT_DIR (bench-results), QUIET_PCT (10),
-# QUIET_WAIT (600).
+# QUIET_WAIT (600), PACING (even; or burst: the arrival pattern of the
+# fixed-rate runs, docs/benchmarks.md), BURST_INTERVAL_US (1000), PACINGS
+# ("$PACING": each fixed-rate run once per pacing listed, e.g. "even
+# burst"), ROUNDS (1: the load runs of every target, repeated round after
+# round so that drifts of the machine hit every target alike).
+#
+#   TARGETS="switchboard mosquitto" SCENARIOS=fanin QOS_LEVELS=0 \
+#     PUBLISHERS=10 FANIN_RATES=20000 PACINGS="even burst" ROUNDS=3 \
+#     scripts/bench-mqtt.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,6 +86,8 @@ source "$root/scripts/bench-lib.sh"
 FANIN_RATES="${FANIN_RATES:-$RATE max}"
 FANOUT_RATES="${FANOUT_RATES:-$FANOUT_RATE max}"
 FANOUT_RATES_QOS1="${FANOUT_RATES_QOS1:-$FANOUT_RATE_QOS1 max}"
+PACINGS="${PACINGS:-$PACING}"
+ROUNDS="${ROUNDS:-1}"
 
 wants() {
     [[ " $TARGETS " == *" $1 "* ]]
@@ -203,24 +213,37 @@ rate_args() {
     if [[ "$1" == max ]]; then echo --rate max --pipeline "$PIPELINE"; else echo --rate "$1"; fi
 }
 
+# paced_load RATE LOAD_ARGS...: `mqtt_load LOAD_ARGS` at RATE, once per
+# pacing in PACINGS for a fixed rate (`load` adds the flags), once for max.
+paced_load() {
+    local rate="$1" pacing
+    shift
+    local pacings="$PACINGS"
+    if [[ "$rate" == max ]]; then pacings="$PACING"; fi
+    for pacing in $pacings; do
+        # `load` reads PACING (bench-lib.sh); local, so only for this run.
+        local PACING="$pacing"
+        # shellcheck disable=SC2046
+        mqtt_load "$@" $(rate_args "$rate")
+    done
+}
+
 broker_runs() {
     local target="$1" port="$2"
     start_broker "$target" "$port"
     for qos in $QOS_LEVELS; do
         if [[ " $SCENARIOS " == *" fanin "* ]]; then
             for rate in $FANIN_RATES; do
-                # shellcheck disable=SC2046
-                mqtt_load "$target" "$port" "$qos" --scenario fanin --publishers "$PUBLISHERS" \
-                    --subscribers "$FANIN_SUBSCRIBERS" $(rate_args "$rate")
+                paced_load "$rate" "$target" "$port" "$qos" --scenario fanin \
+                    --publishers "$PUBLISHERS" --subscribers "$FANIN_SUBSCRIBERS"
             done
         fi
         if [[ " $SCENARIOS " == *" fanout "* ]]; then
             local fanout_rates="$FANOUT_RATES"
             if [[ "$qos" == 1 ]]; then fanout_rates="$FANOUT_RATES_QOS1"; fi
             for rate in $fanout_rates; do
-                # shellcheck disable=SC2046
-                mqtt_load "$target" "$port" "$qos" --scenario fanout --publishers 1 \
-                    --subscribers "$SUBSCRIBERS" $(rate_args "$rate")
+                paced_load "$rate" "$target" "$port" "$qos" --scenario fanout --publishers 1 \
+                    --subscribers "$SUBSCRIBERS"
             done
         fi
     done
@@ -268,8 +291,11 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 fi
 
 if [[ -z "${ONLY_IDLE:-}" ]]; then
-    for i in "${!targets[@]}"; do
-        broker_runs "${targets[$i]}" "${ports[$i]}"
+    for round in $(seq 1 "$ROUNDS"); do
+        if ((ROUNDS > 1)); then echo "== round $round of $ROUNDS"; fi
+        for i in "${!targets[@]}"; do
+            broker_runs "${targets[$i]}" "${ports[$i]}"
+        done
     done
 fi
 if [[ " $SCENARIOS " == *" idle "* ]]; then

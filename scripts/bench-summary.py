@@ -55,6 +55,19 @@ def num(v, fmt="{:,.0f}"):
     return "-" if v is None else fmt.format(v)
 
 
+def pacing(r):
+    p = r.get("pacing")
+    if p is None:
+        return "-"
+    return f"{p}/{r['burst_interval_us']}" if r.get("burst_interval_us") else p
+
+
+def cpu_split(r):
+    """Server CPU per message: total, user, kernel (three cells)."""
+    return " | ".join(num(r.get(k), "{:.2f}") for k in
+                      ("server_cpu_us_per_msg", "server_user_us_per_msg", "server_kernel_us_per_msg"))
+
+
 def lat(r, q):
     return num((r.get("latency_us") or {}).get(q))
 
@@ -85,8 +98,10 @@ def header(w, r0, kind, path):
       f"to CPU 1 with `--server-pid`. {r0['duration_s']:g} s measured after {r0['warmup_s']:g} s "
       f"warm-up; {r0['size']}-byte bodies. {kind['scenarios']}Latency is from the *intended* send time (open loop: "
       f"coordinated omission included) to receipt, in µs. `max` = "
-      f"{closed.format(pipeline=r0['pipeline'])}. Server CPU is utime+stime of "
-      f"the server process over the measured window; CPU µs/msg {per_msg}. *Other CPU %* is what "
+      f"{closed.format(pipeline=r0['pipeline'])}. *Pacing* is a fixed rate's arrival pattern: `even` "
+      f"(messages evenly spaced) or `burst/N` (what fell due sent once per N µs by every sender at "
+      f"once); the same rate costs a server very different CPU in each. Server CPU is utime+stime of "
+      f"the server process over the measured window, split into user and kernel; CPU µs/msg {per_msg}. *Other CPU %* is what "
       f"the rest of the machine used during the "
       f"window (100 = one core): above ~10 the run was disturbed by other work.\n")
     w(f"Raw data: `{path}` (one JSON object per run, with the exact command).\n")
@@ -100,14 +115,16 @@ def load_tables(w, runs):
         w(f"## {scenario}\n")
         if scenario == "fanout":
             w(f"One publisher, {rs[0].get('subscribers')} subscribers (throughput = deliveries/s).\n")
-        w("| server | backend | conns | offered rate (msgs/s) | throughput (msgs/s) | p50 µs | p99 µs | "
-          "p99.9 µs | max µs | server CPU µs/msg | server CPU % | errors | loadgen CPU % | other CPU % |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| server | backend | conns | offered rate (msgs/s) | pacing | throughput (msgs/s) | p50 µs | "
+          "p99 µs | p99.9 µs | max µs | server CPU µs/msg | user µs/msg | kernel µs/msg | server CPU % | "
+          "errors | loadgen CPU % | other CPU % |")
+        w("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rs:
             s, b = server_backend(r)
-            w(f"| {s} | {b} | {r['connections']} | {r['rate']} | {num(r['throughput_msgs_per_s'])} | "
+            w(f"| {s} | {b} | {r['connections']} | {r['rate']} | {pacing(r)} | "
+              f"{num(r['throughput_msgs_per_s'])} | "
               f"{lat(r, 'p50')} | {lat(r, 'p99')} | {lat(r, 'p999')} | {lat(r, 'max')} | "
-              f"{num(r['server_cpu_us_per_msg'], '{:.2f}')} | {num(r['server_cpu_pct'], '{:.1f}')} | "
+              f"{cpu_split(r)} | {num(r['server_cpu_pct'], '{:.1f}')} | "
               f"{r['errors']} | {num(r.get('loadgen_cpu_pct'), '{:.0f}')} | "
               f"{num(r.get('other_cpu_pct'), '{:.1f}')} |")
         w("")
@@ -127,16 +144,16 @@ def mqtt_tables(w, runs):
           "deliveries still missing after the drain (all messages of the run, warm-up included). "
           "*Window waits*: QoS 1 publishes held back by a full in-flight window (the window "
           "limited the offered rate).\n")
-        w("| server | backend | QoS | offered (publishes/s) | publishes/s | deliveries/s | p50 µs | p99 µs | "
-          "p99.9 µs | max µs | server CPU µs/delivery | server CPU % | errors | lost | window waits | "
-          "loadgen CPU % | other CPU % |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| server | backend | QoS | offered (publishes/s) | pacing | publishes/s | deliveries/s | p50 µs | "
+          "p99 µs | p99.9 µs | max µs | server CPU µs/delivery | user µs/delivery | kernel µs/delivery | "
+          "server CPU % | errors | lost | window waits | loadgen CPU % | other CPU % |")
+        w("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rs:
             s, b = server_backend(r)
             window = "-" if r.get("window_full") is None else num(r["window_full"])
-            w(f"| {s} | {b} | {r.get('qos')} | {r['rate']} | {num(r.get('publishes_per_s'))} | "
+            w(f"| {s} | {b} | {r.get('qos')} | {r['rate']} | {pacing(r)} | {num(r.get('publishes_per_s'))} | "
               f"{num(r['throughput_msgs_per_s'])} | {lat(r, 'p50')} | {lat(r, 'p99')} | {lat(r, 'p999')} | "
-              f"{lat(r, 'max')} | {num(r['server_cpu_us_per_msg'], '{:.2f}')} | "
+              f"{lat(r, 'max')} | {cpu_split(r)} | "
               f"{num(r['server_cpu_pct'], '{:.1f}')} | {r['errors']} | {num(r.get('lost'))} | {window} | "
               f"{num(r.get('loadgen_cpu_pct'), '{:.0f}')} | {num(r.get('other_cpu_pct'), '{:.1f}')} |")
         w("")

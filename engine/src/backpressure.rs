@@ -7,6 +7,7 @@
 //! its own send queue (it sends but does not read its answers) is resumed
 //! by its own drain.
 
+use crate::conn::Phase;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
@@ -41,7 +42,8 @@ impl CoreState {
     /// Marks a connection paused; the reactor stops its reads.
     pub fn pause(&mut self, token: Token) {
         if let Some(conn) = self.conns.get_mut(token) {
-            if !conn.paused {
+            // A lingering connection must keep reading to the end.
+            if !conn.paused && conn.phase != Phase::Lingering {
                 conn.paused = true;
                 metrics::inc(&self.stats.backpressure_pauses_total);
                 self.intents.pause.push(token);

@@ -23,8 +23,24 @@ pub enum Phase {
     ExpectHello,
     /// Welcomed; routing frames flow.
     Open,
-    /// A final frame is queued; close once the send queue is flushed.
+    /// A final frame is queued; once the send queue is flushed the
+    /// connection lingers (or closes at once if the peer already finished).
     Closing,
+    /// The final frames are written and our side of the stream is shut
+    /// (FIN sent); what the peer still sends is read and thrown away, so
+    /// that a peer still writing reads the reason instead of a reset.
+    /// Already out of routing; closes on the peer's EOF or at the linger
+    /// bounds (`crate::closing`). Nothing is queued to it any more, so
+    /// `Conn::queued_bytes` counts the bytes thrown away instead (the
+    /// slot stays at its size budget).
+    Lingering,
+}
+
+impl Phase {
+    /// Whether frames from the peer are still acted on.
+    pub fn takes_input(self) -> bool {
+        matches!(self, Phase::ExpectHello | Phase::Open)
+    }
 }
 
 /// A connection's state on its owning core. Kept small: an idle open
@@ -45,9 +61,11 @@ pub struct Conn {
     pub send_in_flight: bool,
     /// Already on the reactor's flush list this tick.
     pub dirty: bool,
-    /// Bytes queued or in flight to this connection.
+    /// Bytes queued or in flight to this connection; once `Lingering`
+    /// (when nothing can be queued), bytes read and thrown away.
     pub queued_bytes: u32,
-    /// Coarse clock (reactor ticks in ms / 1024) of the last frame read.
+    /// The connection clock ([`crate::timers::conn_clock`], ms) when the
+    /// last frame or packet was read, or the connection was accepted.
     pub last_active: u32,
     /// The user named in HELLO.
     pub user: Option<Rc<str>>,

@@ -56,6 +56,8 @@ pub struct Intents {
     /// Connections to detach from the backend (once no send is in
     /// flight) and send to another core (`mqtt::home`).
     pub detach: Vec<Token>,
+    /// Connections whose final frames are written: linger, then close.
+    pub linger: Vec<Token>,
 }
 
 /// Static per-core settings.
@@ -91,21 +93,28 @@ pub struct CoreState {
     pub stats: Arc<CoreStats>,
     /// Work for the backend.
     pub intents: Intents,
-    /// Coarse clock, in milliseconds since start (read once per tick).
+    /// Monotonic clock, in milliseconds since the process epoch, read once
+    /// per tick (timers: see [`crate::timers`]).
     pub now_ms: u64,
-    /// Wall clock in Unix milliseconds, read once per tick (message ids).
+    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
+    /// `now_ms`, so it never steps and agrees between cores (message ids,
+    /// wills, session and message expiry).
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
     /// The MQTT broker's share of this core (and the topic index that
     /// `wire` subscriptions use too).
     pub mqtt: crate::mqtt::Broker,
+    /// Connections in the table that are lingering (not open any more).
+    pub lingering: usize,
     pub(crate) encoder: wire::Encoder,
     pub(crate) arena: BytesMut,
     /// A JSON text message's frame, reused (WebSocket envelope endpoint).
     pub(crate) json_frame: BytesMut,
     /// An outbound frame's JSON form, reused.
     pub(crate) json_text: Vec<u8>,
+    /// The WebSocket messages of the frame being fanned out, per form.
+    pub(crate) ws_forms: crate::ws::SharedForms,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
 }
@@ -132,18 +141,21 @@ impl CoreState {
             unix_ms: crate::ids::unix_ms(),
             draining: false,
             mqtt: broker,
+            lingering: 0,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
             json_text: Vec::new(),
+            ws_forms: crate::ws::SharedForms::new(),
             acks: Slab::new(),
             scratch: Vec::new(),
         }
     }
 
-    /// The coarse clock in the unit connections store (64 ms).
-    pub fn tick(&self) -> u32 {
-        (self.now_ms >> 6) as u32
+    /// The clock reading in the form connections store it
+    /// ([`crate::timers::conn_clock`]).
+    pub fn conn_clock(&self) -> u32 {
+        crate::timers::conn_clock(self.now_ms)
     }
 
     /// The encode buffer; split the frame off with [`CoreState::take_frame`].
@@ -188,6 +200,10 @@ impl CoreState {
     pub fn queue_raw(&mut self, token: Token, frame: Bytes) -> Option<bool> {
         let high = self.settings.limits.send_queue_high_bytes;
         let conn = self.conns.get_mut(token)?;
+        if conn.phase == Phase::Lingering {
+            // Its last frame is written and its write side shut.
+            return None;
+        }
         conn.queued_bytes = conn.queued_bytes.saturating_add(frame.len() as u32);
         conn.send_queue.push_back(frame);
         if !conn.dirty {
@@ -215,6 +231,7 @@ impl CoreState {
             count += 1;
             pause_origin |= over && self.wait_on(m, origin);
         }
+        self.ws_forms.end();
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
         (count, pause_origin)
     }
@@ -394,49 +411,6 @@ impl CoreState {
         self.queue(token, f);
     }
 
-    /// Sends ERROR and CLOSE, then closes once they are written.
-    pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        let Some(conn) = self.conns.get(token) else {
-            return;
-        };
-        if conn.phase == Phase::Closing {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code as u16);
-        }
-        self.send_error(token, FrameHeader::new(FrameType::Error, 0), code, reason);
-        self.send_close(token, code as u16, reason);
-    }
-
-    /// Queues CLOSE and moves the connection to `Closing`.
-    pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        if self
-            .conns
-            .get(token)
-            .is_some_and(|c| c.mqtt_ref().is_some())
-        {
-            return self.mqtt_close_for(token, code);
-        }
-        let h = FrameHeader::new(FrameType::Close, 0);
-        let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        if !self.ws_send_close(token, &f, code, reason) {
-            self.queue(token, f);
-        }
-        self.begin_close(token);
-    }
-
-    /// Stops taking input; the connection closes when its queue is empty.
-    pub fn begin_close(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(token) else {
-            return;
-        };
-        conn.phase = Phase::Closing;
-        if conn.send_queue.is_empty() && !conn.send_in_flight {
-            self.intents.close.push(token);
-        }
-    }
-
     /// Handles a message from another core.
     pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
         match msg {
@@ -531,35 +505,6 @@ impl CoreState {
             };
             self.mesh.send(core, Lane::High, msg);
         }
-    }
-
-    /// Removes a connection and everything that refers to it.
-    pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(mut conn) = self.conns.remove(token) else {
-            return false;
-        };
-        self.forget_leaving(token);
-        let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
-        if let Some(user) = &conn.user {
-            let change = self.registry.users.leave(user, token);
-            self.announce(NameKind::User, user, change);
-        }
-        for topic in &lists.topics {
-            self.unsubscribe_frames(token, topic);
-        }
-        self.mqtt_conn_removed(token, &mut conn);
-        let me = self.settings.core;
-        for (core, t) in lists.waiters {
-            if core == me {
-                self.intents.resume.push(t);
-            } else {
-                self.mesh
-                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
-            }
-        }
-        metrics::inc(&self.stats.connections_closed_total);
-        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
-        true
     }
 
     /// The connection id clients see: core in the top byte, token below.

@@ -10,6 +10,8 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
+//! - [`closing`]: how every connection ends: its reason, then a bounded
+//!   linger that lets a peer still writing read it, then the close.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
@@ -17,6 +19,7 @@
 //! - [`route`]: who is where: users, local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
+//! - [`timers`]: when a protocol timer is due (the clock passed in).
 //! - [`config`], [`metrics`], [`admin`]: operations.
 //! - `sim` (tests only): the deterministic simulator, every core on the
 //!   simulated backend in one thread (docs/simulation.md).
@@ -24,6 +27,7 @@
 
 pub mod admin;
 pub mod backpressure;
+pub mod closing;
 pub mod config;
 pub mod conn;
 pub mod core_state;
@@ -39,4 +43,5 @@ pub mod shard;
 #[cfg(test)]
 mod sim;
 pub mod sys;
+pub mod timers;
 pub mod ws;

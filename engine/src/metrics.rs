@@ -29,6 +29,19 @@ core_stats! {
     connections_closed_total: "counter", "Connections closed";
     /// Connections open now.
     connections_open: "gauge", "Connections open now";
+    /// Connections lingering now: reason sent, write side shut, reading
+    /// and discarding until the peer's EOF or the linger bounds.
+    connections_lingering: "gauge", "Closed connections lingering now (reason sent, peer input discarded)";
+    /// Connections that lingered after their reason was sent.
+    connections_lingered_total: "counter", "Closed connections that lingered after sending their reason";
+    /// Lingering connections cut off by the time or byte bound rather
+    /// than ended by the peer's EOF.
+    connections_linger_expired_total: "counter", "Lingering connections closed at the linger bound, not by the peer";
+    /// ERROR frames received from clients.
+    peer_errors_total: "counter", "ERROR frames received from wire clients";
+    /// Messages whose DELIVER would exceed max_payload_len: a SEND
+    /// refused, or an MQTT message not given to a `wire` subscriber.
+    deliver_too_large_total: "counter", "Messages not delivered to wire clients as their DELIVER would exceed max_payload_len";
     /// Accepts refused (limit) or failed.
     accept_errors_total: "counter", "Accepts that failed or were refused";
     /// Frames decoded from clients.
@@ -69,6 +82,9 @@ core_stats! {
     ws_invalid_utf8_total: "counter", "WebSocket invalid UTF-8 (close 1007)";
     /// WebSocket frames or messages over the limits (close 1009).
     ws_oversized_total: "counter", "WebSocket frames or messages too big (close 1009)";
+    /// WebSocket messages queued from a fan-out's shared encoding (JSON,
+    /// compression) instead of being encoded for their connection.
+    ws_messages_shared_total: "counter", "WebSocket messages sharing a fan-out's encoding";
     /// Keep-alive pings sent to silent WebSocket connections.
     ws_pings_sent_total: "counter", "WebSocket keep-alive pings sent";
     /// MQTT CONNECTs accepted (CONNACK success).

@@ -27,11 +27,14 @@ impl CoreState {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if conn.phase == Phase::Lingering {
+            return self.on_linger_bytes(token, data.len());
+        }
         if conn.ws.is_some() {
             return self.on_ws_bytes(token, data);
         }
         match conn.phase {
-            Phase::Closing => return,
+            Phase::Closing | Phase::Lingering => return,
             _ if conn.paused => {
                 conn.input.stash(data);
                 return;
@@ -66,7 +69,7 @@ impl CoreState {
         };
         conn.input = Input::Frames(decoder);
         if let Err(e) = result {
-            self.on_decode_error(token, &e);
+            self.on_decode_error(token, None, &e);
             return;
         }
         let over = conn.queued_bytes > self.settings.limits.send_queue_high_bytes;
@@ -97,28 +100,30 @@ impl CoreState {
             self.begin_close(token);
             return false;
         }
-        !conn.paused && conn.phase != Phase::Closing
+        !conn.paused && conn.phase.takes_input()
     }
 
-    fn on_decode_error(&mut self, token: Token, e: &WireError) {
+    /// A malformed stream (`about` None) or payload of the frame `about`.
+    fn on_decode_error(&mut self, token: Token, about: Option<&FrameHeader>, e: &WireError) {
         let counter = match e {
             WireError::TooLarge { .. } => &self.stats.oversized_frames_total,
             _ => &self.stats.protocol_errors_total,
         };
         metrics::inc(counter);
-        self.fail(token, e.code(), &e.to_string());
+        self.fail_about(token, about, e.code(), &e.to_string());
     }
 
     fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
         metrics::inc(&self.stats.frames_in_total);
-        let tick = self.tick();
+        let clock = self.conn_clock();
         let Some(conn) = self.conns.get_mut(token) else {
             return Control::Pause;
         };
-        conn.last_active = tick;
+        conn.last_active = clock;
         let h = frame.header;
+        // What a client may send when: docs/wire-protocol.md section 7.
         match (conn.phase, h.frame_type) {
-            (Phase::Closing, _) => return Control::Pause,
+            (Phase::Closing | Phase::Lingering, _) => return Control::Pause,
             (Phase::ExpectHello, FrameType::Hello) => self.on_hello(token, frame),
             (Phase::Open, FrameType::Send) => return self.on_send(token, frame),
             (Phase::Open, FrameType::Subscribe) => self.on_subscribe(token, frame, true),
@@ -129,7 +134,11 @@ impl CoreState {
                 self.encode(token, |enc, out| enc.pong(out, pong, frame.payload));
             }
             (_, FrameType::Close) => self.send_close(token, 0, "closed by peer"),
-            (Phase::Open, FrameType::Ack) | (_, FrameType::Pong) => {}
+            // A client reporting a frame of ours it could not use (section
+            // 8): counted; the CLOSE it sends next ends the connection.
+            (_, FrameType::Error) => metrics::inc(&self.stats.peer_errors_total),
+            // Answers a PING of ours; there is none before WELCOME.
+            (Phase::Open, FrameType::Pong) => {}
             (phase, t) => {
                 metrics::inc(&self.stats.unexpected_frames_total);
                 let reason = if phase == Phase::ExpectHello {
@@ -137,13 +146,13 @@ impl CoreState {
                 } else {
                     unexpected_reason(t)
                 };
-                self.fail(token, ErrorCode::UnexpectedFrame, reason);
+                self.fail_about(token, Some(&h), ErrorCode::UnexpectedFrame, reason);
             }
         }
         if self
             .conns
             .get(token)
-            .is_some_and(|c| c.phase == Phase::Closing)
+            .is_some_and(|c| !c.phase.takes_input())
         {
             Control::Pause
         } else {
@@ -160,27 +169,23 @@ impl CoreState {
         self.queue(token, frame);
     }
 
+    /// Accepts any `token` (docs/wire-protocol.md section 6, HELLO).
     fn on_hello(&mut self, token: Token, frame: Frame<'_>) {
+        let about = Some(&frame.header);
         let hello = match wire::decode_hello(frame.payload) {
             Ok(h) => h,
-            Err(e) => return self.on_decode_error(token, &e),
+            Err(e) => return self.on_decode_error(token, about, &e),
         };
         if hello.protocol_version != u16::from(wire::VERSION) {
-            return self.fail(
-                token,
-                ErrorCode::UnsupportedVersion,
-                "protocol version 1 only",
-            );
+            let reason = "protocol version 1 only";
+            return self.fail_about(token, about, ErrorCode::UnsupportedVersion, reason);
         }
         if hello.user_id.is_empty() || hello.user_id.len() > NAME_LEN_MAX {
-            return self.fail(
-                token,
-                ErrorCode::Unauthorized,
-                "user id must be 1..=256 bytes",
-            );
+            let reason = "user id must be 1..=256 bytes";
+            return self.fail_about(token, about, ErrorCode::Unauthorized, reason);
         }
         if self.draining {
-            return self.fail(token, ErrorCode::GoingAway, "server is draining");
+            return self.fail_about(token, about, ErrorCode::GoingAway, "server is draining");
         }
         let (user, change) = self.registry.users.join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
@@ -202,15 +207,14 @@ impl CoreState {
     }
 
     fn on_send(&mut self, token: Token, frame: Frame<'_>) -> Control {
+        let h = frame.header;
         let send = match wire::decode_send(frame.payload) {
             Ok(s) => s,
             Err(e) => {
-                self.on_decode_error(token, &e);
+                self.on_decode_error(token, Some(&h), &e);
                 return Control::Pause;
             }
         };
-        metrics::inc(&self.stats.messages_routed_total);
-        let h = frame.header;
         let server_id = self.ids.next_id_at(self.unix_ms);
         let sender = self
             .conns
@@ -227,15 +231,24 @@ impl CoreState {
             body: send.body,
         };
         let out = self.encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
+        if out.len() - wire::HEADER_LEN > self.settings.limits.max_payload_len as usize {
+            // A client need accept no payload over the max_payload_len its
+            // WELCOME stated; the sender's name and the envelope can push
+            // a SEND at that size over it. Refused; the stream is fine.
+            metrics::inc(&self.stats.deliver_too_large_total);
+            let mut eh = FrameHeader::new(FrameType::Error, 0);
+            (eh.message_id, eh.stream_id) = (h.message_id, h.stream_id);
+            let reason = "the DELIVER would exceed max_payload_len";
+            self.send_error(token, eh, ErrorCode::TooLarge, reason);
+            return Control::Continue;
+        }
+        metrics::inc(&self.stats.messages_routed_total);
         let kind = send.target.kind;
         let paused = if matches!(kind, TargetKind::Topic | TargetKind::Conversation) {
             let topic = crate::core_state::topic_name(kind, send.target.id);
             if !wire::mqtt::validate::topic_name(&topic) {
-                self.fail(
-                    token,
-                    ErrorCode::BadFrame,
-                    "a topic name cannot hold + or #",
-                );
+                let reason = "a topic name cannot hold + or #";
+                self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);
                 return Control::Pause;
             }
             let sent = SentToTopic {
@@ -258,26 +271,29 @@ impl CoreState {
     }
 
     fn on_subscribe(&mut self, token: Token, frame: Frame<'_>, subscribe: bool) {
+        let h = frame.header;
         let topics = match wire::decode_topics(frame.payload) {
             Ok(t) => t,
-            Err(e) => return self.on_decode_error(token, &e),
+            Err(e) => return self.on_decode_error(token, Some(&h), &e),
         };
         if topics.len() > TOPICS_PER_FRAME_MAX {
-            return self.fail(token, ErrorCode::BadFrame, "too many topics in one frame");
+            let reason = "too many topics in one frame";
+            return self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);
         }
         for topic in topics.iter() {
             if topic.is_empty() || topic.len() > NAME_LEN_MAX {
-                return self.fail(token, ErrorCode::BadFrame, "topic must be 1..=256 bytes");
+                let reason = "topic must be 1..=256 bytes";
+                return self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);
             }
             if subscribe {
-                self.subscribe(token, topic);
+                self.subscribe(token, &h, topic);
             } else {
                 self.unsubscribe(token, topic);
             }
             if self
                 .conns
                 .get(token)
-                .is_some_and(|c| c.phase == Phase::Closing)
+                .is_some_and(|c| !c.phase.takes_input())
             {
                 return;
             }
@@ -295,16 +311,19 @@ impl CoreState {
     }
 
     /// Subscribes to a topic filter (MQTT wildcards allowed).
-    fn subscribe(&mut self, token: Token, topic: &str) {
+    fn subscribe(&mut self, token: Token, h: &FrameHeader, topic: &str) {
         let conn = self.conns.get(token).expect("live");
         if conn.topics().iter().any(|t| &**t == topic) {
             return;
         }
+        let about = Some(h);
         if conn.topics().len() >= TOPICS_PER_CONN_MAX {
-            return self.fail(token, ErrorCode::Overload, "too many subscriptions");
+            let reason = "too many subscriptions";
+            return self.fail_about(token, about, ErrorCode::Overload, reason);
         }
         if !self.subscribe_frames(token, topic) {
-            return self.fail(token, ErrorCode::BadFrame, "not a valid topic filter");
+            let reason = "not a valid topic filter";
+            return self.fail_about(token, about, ErrorCode::BadFrame, reason);
         }
         self.conns
             .get_mut(token)
@@ -327,7 +346,7 @@ impl CoreState {
 fn unexpected_reason(t: FrameType) -> &'static str {
     match t {
         FrameType::Hello => "HELLO was already received",
-        FrameType::Welcome | FrameType::Deliver => "server-only frame type",
+        FrameType::Welcome | FrameType::Deliver | FrameType::Ack => "server-only frame type",
         _ => "frame type not valid now",
     }
 }

@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::shard::ListenerKind;
-use crate::sys::{Backend, Completion, SendBatch, Token};
+use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
+use crate::timers;
 
 /// Mesh messages handled per tick before completions get their turn.
 const MESH_BUDGET: usize = 4096;
@@ -21,7 +23,9 @@ const BATCH_BYTES_MAX: usize = 256 * 1024;
 /// Spare send batches kept for reuse; more are freed, so that a burst
 /// does not leave its peak resident.
 const BATCHES_RETAINED: usize = 256;
-/// How often idle and HELLO timeouts are checked, in nanoseconds.
+/// How often timers are checked: per-core ones every sweep, each
+/// connection's once per four sweeps (the sweep covers a quarter of the
+/// table), so a timer fires at most about a second after its interval.
 const SWEEP_EVERY_NS: u64 = 250_000_000;
 /// Sweeps between returns of freed memory to the OS (about 2 s).
 const COLLECT_EVERY_SWEEPS: u64 = 8;
@@ -34,10 +38,9 @@ pub struct Reactor<B: Backend> {
     completions: Vec<Completion<B::Stream>>,
     mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
     batches: Vec<SendBatch>,
-    /// The backend's clock (ns) at start; `now_ms` counts from here.
-    started_ns: u64,
-    /// Wall clock at `started_ns`; ids use it plus the monotonic clock.
-    started_unix_ms: u64,
+    /// The engine's epoch, the same for every core so that their clocks
+    /// agree: `now_ms` counts from it.
+    epoch: Epoch,
     last_tick_ns: u64,
     next_sweep_ns: u64,
     sweep_cursor: usize,
@@ -52,25 +55,26 @@ pub struct Reactor<B: Backend> {
 }
 
 impl<B: Backend> Reactor<B> {
-    /// A reactor over an initialised backend (listeners already added).
+    /// A reactor over an initialised backend (listeners already added),
+    /// counting time from `epoch` (read from the same clock as the
+    /// backend's, once for every core).
     pub fn new(
         state: CoreState,
         backend: B,
+        epoch: Epoch,
         stop: Arc<AtomicBool>,
         cores_draining: Arc<AtomicUsize>,
     ) -> Self {
         let now = backend.now_ns();
-        let started_unix_ms = backend.unix_ms();
         let mut state = state;
-        state.unix_ms = started_unix_ms;
+        state.unix_ms = epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000;
         Reactor {
             state,
             backend,
             completions: Vec::with_capacity(1024),
             mesh_inbox: Vec::with_capacity(MESH_BUDGET),
             batches: Vec::new(),
-            started_ns: now,
-            started_unix_ms,
+            epoch,
             last_tick_ns: now,
             next_sweep_ns: now + SWEEP_EVERY_NS,
             sweep_cursor: 0,
@@ -106,9 +110,12 @@ impl<B: Backend> Reactor<B> {
     pub fn tick(&mut self) -> std::io::Result<Tick> {
         self.wait()?;
         // One clock reading per tick serves timers, timeouts and ids.
+        // Read after the wait returns: everything this tick handles
+        // happened before it, so a time recorded from it is never earlier
+        // than the event (see `timers`).
         let now = self.backend.now_ns();
-        self.state.now_ms = (now - self.started_ns) / 1_000_000;
-        self.state.unix_ms = self.started_unix_ms + self.state.now_ms;
+        self.state.now_ms = now.saturating_sub(self.epoch.mono_ns) / 1_000_000;
+        self.state.unix_ms = self.epoch.unix_ms + self.state.now_ms;
         self.last_tick_ns = now;
         self.drain_mesh();
         self.handle_completions();
@@ -192,7 +199,7 @@ impl<B: Backend> Reactor<B> {
             metrics::inc(&s.stats.accept_errors_total);
             return;
         }
-        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.tick());
+        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.conn_clock());
         match kind {
             Some(ListenerKind::WebSocket) => conn.ws = Some(crate::ws::WsConn::new()),
             Some(ListenerKind::Mqtt) => {
@@ -208,7 +215,8 @@ impl<B: Backend> Reactor<B> {
             return;
         }
         metrics::inc(&s.stats.connections_accepted_total);
-        metrics::set(&s.stats.connections_open, s.conns.len() as u64);
+        let open = s.conns.len() - s.lingering;
+        metrics::set(&s.stats.connections_open, open as u64);
         if s.draining {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
@@ -242,7 +250,10 @@ impl<B: Backend> Reactor<B> {
             return;
         };
         conn.recv_closed = true;
-        if !conn.paused {
+        if conn.phase == Phase::Lingering {
+            // The peer read its reason and closed: the linger is over.
+            self.state.intents.close.push(token);
+        } else if !conn.paused {
             self.state.begin_close(token);
         }
     }
@@ -277,7 +288,7 @@ impl<B: Backend> Reactor<B> {
             // Give the queue's memory back: idle connections hold none.
             conn.send_queue.release_if_empty();
             if conn.phase == Phase::Closing {
-                s.intents.close.push(token);
+                s.intents.linger.push(token);
             }
         }
         s.after_drain(token);
@@ -294,6 +305,7 @@ impl<B: Backend> Reactor<B> {
         self.resume_waiters();
         self.flush_sends();
         self.detach_leaving();
+        self.start_lingering();
         let mut close = std::mem::take(&mut self.state.intents.close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
@@ -301,6 +313,25 @@ impl<B: Backend> Reactor<B> {
             }
         }
         self.state.intents.close = close;
+    }
+
+    /// Connections whose final frames are written: shut their write side
+    /// and keep reading (see [`crate::closing`]), or close them.
+    fn start_lingering(&mut self) {
+        let mut linger = std::mem::take(&mut self.state.intents.linger);
+        for token in linger.drain(..) {
+            match self.state.after_final_flush(token) {
+                AfterFlush::Linger { resume_recv } => {
+                    self.backend.shutdown_write(token);
+                    if resume_recv {
+                        self.backend.resume_recv(token);
+                    }
+                }
+                AfterFlush::Close => self.state.intents.close.push(token),
+                AfterFlush::Nothing => {}
+            }
+        }
+        self.state.intents.linger = linger;
     }
 
     fn resume_waiters(&mut self) {
@@ -352,7 +383,7 @@ impl<B: Backend> Reactor<B> {
             let Some(conn) = self.state.conns.get(token) else {
                 return false;
             };
-            if conn.phase == Phase::Closing {
+            if matches!(conn.phase, Phase::Closing | Phase::Lingering) {
                 return false;
             }
             if conn.send_in_flight || !conn.send_queue.is_empty() {
@@ -365,14 +396,14 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
-    /// table per sweep so that a sweep's cost stays bounded.
+    /// table per sweep so that a sweep's cost stays bounded; WebSocket and
+    /// MQTT connections have their own timers.
     fn sweep(&mut self, now_ns: u64) {
         self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
         let limits = &s.settings.limits;
-        let hello_ticks = (limits.hello_timeout_ms >> 6) as u32;
-        let idle_ticks = (limits.idle_timeout_ms >> 6) as u32;
-        let now = s.tick();
+        let timeouts_ms = (limits.hello_timeout_ms, limits.idle_timeout_ms);
+        let now = s.conn_clock();
         let cap = s.conns.capacity();
         let slice = cap / 4 + 1;
         for _ in 0..slice.min(cap) {
@@ -382,22 +413,21 @@ impl<B: Backend> Reactor<B> {
                 continue;
             };
             let conn = s.conns.get(token).expect("live slot");
-            let age = now.wrapping_sub(conn.last_active);
-            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, age) {
-                continue;
-            }
-            if s.mqtt_sweep_conn(token, age) {
+            let since = conn.last_active;
+            if s.linger_sweep(token, since, now) {
                 continue;
             }
             let conn = s.conns.get(token).expect("live slot");
-            let expired = match conn.phase {
-                Phase::ExpectHello => age > hello_ticks,
-                Phase::Open => age > idle_ticks,
-                Phase::Closing => false,
-            };
-            if expired {
+            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, since, now) {
+                continue;
+            }
+            if s.mqtt_sweep_conn(token, since, now) {
+                continue;
+            }
+            let conn = s.conns.get(token).expect("live slot");
+            if let Some(reason) = wire_timed_out(conn.phase, since, now, timeouts_ms) {
                 metrics::inc(&s.stats.timeouts_total);
-                s.fail(token, wire::ErrorCode::IdleTimeout, "timed out");
+                s.fail(token, wire::ErrorCode::IdleTimeout, reason);
             }
         }
         s.mqtt_sweep();
@@ -467,6 +497,23 @@ pub enum Tick {
     Done,
 }
 
+/// Whether a `wire` connection last active at `since` (connection clock)
+/// is past its HELLO or idle timeout (`timeouts_ms`, in that order) at
+/// `now`: the reason its ERROR gives if it is.
+fn wire_timed_out(
+    phase: Phase,
+    since: u32,
+    now: u32,
+    timeouts_ms: (u64, u64),
+) -> Option<&'static str> {
+    let (hello_ms, idle_ms) = timeouts_ms;
+    match phase {
+        Phase::ExpectHello if timers::conn_passed(since, now, hello_ms) => Some("no HELLO in time"),
+        Phase::Open if timers::conn_passed(since, now, idle_ms) => Some("idle timeout"),
+        _ => None,
+    }
+}
+
 /// Keeps a finished batch for reuse, up to [`BATCHES_RETAINED`].
 fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
     if pool.len() < BATCHES_RETAINED {
@@ -490,5 +537,27 @@ fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut crate::c
     }
     for b in rest.into_iter().rev() {
         queue.push_front(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_and_idle_timeouts_fire_only_past_their_interval() {
+        let limits = (100, 1_500);
+        // Every alignment a coarse clock could have rounded differently.
+        for since_ms in [0, 1, 63, 64, 1_000, 4_294_967_290] {
+            let since = timers::conn_clock(since_ms);
+            let at = |ms: u64| timers::conn_clock(since_ms + ms);
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(99), limits).is_none());
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(100), limits).is_none());
+            assert!(wire_timed_out(Phase::ExpectHello, since, at(101), limits).is_some());
+            assert!(wire_timed_out(Phase::Open, since, at(1_499), limits).is_none());
+            assert!(wire_timed_out(Phase::Open, since, at(1_500), limits).is_none());
+            assert!(wire_timed_out(Phase::Open, since, at(1_501), limits).is_some());
+            assert!(wire_timed_out(Phase::Closing, since, at(1_000_000), limits).is_none());
+        }
     }
 }

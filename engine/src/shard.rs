@@ -17,7 +17,7 @@ use crate::metrics::{CoreStats, Metrics};
 use crate::reactor::Reactor;
 use crate::sys::epoll::EpollBackend;
 use crate::sys::uring::UringBackend;
-use crate::sys::{Backend, BackendConfig, Waker};
+use crate::sys::{Backend, BackendConfig, Epoch, Waker};
 
 /// What a listener serves; the reactor looks it up by listener index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,11 +90,13 @@ impl Engine {
         let cores_draining = Arc::new(AtomicUsize::new(n));
         let stats: Vec<Arc<CoreStats>> = (0..n).map(|_| Arc::default()).collect();
         let ready = Arc::new(Barrier::new(n + 1));
+        let epoch = Epoch::kernel();
         let mut threads = Vec::with_capacity(n);
         let zipped = ports.into_iter().zip(listeners).zip(wakers).enumerate();
         for (core, ((port, listener), waker)) in zipped {
             let start = CoreStart {
                 settings: core_settings(cfg, core, &broker),
+                epoch,
                 port,
                 ids: ids.clone(),
                 stats: stats[core].clone(),
@@ -171,6 +173,7 @@ impl Stopper {
 /// What a core thread needs to start.
 struct CoreStart {
     settings: CoreSettings,
+    epoch: Epoch,
     port: MeshPort,
     ids: Arc<IdGenerator>,
     stats: Arc<CoreStats>,
@@ -208,7 +211,7 @@ impl CoreStart {
         // Built on its own thread: core state is `!Send` (it shares
         // interned names through `Rc`).
         let state = CoreState::new(self.settings, self.port, self.ids, self.stats);
-        let mut reactor = Reactor::new(state, backend?, self.stop, self.cores_draining);
+        let mut reactor = Reactor::new(state, backend?, self.epoch, self.stop, self.cores_draining);
         reactor.set_listener_kinds(kinds);
         reactor.run()
     }

@@ -96,6 +96,24 @@ impl fmt::Display for Rate {
     }
 }
 
+/// How a fixed rate's messages are spread in time (`crate::pacing`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pacing {
+    /// Evenly spaced, senders staggered: one message at a time.
+    Even,
+    /// What fell due is sent once per `--burst-interval-us`, by every
+    /// sender at the same instant.
+    Burst,
+}
+
+impl fmt::Display for Pacing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.to_possible_value().expect("no skipped variants");
+        f.write_str(s.get_name())
+    }
+}
+
 /// An inclusive IPv4 range `a.b.c.d-a.b.c.e`, or a single address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpRange(pub Vec<IpAddr>);
@@ -136,6 +154,13 @@ pub struct LoadArgs {
     /// Total messages/s across all senders, or `max` (closed loop).
     #[arg(long, default_value = "10000")]
     pub rate: Rate,
+    /// With a fixed `--rate`: messages evenly spaced, or sent in bursts.
+    #[arg(long, value_enum, default_value_t = Pacing::Even)]
+    pub pacing: Pacing,
+    /// `--pacing burst`: each sender writes what fell due once per this
+    /// many microseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub burst_interval_us: u64,
     /// Messages in flight per sender with `--rate max`.
     #[arg(long, default_value_t = 16)]
     pub pipeline: usize,
@@ -191,6 +216,14 @@ impl LoadArgs {
         if self.connections == 0 || self.pipeline == 0 {
             bail!("--connections and --pipeline must be above 0");
         }
+        if self.pacing == Pacing::Burst {
+            if self.rate == Rate::Max {
+                bail!("--pacing burst needs a fixed --rate");
+            }
+            if self.burst_interval_us == 0 {
+                bail!("--burst-interval-us must be above 0");
+            }
+        }
         if self.scenario() == Scenario::Pairs && self.connections % 2 == 1 {
             bail!("pairs needs an even number of connections");
         }
@@ -212,6 +245,9 @@ impl LoadArgs {
                     "--text needs --size of at least {}",
                     crate::stamp::TEXT_STAMP_LEN
                 );
+            }
+            if self.ws.as_ref().is_some_and(|f| f.json_frames) && ws.payload != Payload::Envelope {
+                bail!("--json-frames works with pairs, fanout and idle only");
             }
             if self.ws.as_ref().is_some_and(|f| f.text) && ws.payload != Payload::Text {
                 bail!("--text works with echo (and --raw idle) only");
@@ -243,6 +279,7 @@ impl LoadArgs {
                 .unwrap_or_else(|| default_path.to_string()),
             compression: flags.compression,
             payload,
+            json: flags.json_frames,
         })
     }
 
@@ -317,6 +354,14 @@ impl LoadArgs {
             .max(1)
     }
 
+    /// The burst interval the schedule rounds to, in ns; 0 when even.
+    pub fn burst_ns(&self) -> u64 {
+        match self.pacing {
+            Pacing::Even => 0,
+            Pacing::Burst => self.burst_interval_us.saturating_mul(1_000),
+        }
+    }
+
     pub fn warmup_ns(&self) -> u64 {
         secs_to_ns(self.warmup)
     }
@@ -342,6 +387,12 @@ pub struct WsFlags {
     /// Echo sends text messages (hex stamp) instead of binary ones.
     #[arg(long)]
     pub text: bool,
+    /// Pairs, fanout and idle: ask for subprotocol `switchboard.v1.json`,
+    /// so the server writes every frame as a JSON text message (the
+    /// client still sends binary frames and turns the JSON back into
+    /// frames).
+    #[arg(long)]
+    pub json_frames: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -444,6 +495,11 @@ mod tests {
             ("/", Payload::Envelope)
         );
         assert!(pairs.compression);
+        assert!(!pairs.json);
+        let fanout = ws(&["--scenario", "fanout", "--json-frames"]);
+        assert!(fanout.validate().is_ok());
+        assert!(fanout.ws_setup().unwrap().json);
+        assert!(ws(&["--json-frames"]).validate().is_err());
         assert!(ws(&["--text", "--size", "20"]).validate().is_err());
         assert!(ws(&["--text"]).validate().is_ok());
         assert!(ws(&["--scenario", "fanout", "--text", "--size", "64"])

@@ -7,6 +7,15 @@
 //! the merged stream is evenly spaced. Latency is measured from these
 //! intended times, so a late send (a slow server pushing back, or a busy
 //! client) shows up as latency instead of silently lowering the load.
+//!
+//! Burst pacing keeps the rate but changes the arrival pattern: each due
+//! time is rounded up to the next multiple of the burst interval after
+//! `go`, so every sender writes what fell due once per interval, all at
+//! the same instant. The same rate costs a server very different amounts
+//! evenly spread (a wake-up per message) and in bursts (a wake-up per
+//! burst, with batched reads and writes), so a fixed-rate result means
+//! little without its pacing. Latency counts from the burst's time: the
+//! wait for the burst is part of the pattern, not of the server's delay.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
@@ -16,13 +25,19 @@ pub struct Schedule {
     pub rate: u64,
     /// Senders across all processes.
     pub senders: u64,
+    /// Burst interval in ns; 0 for even pacing.
+    pub burst_ns: u64,
 }
 
 impl Schedule {
     /// Intended send time of sender `g`'s `k`th message (both from 0).
     pub fn due(&self, g: u64, k: u64) -> u64 {
         let m = u128::from(k) * u128::from(self.senders) + u128::from(g);
-        let offset = m * 1_000_000_000 / u128::from(self.rate);
+        let mut offset = m * 1_000_000_000 / u128::from(self.rate);
+        if self.burst_ns > 0 {
+            let burst = u128::from(self.burst_ns);
+            offset = offset.div_ceil(burst) * burst;
+        }
         self.go_ns + u64::try_from(offset).expect("schedule within u64 ns")
     }
 }
@@ -76,6 +91,7 @@ mod tests {
             go_ns: 1_000,
             rate: 10_000,
             senders: 4,
+            burst_ns: 0,
         };
         // Each sender every 400 µs, staggered by 100 µs.
         assert_eq!(s.due(0, 0), 1_000);
@@ -93,6 +109,7 @@ mod tests {
             go_ns: 0,
             rate: 3,
             senders: 1,
+            burst_ns: 0,
         };
         assert_eq!(s.due(0, 3_000_000), 1_000_000 * 1_000_000_000);
         assert_eq!(s.due(0, 1), 333_333_333);
@@ -104,6 +121,7 @@ mod tests {
             go_ns: 0,
             rate: 1_000,
             senders: 5,
+            burst_ns: 0,
         };
         // This process holds senders 1 and 3 of 5.
         let mut w = Walker::new(s, vec![1, 3]);
@@ -130,7 +148,64 @@ mod tests {
             go_ns: 0,
             rate: 1,
             senders: 1,
+            burst_ns: 0,
         };
         assert_eq!(Walker::new(s, vec![]).peek(), None);
+    }
+
+    #[test]
+    fn bursts_send_what_fell_due_once_per_interval() {
+        // 20,000 msgs/s over 10 senders in 1 ms bursts: 20 messages per
+        // burst, two from each sender, all at the burst's instant.
+        let even = Schedule {
+            go_ns: 5_000,
+            rate: 20_000,
+            senders: 10,
+            burst_ns: 0,
+        };
+        let burst = Schedule {
+            burst_ns: 1_000_000,
+            ..even
+        };
+        // The first message goes at `go`; the rest of the first
+        // millisecond's messages wait for its end.
+        assert_eq!(burst.due(0, 0), 5_000);
+        assert_eq!(burst.due(1, 0), 5_000 + 1_000_000);
+        assert_eq!(burst.due(9, 1), 5_000 + 1_000_000);
+        // A message due exactly on an edge goes in that edge's burst.
+        assert_eq!(even.due(0, 2), 5_000 + 1_000_000);
+        assert_eq!(burst.due(0, 2), 5_000 + 1_000_000);
+        assert_eq!(burst.due(1, 2), 5_000 + 2_000_000);
+        // Every message lands on an edge, never before its even time, and
+        // less than one interval after it; the count per burst is the rate's.
+        let mut per_burst = std::collections::BTreeMap::new();
+        for k in 0..200 {
+            for g in 0..10 {
+                let (e, b) = (even.due(g, k), burst.due(g, k));
+                assert_eq!((b - 5_000) % 1_000_000, 0);
+                assert!(b >= e && b - e < 1_000_000, "{g} {k}: {e} -> {b}");
+                *per_burst.entry(b).or_insert(0) += 1;
+            }
+        }
+        let full: Vec<_> = per_burst.values().skip(1).take(90).collect();
+        assert!(full.iter().all(|&&n| n == 20), "{per_burst:?}");
+    }
+
+    #[test]
+    fn the_walker_keeps_time_order_in_bursts() {
+        let s = Schedule {
+            go_ns: 0,
+            rate: 7_000,
+            senders: 6,
+            burst_ns: 1_000_000,
+        };
+        let mut w = Walker::new(s, vec![0, 2, 3, 5]);
+        let mut last = 0;
+        for _ in 0..1_000 {
+            let (_, _, due) = w.peek().unwrap();
+            assert!(due >= last);
+            last = due;
+            w.advance();
+        }
     }
 }

@@ -95,6 +95,8 @@ impl CpuSample {
         };
         let server = b.total().saturating_sub(a.total());
         samples.cpu_us = Some(us(server));
+        samples.cpu_user_us = Some(us(b.utime.saturating_sub(a.utime)));
+        samples.cpu_kernel_us = Some(us(b.stime.saturating_sub(a.stime)));
         let system = self.system.busy.saturating_sub(first.system.busy);
         samples.other_cpu_us = Some(us(system.saturating_sub(server + loadgen)));
     }

@@ -6,6 +6,9 @@
 //! On WebSocket a connection carries either:
 //! - envelopes: `wire` frames inside binary messages, one frame per
 //!   message, with subprotocol `switchboard.v1.bin` (pairs, fanout, idle);
+//!   or with `switchboard.v1.json` (`--json-frames`), where the server writes
+//!   every frame as JSON text, which is turned back into the frame here
+//!   (this side still sends binary frames, which that endpoint accepts);
 //! - bare bodies: the stamped body itself as a binary or text message, so
 //!   any WebSocket echo server can answer (echo, `--raw` idle).
 //!
@@ -19,10 +22,12 @@ use wire::ws::{
     self, DeflateConfig, Deflater, HandshakeLimits, Inflater, MessageReader, MessageWriter, OpCode,
     ReaderLimits, Role, WsEvent,
 };
-use wire::{Control, Frame, FrameDecoder};
+use wire::{Control, Encoder, Frame, FrameDecoder};
 
 /// The subprotocol under which binary messages carry `wire` frames.
 pub const SUBPROTOCOL: &str = "switchboard.v1.bin";
+/// The subprotocol under which the server writes frames as JSON text.
+pub const SUBPROTOCOL_JSON: &str = "switchboard.v1.json";
 /// The largest `wire` frame payload the client accepts (the server's default).
 pub const MAX_PAYLOAD: u32 = 1 << 20;
 /// Largest WebSocket message: a whole frame of `MAX_PAYLOAD` plus its header.
@@ -46,6 +51,8 @@ pub struct WsSetup {
     /// Offer permessage-deflate.
     pub compression: bool,
     pub payload: Payload,
+    /// Envelopes: ask the server for JSON text instead of binary frames.
+    pub json: bool,
 }
 
 impl WsSetup {
@@ -58,7 +65,7 @@ impl WsSetup {
     pub fn request(&self, out: &mut Vec<u8>, addr: SocketAddr, nonce: [u8; 16]) -> String {
         let key = ws::key_from_bytes(nonce);
         let protocols: &[&str] = match self.payload {
-            Payload::Envelope => &[SUBPROTOCOL],
+            Payload::Envelope => &[self.subprotocol()],
             Payload::Binary | Payload::Text => &[],
         };
         let host = addr.to_string();
@@ -89,8 +96,9 @@ impl WsSetup {
             Ok(None) => return Ok(None),
             Err(e) => bail!("WebSocket upgrade refused: {} {}", e.status, e.reason),
         };
-        if self.payload == Payload::Envelope && hs.protocol.as_deref() != Some(SUBPROTOCOL) {
-            bail!("the server did not accept subprotocol {SUBPROTOCOL}");
+        let protocol = self.subprotocol();
+        if self.payload == Payload::Envelope && hs.protocol.as_deref() != Some(protocol) {
+            bail!("the server did not accept subprotocol {protocol}");
         }
         let level = offer.as_ref().map_or(0, |c| c.level);
         let min_len = offer.as_ref().map_or(0, |c| c.min_compress_len);
@@ -115,6 +123,7 @@ impl WsSetup {
                 // Pongs are control frames, never compressed.
                 control: MessageWriter::new(Role::Client, None).with_mask_seed(!mask_seed),
                 replies: BytesMut::new(),
+                json: self.json.then(|| (Encoder::new(), BytesMut::new())),
             }),
         };
         let outbound = Outbound {
@@ -125,6 +134,14 @@ impl WsSetup {
             }),
         };
         Ok(Some((inbound, outbound)))
+    }
+
+    fn subprotocol(&self) -> &'static str {
+        if self.json {
+            SUBPROTOCOL_JSON
+        } else {
+            SUBPROTOCOL
+        }
     }
 }
 
@@ -152,6 +169,9 @@ struct WsIn {
     control: MessageWriter,
     /// Pongs owed to the peer, for the reader task to write.
     replies: BytesMut,
+    /// `--json-frames`: text messages are JSON frames, turned back into `wire`
+    /// frames with this encoder into this buffer (reused).
+    json: Option<(Encoder, BytesMut)>,
 }
 
 impl Inbound {
@@ -191,6 +211,18 @@ impl Inbound {
                 })
             }
             WsEvent::Binary(p) => f(Incoming::Body(p)),
+            WsEvent::Text(s) if w.payload == Payload::Envelope && w.json.is_some() => {
+                let (enc, frame) = w.json.as_mut().expect("checked");
+                frame.clear();
+                let drained = match wire::json::json_to_frame(s, enc, frame, MAX_PAYLOAD) {
+                    Ok(()) => drain_frames(decoder, frame, &mut f),
+                    Err(e) => Err(anyhow::anyhow!("undecodable JSON frame: {e:?}")),
+                };
+                drained.unwrap_or_else(|e| {
+                    failed = Some(e);
+                    Control::Pause
+                })
+            }
             WsEvent::Text(s) => f(Incoming::Text(s)),
             WsEvent::Ping(p) => {
                 w.control.write_control(&mut w.replies, OpCode::Pong, p);

@@ -159,22 +159,23 @@ fn start(
         spawn_local(receiver::run(conn, shared.clone(), role));
     }
     if let Rate::PerSecond(rate) = args.rate {
-        start_pacer(paced, rate, layout.senders_total, shared);
+        let schedule = Schedule {
+            go_ns: shared.window().go_ns,
+            rate,
+            senders: layout.senders_total,
+            burst_ns: args.burst_ns(),
+        };
+        start_pacer(paced, schedule, shared);
     }
     Ok(held)
 }
 
-fn start_pacer(mut paced: Vec<(u64, Paced)>, rate: u64, senders_total: u64, shared: &Rc<Shared>) {
+fn start_pacer(mut paced: Vec<(u64, Paced)>, schedule: Schedule, shared: &Rc<Shared>) {
     if paced.is_empty() {
         return;
     }
     paced.sort_by_key(|p| p.0);
     let (globals, senders): (Vec<u64>, Vec<Paced>) = paced.into_iter().unzip();
-    let schedule = Schedule {
-        go_ns: shared.window().go_ns,
-        rate,
-        senders: senders_total,
-    };
     let walker = Walker::new(schedule, globals);
     spawn_local(openloop::run(senders, walker, shared.clone()));
 }

@@ -72,6 +72,8 @@ class Peer:
         self.cond = threading.Condition()
         self.events = []
         self.msgs = []
+        # time.monotonic() as each message in `msgs` arrived, in step.
+        self.arrivals = []
         self.c.on_connect = lambda c, u, flags, rc, p: self._event("connack", flags, rc, p)
         self.c.on_subscribe = lambda c, u, mid, rcs, p: self._event("suback", mid, rcs, p)
         self.c.on_publish = lambda c, u, mid, rc, p: self._event("published", mid, rc, p)
@@ -86,6 +88,7 @@ class Peer:
     def _message(self, _c, _u, msg):
         with self.cond:
             self.msgs.append(msg)
+            self.arrivals.append(time.monotonic())
             self.cond.notify_all()
 
     def _wait(self, what, take):
@@ -158,7 +161,15 @@ class Peer:
 
     def recv(self):
         """The next message."""
-        return self._wait("a message", lambda: self.msgs.pop(0) if self.msgs else None)
+        return self.recv_timed()[0]
+
+    def recv_timed(self):
+        """The next message and the time.monotonic() it arrived at."""
+        def take():
+            if not self.msgs:
+                return None
+            return self.msgs.pop(0), self.arrivals.pop(0)
+        return self._wait("a message", take)
 
     def recv_until(self, topic):
         """Messages before the next one on `topic` (which is consumed)."""

@@ -134,6 +134,39 @@ def will_delay(addr):
     c2.disconnect()
 
 
+def will_after_session_expiry(addr):
+    """Sessions with Session Expiry 2 s and Will Delay 5 s end, and publish
+    their wills, no sooner than 2 s after their clients are gone (a broker
+    that counted whole seconds ended them after 1.0 to 2.0 s). Three
+    clients die a third of a second apart, so that one of them is well
+    into a second whatever the phase. Only the lower bound is checked: a
+    loaded machine may be late, never early."""
+    watcher = Peer(addr, "wse-watcher", V5)
+    watcher.connect()
+    assert watcher.subscribe("wse/#", qos=1) == [1]
+    dying = []
+    for i in range(3):
+        d = Peer(addr, "wse-dying-%d" % i, V5)
+        d.will("wse/%d" % i, b"gone", delay_s=5)
+        d.connect(session_expiry_s=2)
+        dying.append(d)
+    gone_at = {}
+    for i, d in enumerate(dying):
+        if i:
+            time.sleep(1 / 3)
+        d.kill()
+        # Read after the socket is closed: the broker cannot have seen the
+        # close earlier than that by more than the microseconds to here.
+        gone_at["wse/%d" % i] = time.monotonic()
+    for _ in dying:
+        m, arrived_at = watcher.recv_timed()
+        assert m.topic in gone_at and m.payload == b"gone", (m.topic, m.payload)
+        after_s = arrived_at - gone_at.pop(m.topic)
+        print("%s: will after %.3f s" % (m.topic, after_s))
+        assert after_s >= 2.0, "will %.3f s after the disconnect, before the 2 s expiry" % after_s
+    watcher.disconnect()
+
+
 def message_expiry_retained(addr):
     """A retained message past its expiry is not sent to a new
     subscriber; one within it is, with its expiry counted down."""
@@ -188,6 +221,7 @@ if __name__ == "__main__":
         "takeover": takeover,
         "assigned_client_id": assigned_client_id,
         "will_delay": will_delay,
+        "will_after_session_expiry": will_after_session_expiry,
         "message_expiry_retained": message_expiry_retained,
         "message_expiry_queued": message_expiry_queued,
     })

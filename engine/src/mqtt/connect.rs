@@ -137,8 +137,8 @@ impl CoreState {
             server_keep_alive = Some(max_ka);
         }
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
-            // §3.1.2.10: 1.5 times the keep-alive, in 64 ms ticks.
-            m.keep_alive_ticks = (u32::from(keep_alive) * 1500).div_ceil(64);
+            // §3.1.2.10: 1.5 times the keep-alive.
+            m.silence_max_ms = u32::from(keep_alive) * 1500;
         }
         let expiry_s = match c.version {
             ProtocolVersion::V5 => match c.properties.get(PropertyId::SESSION_EXPIRY_INTERVAL) {

@@ -223,6 +223,7 @@ impl CoreState {
             }
         }
         self.mqtt.shared_packets.end();
+        self.ws_forms.end();
         self.mqtt.matches = matches;
         metrics::add(
             &self.stats.messages_delivered_total,
@@ -285,6 +286,12 @@ impl CoreState {
                 Some(b) => b.clone(),
                 None => frame.insert(self.deliver_frame(&out.msg)).clone(),
             };
+            if bytes.len() - wire::HEADER_LEN > self.settings.limits.max_payload_len as usize {
+                // A `wire` client accepts no payload over the max its
+                // WELCOME stated (an MQTT packet may be larger).
+                metrics::inc(&self.stats.deliver_too_large_total);
+                return None;
+            }
             (token, self.queue(token, bytes)?)
         } else {
             if !self.may_read(sub as usize, out.msg.topic_str()) {

@@ -120,7 +120,7 @@ impl CoreState {
             metrics::inc(&self.stats.accept_errors_total);
             return None;
         }
-        let mut conn = Conn::new(self.settings.limits.max_payload_len, self.tick());
+        let mut conn = Conn::new(self.settings.limits.max_payload_len, self.conn_clock());
         conn.ws = ws;
         let max = self.mqtt.cfg().max_packet_bytes;
         conn.input = Input::Mqtt(super::MqttConn::new(max));

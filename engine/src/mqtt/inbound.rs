@@ -88,14 +88,14 @@ impl CoreState {
     }
 
     fn on_packet(&mut self, token: Token, packet: Packet<'_>) -> Control {
-        let tick = self.tick();
+        let clock = self.conn_clock();
         let Some(conn) = self.conns.get_mut(token) else {
             return Control::Pause;
         };
         if conn.phase == Phase::Closing {
             return Control::Pause;
         }
-        conn.last_active = tick;
+        conn.last_active = clock;
         let connected = conn.phase == Phase::Open;
         match packet {
             Packet::Connect(c) => self.on_connect(token, &c),
@@ -136,7 +136,7 @@ impl CoreState {
         let Some(conn) = self.conns.get(token) else {
             return;
         };
-        if conn.phase == Phase::Closing {
+        if !conn.phase.takes_input() {
             return;
         }
         let v5 = conn.mqtt_ref().is_some_and(|m| m.version.is_v5());

@@ -2,19 +2,28 @@
 //! will (now, or after its delay), session expiry, and the mesh messages
 //! that carry the broker's work between cores.
 
-use crate::conn::{Conn, Phase};
+use std::sync::Arc;
+
+use crate::conn::Phase;
 use crate::core_state::CoreState;
 use crate::mesh::MeshMsg;
 use crate::metrics;
 use crate::sys::Token;
+use crate::timers;
 
 use super::inbound::reason;
+use super::message::Message;
+use super::MqttConn;
+
+/// A will waiting out its delay: (due at, in `unix_ms`; the session's uid;
+/// the message).
+pub(crate) type DelayedWill = (u64, u64, Arc<Message>);
 
 impl CoreState {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
-    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, conn: &mut Conn) {
-        let Some(key) = conn.mqtt().and_then(|m| m.session).map(|k| k as usize) else {
+    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &super::MqttConn) {
+        let Some(key) = m.session.map(|k| k as usize) else {
             return;
         };
         if self
@@ -35,16 +44,15 @@ impl CoreState {
             return;
         };
         s.set_conn(None);
-        s.ended_at_s = (now / 1000) as u32;
+        s.ended_at_ms = now;
         let (will, expiry, uid) = (s.will.take(), s.expiry_s, s.uid);
         if let Some(w) = will {
             if w.delay_s == 0 || expiry == 0 {
                 self.publish_will(w.msg);
             } else {
-                let delay = u64::from(w.delay_s.min(expiry));
-                self.mqtt
-                    .delayed_wills
-                    .push((now + delay * 1000, uid, w.msg));
+                // The session's end publishes it anyway (`end_session`).
+                let delay_ms = u64::from(w.delay_s.min(expiry)) * 1000;
+                self.mqtt.delayed_wills.push((now + delay_ms, uid, w.msg));
             }
         }
         if expiry == 0 {
@@ -83,20 +91,12 @@ impl CoreState {
     }
 
     /// Timers, from the reactor's sweep: delayed wills that are due and
-    /// sessions that expired.
+    /// sessions that expired, at the tick's `unix_ms`.
     pub fn mqtt_sweep(&mut self) {
         let now = self.unix_ms;
         self.expire_forwards();
         self.mqtt.handoff.expire(self.now_ms);
-        let mut due = Vec::new();
-        self.mqtt.delayed_wills.retain(|w| {
-            let is_due = w.0 <= now;
-            if is_due {
-                due.push(w.2.clone());
-            }
-            !is_due
-        });
-        for msg in due {
+        for msg in take_due_wills(&mut self.mqtt.delayed_wills, now) {
             self.publish_will(msg);
         }
         let expired: Vec<usize> = self
@@ -104,10 +104,10 @@ impl CoreState {
             .away
             .iter()
             .filter(|&&(key, uid)| {
-                self.mqtt.sessions.get(key).is_some_and(|s| {
-                    let ends = u64::from(s.ended_at_s) + u64::from(s.expiry_s);
-                    s.uid == uid && s.conn().is_none() && now / 1000 >= ends
-                })
+                self.mqtt
+                    .sessions
+                    .get(key)
+                    .is_some_and(|s| s.uid == uid && s.expired(now))
             })
             .map(|&(key, _)| key)
             .collect();
@@ -117,29 +117,27 @@ impl CoreState {
         }
     }
 
-    /// Keep-alive and CONNECT timeouts of one MQTT connection (`age` in
-    /// ticks since its last packet). Returns false for other connections,
-    /// which the generic idle timeout then covers.
-    pub fn mqtt_sweep_conn(&mut self, token: Token, age: u32) -> bool {
+    /// Keep-alive and CONNECT timeouts of one MQTT connection, last active
+    /// at `since` (connection clock) and swept at `now`. Returns false for
+    /// other connections, which the generic idle timeout then covers.
+    pub fn mqtt_sweep_conn(&mut self, token: Token, since: u32, now: u32) -> bool {
         let Some(conn) = self.conns.get(token) else {
             return false;
         };
         let Some(m) = conn.mqtt_ref() else {
             return false;
         };
-        match conn.phase {
-            Phase::ExpectHello if !m.awaiting_session => {
-                let limit = (self.mqtt.cfg().connect_timeout_ms >> 6) as u32;
-                if age > limit {
-                    metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
-                    self.mqtt_close(token, Some(1001), "no CONNECT in time");
-                }
+        let connect_timeout_ms = self.mqtt.cfg().connect_timeout_ms;
+        match mqtt_timer(conn.phase, m, since, now, connect_timeout_ms) {
+            MqttTimer::ConnectTimeout => {
+                metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
+                self.mqtt_close(token, Some(1001), "no CONNECT in time");
             }
-            Phase::Open if m.keep_alive_ticks > 0 && age > m.keep_alive_ticks => {
+            MqttTimer::KeepAliveTimeout => {
                 metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
                 self.mqtt_disconnect(token, reason::KEEP_ALIVE_TIMEOUT, "keep-alive timeout");
             }
-            _ => {}
+            MqttTimer::Idle => {}
         }
         true
     }
@@ -181,3 +179,58 @@ impl CoreState {
         }
     }
 }
+
+/// What an MQTT connection's timers ask for.
+#[derive(Debug, PartialEq, Eq)]
+enum MqttTimer {
+    /// Nothing yet.
+    Idle,
+    /// No CONNECT within `connect_timeout_ms` of the accept.
+    ConnectTimeout,
+    /// Silent for longer than 1.5 times its keep-alive.
+    KeepAliveTimeout,
+}
+
+/// The timer decision for an MQTT connection in `phase`, last active at
+/// `since` (connection clock), at `now`. A connection whose CONNECT waits
+/// for its session from another core has had its CONNECT: no timeout.
+fn mqtt_timer(
+    phase: Phase,
+    m: &MqttConn,
+    since: u32,
+    now: u32,
+    connect_timeout_ms: u64,
+) -> MqttTimer {
+    match phase {
+        Phase::ExpectHello
+            if !m.awaiting_session && timers::conn_passed(since, now, connect_timeout_ms) =>
+        {
+            MqttTimer::ConnectTimeout
+        }
+        Phase::Open
+            if m.silence_max_ms > 0
+                && timers::conn_passed(since, now, u64::from(m.silence_max_ms)) =>
+        {
+            MqttTimer::KeepAliveTimeout
+        }
+        _ => MqttTimer::Idle,
+    }
+}
+
+/// Takes the wills whose delay is over at `now` (`unix_ms`) out of
+/// `delayed`.
+fn take_due_wills(delayed: &mut Vec<DelayedWill>, now: u64) -> Vec<Arc<Message>> {
+    let mut due = Vec::new();
+    delayed.retain(|w| {
+        let is_due = timers::due(w.0, now);
+        if is_due {
+            due.push(w.2.clone());
+        }
+        !is_due
+    });
+    due
+}
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

@@ -115,17 +115,20 @@ impl Message {
         unsafe { std::str::from_utf8_unchecked(b) }
     }
 
-    /// Whether it expired by `unix_ms`.
+    /// Whether it expired by `unix_ms`: its interval is over only past
+    /// its last millisecond (see [`crate::timers`]).
     pub fn expired(&self, unix_ms: u64) -> bool {
-        self.meta.expires_at != 0 && unix_ms >= self.meta.expires_at
+        self.meta.expires_at != 0 && crate::timers::due(self.meta.expires_at, unix_ms)
     }
 
     /// The Message Expiry Interval left at `unix_ms`, in whole seconds
-    /// rounded up, for forwarding (MQTT 5 §3.3.2.3.3).
+    /// rounded up (so that the receiver never drops it early), for
+    /// forwarding (MQTT 5 §3.3.2.3.3); at least 1 while not expired, as
+    /// 0 would tell the receiver it already has.
     pub fn expiry_left_s(&self, unix_ms: u64) -> Option<u32> {
         (self.meta.expires_at != 0).then(|| {
             let left = self.meta.expires_at.saturating_sub(unix_ms);
-            left.div_ceil(1000).min(u64::from(u32::MAX)) as u32
+            left.div_ceil(1000).clamp(1, u64::from(u32::MAX)) as u32
         })
     }
 }
@@ -185,8 +188,11 @@ mod tests {
         let m = test_message(1, 10_500);
         assert_eq!(m.expiry_left_s(0), Some(11));
         assert_eq!(m.expiry_left_s(10_000), Some(1));
+        assert_eq!(m.expiry_left_s(10_499), Some(1));
+        assert_eq!(m.expiry_left_s(10_500), Some(1));
         assert!(!m.expired(10_499));
-        assert!(m.expired(10_500));
+        assert!(!m.expired(10_500));
+        assert!(m.expired(10_501));
         let never = test_message(1, 0);
         assert_eq!(never.expiry_left_s(5), None);
         assert!(!never.expired(u64::MAX));

@@ -45,7 +45,6 @@ use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
 use crate::config::MqttConfig;
 use auth::{Acl, Authenticator};
 use directory::SessionDirectory;
-use message::Message;
 use retained::RetainedStore;
 use session::SubOptions;
 use topic_index::{SubscriberId, TopicIndex};
@@ -96,8 +95,9 @@ pub struct MqttConn {
     /// CONNECT is handled but the session is on its way from another
     /// core; reads are paused until it arrives.
     pub awaiting_session: bool,
-    /// Keep-alive in reactor ticks (64 ms); 0 for none.
-    pub keep_alive_ticks: u32,
+    /// How long the client may stay silent: 1.5 times its keep-alive, in
+    /// ms (at most 98,302,500); 0 for no limit.
+    pub silence_max_ms: u32,
     /// Topic aliases the client set (MQTT 5), by alias - 1; allocated
     /// when the client first sets one.
     pub aliases_in: Option<Box<[Option<Bytes>]>>,
@@ -117,7 +117,7 @@ impl MqttConn {
             session: None,
             version: ProtocolVersion::V311,
             awaiting_session: false,
-            keep_alive_ticks: 0,
+            silence_max_ms: 0,
             aliases_in: None,
             max_packet_out: 0,
             aliases_out: None,
@@ -140,7 +140,7 @@ pub struct Broker {
     /// checked for expiry by the sweep.
     pub(crate) away: Vec<(usize, u64)>,
     /// Wills waiting for their delay: (unix ms due, session uid, will).
-    pub(crate) delayed_wills: Vec<(u64, u64, Arc<Message>)>,
+    pub(crate) delayed_wills: Vec<lifecycle::DelayedWill>,
     /// Client ids whose session a CONNECT here is fetching from another
     /// core, and that connection.
     pub(crate) fetching: HashMap<Arc<str>, crate::sys::Token>,

@@ -99,8 +99,9 @@ pub struct Session {
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
     pub expiry_s: u32,
-    /// Unix seconds when the connection ended (expiry counts from it).
-    pub ended_at_s: u32,
+    /// The core's clock (`CoreState::unix_ms`) when the connection ended;
+    /// expiry counts from it, in milliseconds.
+    pub ended_at_ms: u64,
     /// Subscriptions as the client wrote them (`$share/..` included);
     /// boxed so that a session without any pays one pointer.
     #[allow(clippy::box_collection)]
@@ -144,7 +145,7 @@ impl Session {
             version,
             conn: None,
             expiry_s: 0,
-            ended_at_s: 0,
+            ended_at_ms: 0,
             subs: None,
             flows: None,
             username: None,
@@ -152,6 +153,15 @@ impl Session {
             will: None,
             next_packet_id: 1,
         }
+    }
+
+    /// Whether the session, away since `ended_at_ms`, has outlived its
+    /// Session Expiry Interval at `now_ms` (never while connected, never
+    /// for `u32::MAX`).
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.conn.is_none()
+            && self.expiry_s != u32::MAX
+            && crate::timers::passed(self.ended_at_ms, now_ms, u64::from(self.expiry_s) * 1000)
     }
 
     /// The flows, if any message is in flight or queued.

@@ -29,7 +29,7 @@ use crate::reactor::{Reactor, Tick};
 use crate::shard::{core_settings, ListenerKind};
 use crate::sys::sim::net::SimNet;
 use crate::sys::sim::{Faults, SimBackend, SimListener};
-use crate::sys::{Backend, BackendConfig, Waker};
+use crate::sys::{Backend, BackendConfig, Epoch, Waker};
 
 pub use client::WireClient;
 
@@ -72,6 +72,11 @@ impl World {
         let stop = Arc::new(AtomicBool::new(false));
         let draining = Arc::new(AtomicUsize::new(cores));
         let stats: Vec<Arc<CoreStats>> = (0..cores).map(|_| Arc::default()).collect();
+        // A fixed date: ids and expiry times replay with the seed.
+        let epoch = Epoch {
+            mono_ns: net.now_ns(),
+            unix_ms: 1_780_000_000_000,
+        };
         let reactors = ports
             .into_iter()
             .enumerate()
@@ -88,7 +93,7 @@ impl World {
                 }
                 let settings = core_settings(cfg, core, &broker);
                 let state = CoreState::new(settings, port, ids.clone(), stats[core].clone());
-                let mut r = Reactor::new(state, backend, stop.clone(), draining.clone());
+                let mut r = Reactor::new(state, backend, epoch, stop.clone(), draining.clone());
                 r.set_listener_kinds(kinds);
                 r
             })

@@ -266,6 +266,11 @@ pub trait Backend: Sized {
     /// socket over. Only with no send in flight.
     fn detach(&mut self, token: Token);
 
+    /// Shuts the connection's write side (the peer reads EOF after every
+    /// byte sent so far) and keeps reading: `Recv` goes on until
+    /// `RecvClosed`. Called with no send in flight, and no `send` after.
+    fn shutdown_write(&mut self, token: Token);
+
     /// Shuts the connection down and closes its socket. Completions for the
     /// token may still arrive afterwards (see the contract).
     fn close(&mut self, token: Token);
@@ -294,13 +299,30 @@ pub trait Backend: Sized {
     fn now_ns(&self) -> u64 {
         monotonic_ns()
     }
+}
 
-    /// The wall clock, in Unix milliseconds (message ids); read once at
-    /// start, then followed through [`Backend::now_ns`].
-    fn unix_ms(&self) -> u64 {
-        std::time::SystemTime::now()
+/// Where an engine's clocks start: one reading of the backends' monotonic
+/// clock and of the wall clock, taken once for every core, so that their
+/// millisecond clocks agree (a time one core records is compared on
+/// another, e.g. a message's expiry).
+#[derive(Clone, Copy, Debug)]
+pub struct Epoch {
+    /// The monotonic clock ([`Backend::now_ns`]) at the epoch.
+    pub mono_ns: u64,
+    /// Unix milliseconds at the epoch (message ids).
+    pub unix_ms: u64,
+}
+
+impl Epoch {
+    /// Now, by the kernel's clocks (the io_uring and epoll backends').
+    pub fn kernel() -> Epoch {
+        let unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
+            .map_or(0, |d| d.as_millis() as u64);
+        Epoch {
+            mono_ns: monotonic_ns(),
+            unix_ms,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ impl CoreState {
     /// Bytes on a WebSocket connection; `data` may be empty to re-read what
     /// was stashed while paused.
     pub(crate) fn on_ws_bytes(&mut self, token: Token, data: &[u8]) {
-        let tick = self.tick();
+        let clock = self.conn_clock();
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -37,7 +37,7 @@ impl CoreState {
             // MQTT's keep-alive counts MQTT packets (the broker stamps
             // them), not WebSocket pings and pongs.
             if open.endpoint != Endpoint::Mqtt {
-                conn.last_active = tick;
+                conn.last_active = clock;
             }
             open.ping_sent = false;
         }

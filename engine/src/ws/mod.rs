@@ -3,7 +3,8 @@
 //! A WebSocket connection is an ordinary [`Conn`](crate::conn::Conn) with a
 //! [`WsConn`] beside it: first the HTTP upgrade ([`upgrade`]), then
 //! messages ([`inbound`]); every frame the core queues to it is wrapped on
-//! the way out ([`outbound`]). All parsing happens in `wire::ws` and
+//! the way out ([`outbound`]), once per output form for all receivers of
+//! a fan-out ([`forms`]). All parsing happens in `wire::ws` and
 //! `wire::json`; these modules only decide what a message means here.
 //!
 //! Endpoints, chosen by the request path:
@@ -16,9 +17,14 @@
 //! - the MQTT endpoint (`websocket.mqtt_path`, subprotocol `mqtt`): binary
 //!   messages carry an MQTT byte stream for the broker ([`crate::mqtt`]).
 
+mod forms;
+#[cfg(test)]
+mod forms_tests;
 mod inbound;
 mod outbound;
 mod upgrade;
+
+pub(crate) use forms::SharedForms;
 
 use wire::ws::{MessageReader, MessageWriter};
 

@@ -5,6 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use wire::ws::{self, OpCode};
 
+use super::forms::FormKey;
 use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
 use crate::conn::Conn;
 use crate::core_state::{reserve, CoreState};
@@ -13,6 +14,8 @@ use crate::sys::Token;
 
 impl CoreState {
     /// Queues a `wire` frame to an upgraded connection as one message.
+    /// Receivers of one fan-out whose writers share an output form share
+    /// its bytes ([`super::forms`]).
     pub(crate) fn queue_ws_frame(&mut self, token: Token, frame: Bytes) -> Option<bool> {
         let conn = self.conns.get_mut(token)?;
         let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
@@ -21,42 +24,35 @@ impl CoreState {
         if open.close_sent {
             return Some(false);
         }
-        let form = match open.endpoint {
+        let out = match open.endpoint {
             Endpoint::Envelope { out } => out,
             Endpoint::Echo | Endpoint::Mqtt => OutForm::Binary,
         };
-        let arena = reserve(&mut self.arena);
-        match form {
-            OutForm::Json => {
-                self.json_text.clear();
-                // The core only queues frames it encoded itself.
-                wire::json::frame_to_json(&frame, &mut self.json_text).ok()?;
-                open.writer
-                    .write_message(arena, OpCode::Text, &self.json_text);
-                let message = arena.split().freeze();
-                self.queue_raw(token, message)
+        // Plain binary messages are a header, then the frame's own bytes.
+        let plain_binary = out == OutForm::Binary && !open.writer.compresses();
+        let key = open
+            .writer
+            .output_key()
+            .map(|writer| FormKey { out, writer });
+        let message = match key.and_then(|k| self.ws_forms.get(&frame, k)) {
+            Some(shared) => {
+                metrics::inc(&self.stats.ws_messages_shared_total);
+                shared
             }
-            OutForm::Binary if open.writer.compresses() => {
-                open.writer.write_message(arena, OpCode::Binary, &frame);
-                let message = arena.split().freeze();
-                self.queue_raw(token, message)
+            None => {
+                let message =
+                    encode_message(open, out, &frame, &mut self.arena, &mut self.json_text)?;
+                if let Some(k) = key {
+                    self.ws_forms.put(&frame, k, &message);
+                }
+                message
             }
-            OutForm::Binary => {
-                let mut h = [0u8; ws::MAX_HEADER_LEN];
-                let n = ws::encode_header(
-                    &mut h,
-                    true,
-                    false,
-                    OpCode::Binary,
-                    frame.len() as u64,
-                    None,
-                );
-                arena.put_slice(&h[..n]);
-                let header = arena.split().freeze();
-                self.queue_raw(token, header);
-                self.queue_raw(token, frame)
-            }
+        };
+        if plain_binary {
+            self.queue_raw(token, message);
+            return self.queue_raw(token, frame);
         }
+        self.queue_raw(token, message)
     }
 
     /// Queues one message or control frame written by the connection's
@@ -116,31 +112,138 @@ impl CoreState {
     }
 
     /// Sweep: a silent upgraded connection gets one ping per silence;
-    /// a handshake past its deadline gets 408. Returns true if handled.
-    pub(crate) fn ws_sweep(&mut self, token: Token, age_ticks: u32) -> bool {
+    /// a handshake past its deadline gets 408. `since` and `now` are
+    /// connection clock readings. Returns true if handled.
+    pub(crate) fn ws_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
         let cfg = &self.settings.websocket;
-        let handshake_ticks = (cfg.handshake_timeout_ms >> 6) as u32;
-        let ping_ticks = (cfg.ping_interval_ms >> 6) as u32;
+        let intervals_ms = (cfg.handshake_timeout_ms, cfg.ping_interval_ms);
         let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
             return false;
         };
-        match ws {
-            WsConn::Handshake(_) => {
-                if age_ticks > handshake_ticks {
-                    self.ws_handshake_timeout(token);
-                }
-                true
-            }
-            // MQTT clients keep themselves alive with PINGREQ.
-            WsConn::Open(open) if open.endpoint == Endpoint::Mqtt => false,
-            WsConn::Open(open) => {
-                if age_ticks > ping_ticks && !open.ping_sent && !open.close_sent {
+        let timer = ws_timer(ws, since, now, intervals_ms);
+        // The generic idle timeout covers upgraded connections (MQTT ones
+        // have their keep-alive instead).
+        let handled = matches!(ws, WsConn::Handshake(_));
+        match timer {
+            WsTimer::HandshakeTimeout => self.ws_handshake_timeout(token),
+            WsTimer::Ping => {
+                if let WsConn::Open(open) = ws {
                     open.ping_sent = true;
-                    metrics::inc(&self.stats.ws_pings_sent_total);
-                    self.ws_write(token, OpCode::Ping, b"");
                 }
-                false
+                metrics::inc(&self.stats.ws_pings_sent_total);
+                self.ws_write(token, OpCode::Ping, b"");
             }
+            WsTimer::Idle => {}
+        }
+        handled
+    }
+}
+
+/// What a WebSocket connection's timers ask for.
+#[derive(Debug, PartialEq, Eq)]
+enum WsTimer {
+    /// Nothing yet.
+    Idle,
+    /// The upgrade request did not complete in time.
+    HandshakeTimeout,
+    /// Silent for the ping interval: one ping per silence.
+    Ping,
+}
+
+/// The timer decision for a WebSocket connection last active at `since`
+/// (connection clock), at `now`; `intervals_ms` is (handshake timeout,
+/// ping interval).
+fn ws_timer(ws: &WsConn, since: u32, now: u32, intervals_ms: (u64, u64)) -> WsTimer {
+    let (handshake_ms, ping_ms) = intervals_ms;
+    match ws {
+        WsConn::Handshake(_) if crate::timers::conn_passed(since, now, handshake_ms) => {
+            WsTimer::HandshakeTimeout
+        }
+        // MQTT clients keep themselves alive with PINGREQ.
+        WsConn::Open(open) if open.endpoint == Endpoint::Mqtt => WsTimer::Idle,
+        WsConn::Open(open)
+            if !open.ping_sent
+                && !open.close_sent
+                && crate::timers::conn_passed(since, now, ping_ms) =>
+        {
+            WsTimer::Ping
+        }
+        _ => WsTimer::Idle,
+    }
+}
+
+/// Writes `frame` in form `out` with the connection's writer: the whole
+/// message, except for plain binary only its header (the frame's bytes
+/// follow unchanged). `None` if the frame has no JSON form, which cannot
+/// happen: the core only queues frames it encoded itself.
+fn encode_message(
+    open: &mut OpenWs,
+    out: OutForm,
+    frame: &[u8],
+    arena: &mut BytesMut,
+    json_text: &mut Vec<u8>,
+) -> Option<Bytes> {
+    let arena = reserve(arena);
+    match out {
+        OutForm::Json => {
+            json_text.clear();
+            wire::json::frame_to_json(frame, json_text).ok()?;
+            open.writer.write_message(arena, OpCode::Text, json_text);
+        }
+        OutForm::Binary if open.writer.compresses() => {
+            open.writer.write_message(arena, OpCode::Binary, frame);
+        }
+        OutForm::Binary => {
+            let mut h = [0u8; ws::MAX_HEADER_LEN];
+            let n = ws::encode_header(
+                &mut h,
+                true,
+                false,
+                OpCode::Binary,
+                frame.len() as u64,
+                None,
+            );
+            arena.put_slice(&h[..n]);
+        }
+    }
+    Some(arena.split().freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_timeout_and_ping_wait_out_their_interval() {
+        let intervals = (5_000, 30_000);
+        let open = |endpoint| {
+            WsConn::Open(OpenWs {
+                endpoint,
+                reader: None,
+                writer: wire::ws::MessageWriter::new(wire::ws::Role::Server, None),
+                close_sent: false,
+                ping_sent: false,
+            })
+        };
+        let handshake = WsConn::Handshake(Vec::new());
+        let echo = open(Endpoint::Echo);
+        let mqtt = open(Endpoint::Mqtt);
+        for since_ms in [0_u64, 63, 64, 4_294_967_000] {
+            let since = crate::timers::conn_clock(since_ms);
+            let at = |ms: u64| crate::timers::conn_clock(since_ms + ms);
+            assert_eq!(
+                ws_timer(&handshake, since, at(4_999), intervals),
+                WsTimer::Idle
+            );
+            assert_eq!(
+                ws_timer(&handshake, since, at(5_000), intervals),
+                WsTimer::Idle
+            );
+            let late = ws_timer(&handshake, since, at(5_001), intervals);
+            assert_eq!(late, WsTimer::HandshakeTimeout);
+            assert_eq!(ws_timer(&echo, since, at(30_000), intervals), WsTimer::Idle);
+            assert_eq!(ws_timer(&echo, since, at(30_001), intervals), WsTimer::Ping);
+            assert_eq!(ws_timer(&mqtt, since, at(90_000), intervals), WsTimer::Idle);
         }
     }
 }

@@ -141,12 +141,12 @@ impl CoreState {
             close_sent: false,
             ping_sent: false,
         };
-        let tick = self.tick();
+        let clock = self.conn_clock();
         let Some(conn) = self.conns.get_mut(token) else {
             return Ok(());
         };
         conn.ws = Some(Box::new(WsConn::Open(open)));
-        conn.last_active = tick;
+        conn.last_active = clock;
         if endpoint == Endpoint::Echo {
             conn.phase = Phase::Open;
         }

@@ -206,6 +206,7 @@ fn start_publishers(
         go_ns: shared.window().go_ns,
         rate,
         senders: layout.publishers_total,
+        burst_ns: args.burst_ns(),
     };
     spawn_local(pacer::run(
         senders,

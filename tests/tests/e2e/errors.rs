@@ -1,7 +1,9 @@
 //! Peers that break the protocol get a numbered ERROR, a CLOSE with the
 //! same code, and a closed socket; each case is counted in /metrics.
 
-use e2e::{frames, Backend, Server, WireClient, TIMEOUT};
+use std::time::{Duration, Instant};
+
+use e2e::{frames, wait_for, Backend, Server, WireClient, TIMEOUT};
 use wire::{ErrorCode, Flags, FrameHeader, FrameType, HEADER_LEN};
 
 both_backends!(
@@ -13,6 +15,7 @@ both_backends!(
     wrong_version_is_refused,
     empty_user_id_is_unauthorized,
     silent_connections_time_out,
+    a_client_still_writing_reads_error_and_close,
 );
 
 /// Reads to EOF and checks the server said exactly ERROR `code` then CLOSE
@@ -113,7 +116,7 @@ fn second_hello_is_unexpected(backend: Backend) {
 
 fn server_only_frame_from_client_is_unexpected(backend: Backend) {
     let server = Server::start(backend, &[]);
-    for t in [FrameType::Deliver, FrameType::Welcome] {
+    for t in [FrameType::Deliver, FrameType::Welcome, FrameType::Ack] {
         let mut c = WireClient::connect(server.wire_addr());
         c.hello("impostor");
         // The payload is never looked at: the type alone is wrong.
@@ -157,4 +160,45 @@ fn silent_connections_time_out(backend: Backend) {
     expect_error_then_close(&mut mute, ErrorCode::IdleTimeout);
     expect_error_then_close(&mut idle, ErrorCode::IdleTimeout);
     assert_eq!(server.metric("switchboard_timeouts_total"), 2.0);
+}
+
+/// A client that keeps writing after a fatal error still reads ERROR and
+/// CLOSE: the server shuts its write side and reads and discards what
+/// follows (the lingering close) instead of closing under the client's
+/// writes, which would turn them into a reset (broken pipe).
+fn a_client_still_writing_reads_error_and_close(backend: Backend) {
+    let server = Server::start(backend, &["--max-payload-len", "1024"]);
+    // Garbage, then well-formed PINGs the server no longer reads.
+    let mut c = WireClient::connect(server.wire_addr());
+    c.hello("writer");
+    c.write_raw(&[0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]).unwrap();
+    keep_writing(&mut c, &frames::ping(b"still here", 7));
+    expect_error_then_close(&mut c, ErrorCode::BadFrame);
+    drop(c);
+    // An oversized frame, then its payload.
+    let mut c = WireClient::connect(server.wire_addr());
+    c.hello("big-writer");
+    c.write_raw(&header_bytes(FrameHeader::new(FrameType::Send, 1 << 20)))
+        .unwrap();
+    keep_writing(&mut c, &[0x5a; 1024]);
+    expect_error_then_close(&mut c, ErrorCode::TooLarge);
+    drop(c);
+    assert_eq!(server.metric("switchboard_connections_lingered_total"), 2.0);
+    // Both closed their side after reading: the linger is over.
+    wait_for("no connection lingering", TIMEOUT, || {
+        server.metric("switchboard_connections_lingering") == 0.0
+    });
+    assert_eq!(server.metric("switchboard_connections_open"), 0.0);
+}
+
+/// Writes `bytes` every millisecond for 200 ms; every write must succeed.
+fn keep_writing(c: &mut WireClient, bytes: &[u8]) {
+    let end = Instant::now() + Duration::from_millis(200);
+    let mut i = 0;
+    while Instant::now() < end {
+        c.write_raw(bytes)
+            .unwrap_or_else(|e| panic!("write {i} after the fatal frame: {e}"));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

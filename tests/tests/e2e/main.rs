@@ -66,6 +66,7 @@ mod order;
 mod routing;
 mod scale;
 mod split;
+mod wire_rules;
 mod ws_bad_input;
 mod ws_browser;
 mod ws_python;

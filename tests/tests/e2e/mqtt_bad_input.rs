@@ -8,6 +8,8 @@
 //! answers otherwise than the specification asks, the expectation says
 //! so ([`MqttBroker::expect`]).
 
+use std::time::{Duration, Instant};
+
 use e2e::mqtt::raw::{encode, kind, prop, RawMqtt, V311, V5};
 use e2e::mqtt::MqttBroker;
 use e2e::Backend;
@@ -21,6 +23,7 @@ both_backends!(
     oversized_packet_is_refused,
     qos_3_is_malformed,
     receive_maximum_exceeded_disconnects_0x93,
+    a_client_still_writing_pubrels_reads_disconnect_0x93,
 );
 
 /// Every server here: limits small enough that exceeding them is cheap.
@@ -243,4 +246,52 @@ fn receive_maximum_exceeded_disconnects_0x93(backend: Backend) {
     s.broker
         .expect_error_counted(&before, RECEIVE_MAXIMUM_EXCEEDED);
     s.bystander_still_receives();
+}
+
+/// The race the lingering close is for: a client that published past
+/// Receive Maximum and keeps answering PUBRECs with PUBRELs is still
+/// writing when the DISCONNECT 0x93 is sent. Without the linger, the
+/// server's close turns its next writes into a reset (broken pipe) before
+/// it reads why; with it, every write goes through and the DISCONNECT is
+/// there to read.
+fn a_client_still_writing_pubrels_reads_disconnect_0x93(backend: Backend) {
+    let s = Setup::start(backend);
+    if s.broker.is_reference() {
+        // mosquitto 2.0.11 keeps this connection (see the test above).
+        return;
+    }
+    let mut c = RawMqtt::tcp(s.broker.addr(), V5);
+    c.write(&encode::connect(V5, "still-writing", &[]))
+        .expect("writing CONNECT");
+    assert_eq!(c.expect_connack().code, 0);
+    let mut burst = Vec::new();
+    for id in 1..=RECEIVE_MAXIMUM + 1 {
+        burst.extend(encode::publish(V5, b"rm/t", 2, Some(id), &[], b"x"));
+    }
+    c.write(&burst).expect("writing the PUBLISHes");
+    // PUBRELs for the PUBRECs, over and over, without reading: the
+    // DISCONNECT arrives while they are being written.
+    let pubrel = |id: u16| encode::packet(0x62, &[(id >> 8) as u8, id as u8, 0]);
+    keep_writing(&mut c, 200, |i| pubrel(i as u16 % RECEIVE_MAXIMUM + 1));
+    let packets = c.read_until_closed();
+    let kinds: Vec<u8> = packets.iter().map(|p| p.kind).collect();
+    let mut want = vec![kind::PUBREC; usize::from(RECEIVE_MAXIMUM)];
+    want.push(kind::DISCONNECT);
+    assert_eq!(kinds, want, "{packets:?}");
+    assert_eq!(packets[packets.len() - 1].disconnect_reason(), 0x93);
+    let server = s.broker.server().expect("not the reference");
+    assert!(server.metric("switchboard_connections_lingered_total") >= 1.0);
+}
+
+/// Writes `frame(i)` for i = 0, 1, ... every millisecond for `ms`
+/// milliseconds; every write must succeed (a reset fails the test).
+fn keep_writing(c: &mut RawMqtt, ms: u64, frame: impl Fn(u64) -> Vec<u8>) {
+    let end = Instant::now() + Duration::from_millis(ms);
+    let mut i = 0;
+    while Instant::now() < end {
+        c.write(&frame(i))
+            .unwrap_or_else(|e| panic!("write {i} after the DISCONNECT: {e}"));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

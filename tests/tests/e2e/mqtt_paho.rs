@@ -1,6 +1,6 @@
 //! paho-mqtt 2.x (Python) against the broker: the scenarios in
 //! `tests/py/mqtt_session.py` (persistent sessions, takeover, assigned
-//! client ids, will delay, message expiry) and `tests/py/mqtt_delivery.py`
+//! client ids, will delay, session expiry never early, message expiry) and `tests/py/mqtt_delivery.py`
 //! (shared subscriptions, topic aliases, overlapping subscriptions,
 //! no-local, retain-as-published, retain handling). Each scenario exits 0
 //! with a last line "OK" only if every check in it held.
@@ -18,6 +18,7 @@ both_backends!(
     same_client_id_takes_over_with_0x8e,
     empty_client_id_gets_an_assigned_one,
     will_delay_ends_with_the_session,
+    will_waits_out_the_session_expiry,
     expired_retained_message_is_not_sent,
     expired_queued_message_is_not_sent,
     shared_subscription_splits_messages,
@@ -54,6 +55,10 @@ fn empty_client_id_gets_an_assigned_one(backend: Backend) {
 
 fn will_delay_ends_with_the_session(backend: Backend) {
     scenario(backend, "mqtt_session.py", "will_delay", &[]);
+}
+
+fn will_waits_out_the_session_expiry(backend: Backend) {
+    scenario(backend, "mqtt_session.py", "will_after_session_expiry", &[]);
 }
 
 fn expired_retained_message_is_not_sent(backend: Backend) {

@@ -26,6 +26,7 @@ both_backends!(
     two_gib_length_closes_1009,
     invalid_utf8_closes_1007,
     slowloris_upgrade_is_408,
+    a_client_still_writing_reads_the_close_frame,
 );
 
 const FAILURES: &str = "switchboard_ws_handshake_failures_total";
@@ -268,4 +269,25 @@ fn slowloris_upgrade_is_408(backend: Backend) {
     s.expect_metric(FAILURES, failures + 1.0);
     s.expect_metric("switchboard_timeouts_total", timeouts + 1.0);
     s.bystander_still_echoes();
+}
+
+/// A client still sending the 2 GiB message it announced when it is
+/// refused reads the close frame: the server reads and discards what
+/// follows (the lingering close) instead of resetting the connection
+/// under the client's writes.
+fn a_client_still_writing_reads_the_close_frame(backend: Backend) {
+    let mut s = Setup::start(backend, &[]);
+    s.violation("switchboard_ws_oversized_total", 1009, |c| {
+        c.send_header_only(OpCode::Binary, 2 << 30)
+            .expect("writing a 2 GiB frame header");
+        let chunk = [0x5a; 1024];
+        let end = Instant::now() + Duration::from_millis(200);
+        let mut i = 0;
+        while Instant::now() < end {
+            c.write(&chunk)
+                .unwrap_or_else(|e| panic!("write {i} after the refusal: {e}"));
+            i += 1;
+            thread::sleep(Duration::from_millis(1));
+        }
+    });
 }

@@ -21,6 +21,7 @@ both_backends!(
     compressed_both_ways,
     deflate_off_is_not_negotiated,
     websocket_to_wire_and_back,
+    one_publish_reaches_every_output_form,
 );
 
 fn script(name: &str) -> Command {
@@ -163,6 +164,50 @@ fn websocket_to_wire_and_back(backend: Backend) {
     assert!(
         delivers[1].contains(r#""to": {"user": "py-user"}"#),
         "{text}"
+    );
+}
+
+/// One publish to a topic with receivers of every output form (JSON or
+/// binary; plain, compressed without context takeover at two window sizes,
+/// compressed with it): each gets the right message, and on one core the
+/// second receiver of each form that can share reuses the first one's
+/// encoding.
+fn one_publish_reaches_every_output_form(backend: Backend) {
+    // Context takeover only for clients that do not ask for its absence.
+    let config = e2e::ws::temp_file(
+        "fanout-forms.toml",
+        "[websocket.deflate]\nserver_no_context_takeover = false\n",
+    );
+    let config = config.to_str().expect("UTF-8 path");
+    let server = Server::start(backend, &["--threads", "1", "--config", config]);
+    let stdout = run_ok(script("fanout_forms.py").arg(ws_url(&server, "/")));
+    let bodies: Vec<Vec<u8>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("BODY "))
+        .map(|l| unhex(l.split_once(' ').expect("BODY n hex").1))
+        .collect();
+    assert_eq!(bodies.len(), 4, "{stdout}");
+    let mut binary = 0;
+    for line in stdout.lines().filter_map(|l| l.strip_prefix("RECV ")) {
+        let mut parts = line.split(' ');
+        let (name, n, msg) = (parts.next(), parts.next(), parts.next());
+        let (Some(name), Some(n), Some(msg)) = (name, n, msg) else {
+            panic!("bad line {line:?}");
+        };
+        let n: usize = n.parse().expect("message number");
+        let d = one_frame(&unhex(msg)).deliver();
+        assert_eq!(d.sender, "py-publisher", "{name}");
+        assert_eq!(d.body, bodies[n], "{name} message {n}");
+        binary += 1;
+    }
+    // 3 binary forms, 2 receivers each, 4 messages.
+    assert_eq!(binary, 3 * 2 * 4, "{stdout}");
+    // Shareable forms: JSON plain, JSON at 15 and 10 bits, binary plain,
+    // binary at 15 bits; the second receiver of each shares, per message.
+    // The receivers with context takeover encode their own.
+    assert_eq!(
+        server.metric("switchboard_ws_messages_shared_total"),
+        5.0 * 4.0
     );
 }
 

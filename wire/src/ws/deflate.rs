@@ -153,6 +153,16 @@ pub fn inflate_context_bytes(_window_bits: u8) -> usize {
     47_704
 }
 
+/// Everything a [`Deflater`] without context takeover compresses with:
+/// two such deflaters with equal keys turn any message into the same
+/// bytes, so a server may compress a message once for all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeflateKey {
+    level: u32,
+    window_bits: u8,
+    min_len: usize,
+}
+
 /// One connection's compressor for the messages it sends.
 #[derive(Debug)]
 pub struct Deflater {
@@ -186,6 +196,19 @@ impl Deflater {
     /// Whether a zlib context is held now.
     pub fn holds_context(&self) -> bool {
         self.ctx.is_some()
+    }
+
+    /// The key of this deflater's output when it resets after every
+    /// message (no context takeover on its side): each message then starts
+    /// from a freshly reset context, so its bytes depend only on the
+    /// message and the key. `None` with context takeover, where they
+    /// depend on every message compressed before.
+    pub fn stateless_key(&self) -> Option<DeflateKey> {
+        self.reset_after_message.then_some(DeflateKey {
+            level: self.level,
+            window_bits: self.window_bits,
+            min_len: self.min_len,
+        })
     }
 
     /// Appends `payload` compressed, without the sync tail. Returns false

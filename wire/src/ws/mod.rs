@@ -25,11 +25,13 @@ pub mod utf8;
 pub mod writer;
 
 pub use client::{key_from_bytes, parse_response, write_request, ClientHandshake};
-pub use deflate::{accept_response, negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
+pub use deflate::{
+    accept_response, negotiate, DeflateConfig, DeflateKey, DeflateParams, Deflater, Inflater,
+};
 pub use frame::{apply_mask, encode_header, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use handshake::{
     accept_key, parse_upgrade, write_accept, HandshakeError, HandshakeLimits, Upgrade,
 };
 pub use reader::{MessageReader, ReaderLimits, Role, WsError, WsEvent};
 pub use utf8::Utf8Validator;
-pub use writer::MessageWriter;
+pub use writer::{MessageWriter, OutputKey};

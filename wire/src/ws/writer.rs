@@ -9,9 +9,24 @@
 use bytes::{BufMut, BytesMut};
 
 use super::close::encode_close;
-use super::deflate::Deflater;
+use super::deflate::{DeflateKey, Deflater};
 use super::frame::{apply_mask, encode_header, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use super::reader::Role;
+
+/// What a [`MessageWriter`]'s bytes for a message depend on besides the
+/// message; see [`MessageWriter::output_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OutputKey {
+    /// `None`: messages go out uncompressed.
+    deflate: Option<DeflateKey>,
+}
+
+impl OutputKey {
+    /// Whether messages may go out compressed.
+    pub fn compresses(&self) -> bool {
+        self.deflate.is_some()
+    }
+}
 
 /// Writes frames for one connection.
 #[derive(Debug)]
@@ -47,6 +62,23 @@ impl MessageWriter {
     /// Whether messages may go out compressed.
     pub fn compresses(&self) -> bool {
         self.deflater.is_some()
+    }
+
+    /// A key when this writer's bytes for a message depend only on the
+    /// message and the key: writers with equal keys write the same bytes
+    /// for the same message and opcode, so a server sending one message
+    /// to many connections can write it once for all writers with one key.
+    /// `None` when the bytes depend on what was written before (compression
+    /// with context takeover) or on a fresh mask (client role).
+    pub fn output_key(&self) -> Option<OutputKey> {
+        if self.role == Role::Client {
+            return None;
+        }
+        let deflate = match &self.deflater {
+            None => None,
+            Some(d) => Some(d.stateless_key()?),
+        };
+        Some(OutputKey { deflate })
     }
 
     /// Whether a zlib deflate context is held now.

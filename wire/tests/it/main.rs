@@ -10,5 +10,6 @@ mod vectors;
 mod ws_corpus;
 mod ws_deflate;
 mod ws_handshake;
+mod ws_output_key;
 mod ws_props;
 mod ws_vectors;

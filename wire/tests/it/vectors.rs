@@ -17,6 +17,16 @@ use crate::model::Msg;
 /// The vectors the document must contain, at least.
 const REQUIRED: [&str; 6] = ["PING", "HELLO", "SEND", "DELIVER", "ACK", "ERROR"];
 
+/// Named vectors for the answers a client written from the document must
+/// recognise (section 6 ERROR, section 7's table): each pins the message
+/// id an error echoes and the code it carries.
+const REQUIRED_NAMED: [&str; 4] = [
+    "ERROR TooLarge answering a SEND whose DELIVER would be too long",
+    "ERROR UnexpectedFrame answering a client's ACK (message id 8)",
+    "CLOSE UnexpectedFrame",
+    "ERROR from a client that could not decode a frame",
+];
+
 struct Vector {
     name: String,
     fields: HashMap<String, String>,
@@ -275,6 +285,12 @@ fn document_vectors_decode_and_encode_exactly() {
                 .iter()
                 .any(|v| v.fields.get("type").map(String::as_str) == Some(name)),
             "no {name} vector in docs/wire-protocol.md"
+        );
+    }
+    for name in REQUIRED_NAMED {
+        assert!(
+            vectors.iter().any(|v| v.name == name),
+            "no vector {name:?} in docs/wire-protocol.md"
         );
     }
     for v in &vectors {

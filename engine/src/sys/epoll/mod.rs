@@ -243,6 +243,15 @@ impl Backend for EpollBackend {
         self.done.push(Completion::Detached { token, stream });
     }
 
+    fn shutdown_write(&mut self, token: Token) {
+        if let Some(stream) = self.slot(token).and_then(|s| s.stream.as_ref()) {
+            // No send is pending (the contract), so the FIN follows every
+            // byte written. Reading goes on: readiness still reaches us.
+            // ENOTCONN means the peer reset; the next read reports it.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
     fn close(&mut self, token: Token) {
         let Some(slot) = self.slot_mut(token) else {
             return;

@@ -250,6 +250,15 @@ impl Backend for SimBackend {
         });
     }
 
+    fn shutdown_write(&mut self, token: Token) {
+        // The client reads EOF once it has read what was sent; reading
+        // from it goes on.
+        if let Some(i) = self.conn_index(token) {
+            let pipe = self.conns[i].pipe;
+            self.net.state().pipes[pipe].server_write_shut = true;
+        }
+    }
+
     fn close(&mut self, token: Token) {
         let Some(i) = self.conn_index(token) else {
             return;
@@ -302,10 +311,5 @@ impl Backend for SimBackend {
 
     fn now_ns(&self) -> u64 {
         self.net.now_ns()
-    }
-
-    fn unix_ms(&self) -> u64 {
-        // A fixed date: ids and expiry times replay with the seed.
-        1_780_000_000_000
     }
 }

@@ -73,6 +73,9 @@ pub(crate) struct Pipe {
     pub reset: bool,
     /// The core closed its socket.
     pub server_closed: bool,
+    /// The core shut its write side (lingering close): the client reads
+    /// EOF after what was sent, and may still write.
+    pub server_write_shut: bool,
     /// The core was told about the EOF or reset.
     pub eof_reported: bool,
 }
@@ -163,6 +166,7 @@ impl SimNet {
             client_closed: false,
             reset: false,
             server_closed: false,
+            server_write_shut: false,
             eof_reported: false,
         });
         s.backlog[core].push_back(id);
@@ -193,12 +197,12 @@ impl SimNet {
         p.to_client.drain(..n).collect()
     }
 
-    /// Whether the server closed the connection and the client has read
-    /// everything it sent.
+    /// Whether the server closed the connection (or its write side) and
+    /// the client has read everything it sent.
     pub fn is_closed_by_server(&self, c: ClientId) -> bool {
         let s = self.0.borrow();
         let p = &s.pipes[c.0];
-        p.server_closed && p.to_client.is_empty()
+        (p.server_closed || p.server_write_shut) && p.to_client.is_empty()
     }
 
     /// The client closes its side (FIN) or resets the connection.

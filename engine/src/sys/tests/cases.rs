@@ -177,6 +177,34 @@ pub fn pause_resume<B: Backend + PoolStats>() {
     echo.run_until(|e| e.backend.bufs_available() == 64);
 }
 
+/// `shutdown_write` (the lingering close): the peer reads what was sent,
+/// then EOF, and what it writes afterwards still arrives as `Recv`, until
+/// its own close arrives as `RecvClosed`.
+pub fn shutdown_write_keeps_reading<B: Backend + PoolStats>() {
+    let mut echo: Bench<B> = Echo::start(&small_pool());
+    let addr = echo.addr;
+    let client = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"hello").unwrap();
+        let mut got = Vec::new();
+        // The echo, then EOF: read_to_end returns only at the FIN.
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"hello");
+        // Still writable: the server reads on.
+        s.write_all(&pattern(64 * 1024)).unwrap();
+    });
+    echo.run_until(|e| e.conns.values().any(|c| c.sent == 5 && !c.in_flight));
+    let token = echo.accepted[0];
+    echo.sink = true;
+    echo.backend.shutdown_write(token);
+    echo.run_until(|e| e.conns[&token].recv_closed);
+    client.join().unwrap();
+    assert_eq!(echo.conns[&token].received, 5 + 64 * 1024);
+    echo.close(token);
+    echo.turn(Duration::from_millis(10));
+    assert_eq!(echo.backend.bufs_available(), 4);
+}
+
 /// Closing while bytes are still arriving: no panic, late completions
 /// carry their buffers back, the pool fills up again, the peer sees the
 /// connection end.

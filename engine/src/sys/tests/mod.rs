@@ -28,6 +28,7 @@ both_backends!(
     pool_exhaustion_resumes,
     pause_resume,
     close_while_receiving,
+    shutdown_write_keeps_reading,
     waker_wakes_poll,
     poll_timeout_returns,
     send_to_reset_peer_and_close_listeners,

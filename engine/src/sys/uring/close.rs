@@ -35,6 +35,16 @@ impl UringBackend {
         }
     }
 
+    pub(super) fn shutdown_write_inner(&mut self, token: Token) {
+        if let Some(fd) = self.slot(token).and_then(|s| s.fd.as_ref()) {
+            // Synchronous, as in `close_inner`. No send is in flight (the
+            // contract), so the FIN follows every byte already sent. The
+            // armed recv is untouched and goes on reading. ENOTCONN means
+            // the peer reset, which ends the recv and so the linger.
+            let _ = socket2::SockRef::from(fd).shutdown(Shutdown::Write);
+        }
+    }
+
     pub(super) fn close_listeners_inner(&mut self) {
         for index in 0..self.listeners.len() {
             if let Some(listener) = self.listeners[index].take() {

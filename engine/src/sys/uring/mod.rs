@@ -232,6 +232,10 @@ impl Backend for UringBackend {
         self.detach_inner(token);
     }
 
+    fn shutdown_write(&mut self, token: Token) {
+        self.shutdown_write_inner(token);
+    }
+
     fn close(&mut self, token: Token) {
         self.close_inner(token);
     }

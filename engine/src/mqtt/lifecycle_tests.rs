@@ -1,0 +1,160 @@
+//! The MQTT timers at their edges, on one core's state with the clock set
+//! by hand: nothing fires at its interval's last millisecond, everything
+//! fires one millisecond later.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use wire::mqtt::ProtocolVersion;
+
+use super::*;
+use crate::config::Config;
+use crate::core_state::CoreSettings;
+use crate::ids::IdGenerator;
+use crate::mesh;
+use crate::mqtt::message::test_message;
+use crate::mqtt::session::{Session, WillMessage};
+use crate::mqtt::BrokerShared;
+use crate::sys::Waker;
+
+/// A clock reading far from zero, as a Unix clock is.
+const T0: u64 = 1_800_000_000_123;
+
+fn core() -> CoreState {
+    let cfg = Config::default();
+    let (_, mut ports) = mesh::build(vec![Waker::new().expect("eventfd")], 64);
+    let settings = CoreSettings {
+        core: 0,
+        node_id: 1,
+        server_name: "test".into(),
+        limits: cfg.limits.clone(),
+        websocket: Arc::new(cfg.websocket.clone()),
+        mqtt: BrokerShared::new(&cfg.mqtt),
+    };
+    let port = ports.pop().expect("one port");
+    let ids = Arc::new(IdGenerator::new(1));
+    CoreState::new(settings, port, ids, Arc::default())
+}
+
+/// A connected session with Session Expiry `expiry_s` and a will delayed
+/// by `delay_s`, whose connection ends at `T0`.
+fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
+    let uid = core.mqtt.next_uid();
+    let mut s = Session::new("dev".into(), uid, ProtocolVersion::V5);
+    s.expiry_s = expiry_s;
+    s.set_conn(Some(1));
+    s.will = Some(WillMessage {
+        msg: Arc::new(test_message(1, 0)),
+        delay_s,
+    });
+    let key = core.mqtt.sessions.insert(Box::new(s));
+    core.unix_ms = T0;
+    core.session_left(key);
+    key
+}
+
+fn sweep_at(core: &mut CoreState, unix_ms: u64) {
+    core.unix_ms = unix_ms;
+    core.mqtt_sweep();
+}
+
+fn wills(core: &CoreState) -> u64 {
+    core.stats
+        .mqtt_wills_published_total
+        .load(Ordering::Relaxed)
+}
+
+#[test]
+fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
+    // Expiry 2 s, Will Delay 5 s: the session's end publishes the will.
+    let mut core = core();
+    let key = left_at_t0(&mut core, 2, 5);
+    sweep_at(&mut core, T0 + 1_999);
+    sweep_at(&mut core, T0 + 2_000);
+    assert!(core.mqtt.sessions.contains(key), "expired early");
+    assert_eq!(wills(&core), 0, "will published early");
+    sweep_at(&mut core, T0 + 2_001);
+    assert!(!core.mqtt.sessions.contains(key));
+    assert_eq!(wills(&core), 1);
+    assert_eq!(
+        core.stats
+            .mqtt_sessions_expired_total
+            .load(Ordering::Relaxed),
+        1
+    );
+}
+
+#[test]
+fn a_delayed_will_waits_out_its_delay() {
+    let mut core = core();
+    let key = left_at_t0(&mut core, 60, 3);
+    sweep_at(&mut core, T0 + 3_000);
+    assert_eq!(wills(&core), 0, "will published early");
+    sweep_at(&mut core, T0 + 3_001);
+    assert_eq!(wills(&core), 1);
+    assert!(
+        core.mqtt.sessions.contains(key),
+        "the session outlives the will"
+    );
+    sweep_at(&mut core, T0 + 60_000);
+    assert!(core.mqtt.sessions.contains(key), "expired early");
+    sweep_at(&mut core, T0 + 60_001);
+    assert!(!core.mqtt.sessions.contains(key));
+    assert_eq!(wills(&core), 1, "one will only");
+}
+
+#[test]
+fn a_session_that_never_expires_stays() {
+    let mut core = core();
+    let key = left_at_t0(&mut core, u32::MAX, 0);
+    assert_eq!(wills(&core), 1, "a will without delay goes at once");
+    sweep_at(&mut core, u64::MAX);
+    assert!(core.mqtt.sessions.contains(key));
+}
+
+#[test]
+fn due_wills_are_taken_past_their_deadline() {
+    let msg = Arc::new(test_message(1, 0));
+    let mut delayed: Vec<DelayedWill> = vec![(T0, 1, msg.clone()), (T0 + 10, 2, msg)];
+    assert!(take_due_wills(&mut delayed, T0).is_empty());
+    assert_eq!(take_due_wills(&mut delayed, T0 + 1).len(), 1);
+    assert_eq!(delayed.len(), 1);
+    assert_eq!(delayed[0].1, 2);
+}
+
+#[test]
+fn connect_and_keep_alive_timeouts_wait_out_their_interval() {
+    let mut m = MqttConn::new(1 << 20);
+    for since_ms in [0_u64, 63, 64, 4_294_967_000] {
+        let since = timers::conn_clock(since_ms);
+        let at = |ms: u64| timers::conn_clock(since_ms + ms);
+        let timer = |m: &MqttConn, phase, ms| mqtt_timer(phase, m, since, at(ms), 10_000);
+        m.awaiting_session = false;
+        assert_eq!(timer(&m, Phase::ExpectHello, 9_999), MqttTimer::Idle);
+        assert_eq!(timer(&m, Phase::ExpectHello, 10_000), MqttTimer::Idle);
+        assert_eq!(
+            timer(&m, Phase::ExpectHello, 10_001),
+            MqttTimer::ConnectTimeout
+        );
+        m.awaiting_session = true;
+        assert_eq!(timer(&m, Phase::ExpectHello, 60_000), MqttTimer::Idle);
+        // Keep-alive 1 s: silent for up to 1.5 s.
+        m.silence_max_ms = 1_500;
+        assert_eq!(timer(&m, Phase::Open, 1_499), MqttTimer::Idle);
+        assert_eq!(timer(&m, Phase::Open, 1_500), MqttTimer::Idle);
+        assert_eq!(timer(&m, Phase::Open, 1_501), MqttTimer::KeepAliveTimeout);
+        m.silence_max_ms = 0;
+        assert_eq!(timer(&m, Phase::Open, 1_000_000), MqttTimer::Idle);
+    }
+}
+
+#[test]
+fn session_expiry_counts_in_milliseconds() {
+    let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
+    s.expiry_s = 2;
+    s.ended_at_ms = T0 + 999;
+    assert!(!s.expired(T0 + 2_999));
+    assert!(s.expired(T0 + 3_000));
+    s.set_conn(Some(1));
+    assert!(!s.expired(u64::MAX), "a connected session does not expire");
+}
