@@ -93,6 +93,7 @@ core_stats! {
     mqtt_connects_refused_total: "counter", "MQTT CONNECTs refused";
     mqtt_connections_sent_home_total: "counter", "MQTT connections passed to their client id's home core";
     mqtt_connections_adopted_total: "counter", "MQTT connections taken in from another core (their home is here)";
+    mqtt_shared_member_gone_total: "counter", "Shared-subscription messages whose picked member had left its core";
     /// MQTT PUBLISH packets received.
     mqtt_publishes_in_total: "counter", "MQTT PUBLISH packets received";
     /// MQTT PUBLISH packets sent.
