@@ -113,7 +113,6 @@ core_stats! {
     /// Messages dropped because a session queue was full.
     mqtt_queue_dropped_total: "counter", "MQTT messages dropped by a full session queue";
     /// Publishes passed on to the core a session moved to (`mqtt::forward`).
-    mqtt_publishes_forwarded_total: "counter", "MQTT publishes passed on to a moved session's new core";
     /// Wills published.
     mqtt_wills_published_total: "counter", "MQTT wills published";
     /// Sessions that expired while their client was away.
