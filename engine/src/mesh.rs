@@ -61,7 +61,7 @@ pub enum MeshMsg {
     Retain(Arc<Message>),
     /// An MQTT connection for the receiving core, where its client id's
     /// sessions live (`mqtt::home`): the socket and what was read from it.
-    Adopt(Box<crate::mqtt::home::Arrival>),
+    Adopt(Box<Arrival>),
     /// A user or topic appeared on, or left, the sending core.
     Presence {
         /// Users or topics.
@@ -71,6 +71,18 @@ pub enum MeshMsg {
         /// Present now or not.
         present: bool,
     },
+}
+
+/// An MQTT connection on its way to its client id's home core.
+#[derive(Debug)]
+pub struct Arrival {
+    /// The socket, as the backends' `Stream` type (every core runs the
+    /// same backend, so the home core's downcast cannot fail).
+    pub stream: Box<dyn std::any::Any + Send>,
+    /// Its WebSocket state, for MQTT over WebSocket.
+    pub ws: Option<Box<crate::ws::WsConn>>,
+    /// MQTT bytes read and not yet handled, starting with the CONNECT.
+    pub bytes: Vec<u8>,
 }
 
 /// The namespace of a presence message.

@@ -228,8 +228,8 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// A connection another core sent here, its client id's home.
-    fn adopt(&mut self, arrival: crate::mqtt::home::Arrival) {
-        let crate::mqtt::home::Arrival { stream, ws, bytes } = arrival;
+    fn adopt(&mut self, arrival: crate::mesh::Arrival) {
+        let crate::mesh::Arrival { stream, ws, bytes } = arrival;
         // Every core runs the same backend: the stream is ours.
         let Ok(stream) = stream.downcast::<B::Stream>() else {
             return;

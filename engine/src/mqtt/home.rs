@@ -21,7 +21,7 @@ use wire::mqtt::{encode, Connect, Packet};
 
 use crate::conn::{Conn, Input};
 use crate::core_state::CoreState;
-use crate::mesh::{Lane, MeshMsg};
+use crate::mesh::{Arrival, Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 use crate::ws::WsConn;
@@ -35,18 +35,6 @@ pub fn home_core(client_id: &str, cores: usize) -> u16 {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     (h % cores.max(1) as u64) as u16
-}
-
-/// A connection on its way to its home core.
-#[derive(Debug)]
-pub struct Arrival {
-    /// The socket, as the backends' `Stream` type (every core runs the
-    /// same backend, so the home core's downcast cannot fail).
-    pub stream: Box<dyn Any + Send>,
-    /// Its WebSocket state, for MQTT over WebSocket.
-    pub ws: Option<Box<WsConn>>,
-    /// MQTT bytes read and not yet handled, starting with the CONNECT.
-    pub bytes: Vec<u8>,
 }
 
 /// Connections this core is sending home: their home core and the bytes
