@@ -122,6 +122,7 @@ impl CoreState {
             self.intents.linger.push(token);
         }
     }
+
     /// Removes a connection and everything that refers to it (a lingering
     /// one was taken out of routing already).
     pub fn remove_conn(&mut self, token: Token) -> bool {
@@ -132,7 +133,7 @@ impl CoreState {
             self.lingering -= 1;
             metrics::set(&self.stats.connections_lingering, self.lingering as u64);
         } else {
-            self.detach(token);
+            self.unroute(token);
         }
         self.conns.remove(token);
         true
@@ -142,7 +143,8 @@ impl CoreState {
     /// leaving only its slot (which names its socket in the backend): its
     /// user and subscriptions go, its MQTT session is left behind, the
     /// senders waiting on it resume. Counted as closed from here on.
-    pub(crate) fn detach(&mut self, token: Token) {
+    pub(crate) fn unroute(&mut self, token: Token) {
+        self.forget_leaving(token);
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -188,7 +190,7 @@ impl CoreState {
         if conn.recv_closed {
             return AfterFlush::Close;
         }
-        self.detach(token);
+        self.unroute(token);
         let now = self.conn_clock();
         let conn = self.conns.get_mut(token).expect("live");
         let resume_recv = conn.paused;

@@ -53,6 +53,9 @@ pub struct Intents {
     pub resume: Vec<Token>,
     /// Connections to close now.
     pub close: Vec<Token>,
+    /// Connections to detach from the backend (once no send is in
+    /// flight) and send to another core (`mqtt::home`).
+    pub detach: Vec<Token>,
     /// Connections whose final frames are written: linger, then close.
     pub linger: Vec<Token>,
 }

@@ -18,7 +18,6 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use wire::TargetKind;
 
 use crate::mqtt::message::Message;
-use crate::mqtt::session::Session;
 use crate::sys::{Token, Waker};
 
 /// Which lane a message travels on.
@@ -60,27 +59,9 @@ pub enum MeshMsg {
     },
     /// A retained message to store (or, with an empty payload, clear).
     Retain(Arc<Message>),
-    /// A client connected on the sending core: hand its session over.
-    TakeSession {
-        /// The client id.
-        client_id: Arc<str>,
-        /// The new connection, on the sending core.
-        token: Token,
-        /// The new connection starts clean (the session is ended).
-        clean_start: bool,
-    },
-    /// The answer to `TakeSession`: the session, if this core had one.
-    SessionMoved {
-        /// The new connection, on the receiving core.
-        token: Token,
-        /// The client id.
-        client_id: Arc<str>,
-        /// The session and all it holds.
-        session: Option<Box<Session>>,
-        /// Per core, the last publish the sending core handled from it:
-        /// what the session holds already (`mqtt::handoff`).
-        marks: Box<[u64]>,
-    },
+    /// An MQTT connection for the receiving core, where its client id's
+    /// sessions live (`mqtt::home`): the socket and what was read from it.
+    Adopt(Box<Arrival>),
     /// A user or topic appeared on, or left, the sending core.
     Presence {
         /// Users or topics.
@@ -90,6 +71,18 @@ pub enum MeshMsg {
         /// Present now or not.
         present: bool,
     },
+}
+
+/// An MQTT connection on its way to its client id's home core.
+#[derive(Debug)]
+pub struct Arrival {
+    /// The socket, as the backends' `Stream` type (every core runs the
+    /// same backend, so the home core's downcast cannot fail).
+    pub stream: Box<dyn std::any::Any + Send>,
+    /// Its WebSocket state, for MQTT over WebSocket.
+    pub ws: Option<Box<crate::ws::WsConn>>,
+    /// MQTT bytes read and not yet handled, starting with the CONNECT.
+    pub bytes: Vec<u8>,
 }
 
 /// The namespace of a presence message.
@@ -115,14 +108,6 @@ pub struct TopicPublish {
     pub origin_token: Token,
     /// Ack ticket on the origin core, for a `wire` SEND with ACK.
     pub ticket: Option<u32>,
-    /// Bit i: core i was sent this publish (by its publisher or by a core
-    /// that passed it on: `mqtt::forward`).
-    pub sent_to: u64,
-    /// The core that published it and its number there (`mqtt::handoff`).
-    pub stamp: (u16, u64),
-    /// Only for the sessions that moved from the sending core to the
-    /// receiving one, which handled a copy of its own (`mqtt::handoff`).
-    pub to_arrived: bool,
 }
 
 /// A frame to queue to a target's connections on the receiving core.

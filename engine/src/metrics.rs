@@ -91,6 +91,9 @@ core_stats! {
     mqtt_connects_total: "counter", "MQTT connections accepted";
     /// MQTT CONNECTs refused (CONNACK with a failure).
     mqtt_connects_refused_total: "counter", "MQTT CONNECTs refused";
+    mqtt_connections_sent_home_total: "counter", "MQTT connections passed to their client id's home core";
+    mqtt_connections_adopted_total: "counter", "MQTT connections taken in from another core (their home is here)";
+    mqtt_shared_member_gone_total: "counter", "Shared-subscription messages whose picked member had left its core";
     /// MQTT PUBLISH packets received.
     mqtt_publishes_in_total: "counter", "MQTT PUBLISH packets received";
     /// MQTT PUBLISH packets sent.
@@ -110,7 +113,6 @@ core_stats! {
     /// Messages dropped because a session queue was full.
     mqtt_queue_dropped_total: "counter", "MQTT messages dropped by a full session queue";
     /// Publishes passed on to the core a session moved to (`mqtt::forward`).
-    mqtt_publishes_forwarded_total: "counter", "MQTT publishes passed on to a moved session's new core";
     /// Wills published.
     mqtt_wills_published_total: "counter", "MQTT wills published";
     /// Sessions that expired while their client was away.

@@ -155,7 +155,10 @@ impl<B: Backend> Reactor<B> {
         let mut inbox = std::mem::take(&mut self.mesh_inbox);
         self.state.mesh.drain(MESH_BUDGET, &mut inbox);
         for (from, msg) in inbox.drain(..) {
-            self.state.on_mesh(from, msg);
+            match msg {
+                crate::mesh::MeshMsg::Adopt(arrival) => self.adopt(*arrival),
+                msg => self.state.on_mesh(from, msg),
+            }
         }
         self.mesh_inbox = inbox;
     }
@@ -178,6 +181,11 @@ impl<B: Backend> Reactor<B> {
                     result,
                     batch,
                 } => self.on_sent(token, result, batch),
+                Completion::Detached { token, stream } => {
+                    if let Some((home, msg)) = self.state.on_detached(token, Box::new(stream)) {
+                        self.state.send_arrival(home, msg);
+                    }
+                }
                 Completion::Woken => {}
             }
         }
@@ -217,6 +225,24 @@ impl<B: Backend> Reactor<B> {
                 "server shutting down",
             );
         }
+    }
+
+    /// A connection another core sent here, its client id's home.
+    fn adopt(&mut self, arrival: crate::mesh::Arrival) {
+        let crate::mesh::Arrival { stream, ws, bytes } = arrival;
+        // Every core runs the same backend: the stream is ours.
+        let Ok(stream) = stream.downcast::<B::Stream>() else {
+            return;
+        };
+        let Some(token) = self.state.adopt(ws) else {
+            return; // full: dropping the socket closes it
+        };
+        if self.backend.register(token, *stream).is_err() {
+            self.state.conns.remove(token);
+            metrics::inc(&self.state.stats.accept_errors_total);
+            return;
+        }
+        self.state.on_adopted(token, &bytes);
     }
 
     fn on_recv_closed(&mut self, token: Token) {
@@ -278,6 +304,7 @@ impl<B: Backend> Reactor<B> {
         self.state.intents.pause = pause;
         self.resume_waiters();
         self.flush_sends();
+        self.detach_leaving();
         self.start_lingering();
         let mut close = std::mem::take(&mut self.state.intents.close);
         for token in close.drain(..) {
@@ -345,6 +372,27 @@ impl<B: Backend> Reactor<B> {
             self.backend.send(token, batch);
         }
         self.state.intents.flush = flush;
+    }
+
+    /// Detaches the connections leaving for another core whose sends are
+    /// done; the others wait for their `Sent` (the contract allows no
+    /// detach with a send in flight).
+    fn detach_leaving(&mut self) {
+        let mut detach = std::mem::take(&mut self.state.intents.detach);
+        detach.retain(|&token| {
+            let Some(conn) = self.state.conns.get(token) else {
+                return false;
+            };
+            if matches!(conn.phase, Phase::Closing | Phase::Lingering) {
+                return false;
+            }
+            if conn.send_in_flight || !conn.send_queue.is_empty() {
+                return true;
+            }
+            self.backend.detach(token);
+            false
+        });
+        self.state.intents.detach = detach;
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the

@@ -1,5 +1,6 @@
-//! CONNECT: credentials, the client id, the session (new, resumed, or
-//! fetched from the core that holds it), then CONNACK.
+//! CONNECT: credentials, the client id, the session (new, or resumed and
+//! taken over from an earlier connection: always on this core, the client
+//! id's home, `home`), then CONNACK.
 
 use std::sync::Arc;
 
@@ -14,7 +15,6 @@ use super::publish::MessageSpec;
 use super::session::{Session, WillMessage};
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
-use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 
@@ -22,7 +22,7 @@ use crate::sys::Token;
 /// maximum the client allows: each costs the connection a topic handle.
 const ALIASES_OUT_MAX: u16 = 32;
 
-/// What a CONNECT asked for, kept while its session is fetched.
+/// What a CONNECT asked for.
 #[derive(Debug)]
 pub struct PendingConnect {
     /// The client id (assigned if the client sent none).
@@ -47,6 +47,9 @@ impl CoreState {
     /// Handles CONNECT; returns once CONNACK is queued or the session is
     /// on its way from another core.
     pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
+        if self.send_home(token, c) {
+            return;
+        }
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
             m.version = c.version;
         }
@@ -97,27 +100,10 @@ impl CoreState {
                 _ => None,
             };
         }
-        let me = self.settings.core;
-        match self.mqtt.shared.directory.claim(&pending.client_id, me) {
-            Some(owner) if owner != me => {
-                let msg = MeshMsg::TakeSession {
-                    client_id: pending.client_id.clone(),
-                    token,
-                    clean_start: pending.clean_start,
-                };
-                self.mesh.send(owner as usize, Lane::Normal, msg);
-                self.mqtt.fetching.insert(pending.client_id.clone(), token);
-                if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
-                    m.awaiting_session = true;
-                    m.pending = Some(Box::new(pending));
-                }
-                self.pause(token);
-            }
-            _ => {
-                let existing = self.detach_local_session(&pending.client_id, pending.clean_start);
-                self.finish_connect(token, pending, existing);
-            }
-        }
+        // This is the client id's home core (`home`): its session, if it
+        // has one, is here.
+        let existing = self.detach_local_session(&pending.client_id, pending.clean_start);
+        self.finish_connect(token, pending, existing);
     }
 
     fn connect_params(&mut self, token: Token, c: &Connect<'_>) -> PendingConnect {
@@ -150,8 +136,7 @@ impl CoreState {
             _ => u16::MAX,
         };
         let (client_id, assigned) = if c.client_id.is_empty() {
-            let uid = self.mqtt.next_uid();
-            (Arc::from(format!("sb-{uid:x}")), true)
+            (self.assigned_client_id(), true)
         } else {
             (Arc::from(c.client_id), false)
         };
@@ -240,8 +225,7 @@ impl CoreState {
         existing: Option<usize>,
     ) {
         let Some(conn) = self.conns.get(token) else {
-            // The connection went while its session travelled: keep the
-            // session as if its client had left.
+            // Not reached: CONNECT is handled on its live connection.
             if let Some(key) = existing {
                 self.session_left(key);
             }
@@ -273,7 +257,6 @@ impl CoreState {
         self.mqtt.delayed_wills.retain(|w| w.1 != uid);
         if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
             m.session = Some(key as u32);
-            m.awaiting_session = false;
         }
         if let Some(c) = self.conns.get_mut(token) {
             c.phase = Phase::Open;
@@ -325,128 +308,6 @@ impl CoreState {
             properties: props.as_properties(),
         };
         self.mqtt_send(token, &Packet::Connack(connack));
-    }
-
-    /// Another core asks for the session of `client_id` (its client
-    /// connected there).
-    pub(crate) fn on_take_session(
-        &mut self,
-        from: u16,
-        client_id: Arc<str>,
-        token: Token,
-        clean: bool,
-    ) {
-        if self.mqtt.fetching.contains_key(&*client_id)
-            && self.mqtt.sessions.key_of(&client_id).is_none()
-        {
-            // Ours is still on its way here: pass it on when it lands.
-            self.mqtt.takes_pending.push((client_id, from, token));
-            return;
-        }
-        let session = self
-            .detach_local_session(&client_id, clean)
-            .map(|key| self.export_session(key, from));
-        let marks = self.mqtt.handoff.marks(self.settings.core);
-        let msg = MeshMsg::SessionMoved {
-            token,
-            client_id,
-            session,
-            marks,
-        };
-        self.mesh.send(from as usize, Lane::Normal, msg);
-    }
-
-    /// The session asked for by a CONNECT on this core has arrived (or
-    /// there was none).
-    pub(crate) fn on_session_moved(
-        &mut self,
-        from: u16,
-        token: Token,
-        client_id: Arc<str>,
-        session: Option<Box<Session>>,
-        marks: Box<[u64]>,
-    ) {
-        self.mqtt.fetching.remove(&*client_id);
-        let key = session.map(|s| self.import_session(s));
-        if let Some(k) = key {
-            self.session_arrived(k, from, marks.clone());
-        }
-        if let Some(i) = self
-            .mqtt
-            .takes_pending
-            .iter()
-            .position(|t| t.0 == client_id)
-        {
-            // A newer CONNECT elsewhere wants it already.
-            let (client_id, core, their_token) = self.mqtt.takes_pending.swap_remove(i);
-            self.mqtt_disconnect(token, reason::TAKEN_OVER, "session taken over");
-            // Passed on at once: it holds what it arrived with, plus what
-            // `session_arrived` gave it (which the next core may repeat).
-            let session = key.map(|k| self.export_session(k, core));
-            let msg = MeshMsg::SessionMoved {
-                token: their_token,
-                client_id,
-                session,
-                marks,
-            };
-            self.mesh.send(core as usize, Lane::Normal, msg);
-            return;
-        }
-        let pending = self
-            .conns
-            .get_mut(token)
-            .and_then(Conn::mqtt)
-            .filter(|m| m.awaiting_session)
-            .and_then(|m| m.pending.take());
-        match pending {
-            Some(p) if p.client_id == client_id => {
-                let key = match (key, p.clean_start) {
-                    (Some(k), true) => {
-                        self.end_session(k);
-                        None
-                    }
-                    (k, _) => k,
-                };
-                self.finish_connect(token, *p, key);
-                self.intents.resume.push(token);
-            }
-            _ => {
-                if let Some(k) = key {
-                    self.session_left(k);
-                }
-            }
-        }
-    }
-
-    /// Removes a session from this core for core `to`; its subscriptions
-    /// leave this core's index. This core counts `to` as subscribed to
-    /// them at once, before `to`'s own presence message arrives, so that
-    /// what is published here meanwhile follows the session.
-    fn export_session(&mut self, key: usize, to: u16) -> Box<Session> {
-        let gone = self.unindex_session_quietly(key);
-        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
-            .subs()
-            .iter()
-            .map(|(f, _)| f.clone())
-            .collect();
-        for f in &filters {
-            self.filter_presence(f, to, true);
-        }
-        self.mqtt.forwards.add(to, filters, gone, self.now_ms);
-        let s = self.mqtt.sessions.remove(key);
-        self.mqtt.away.retain(|&(k, _)| k != key);
-        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
-        s
-    }
-
-    /// Adopts a session from another core; its subscriptions join this
-    /// core's index.
-    fn import_session(&mut self, mut s: Box<Session>) -> usize {
-        s.set_conn(None);
-        let key = self.mqtt.sessions.insert(s);
-        self.index_session(key);
-        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
-        key
     }
 
     /// Publishes a will (wills obey the ACL checked at CONNECT).

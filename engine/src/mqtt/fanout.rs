@@ -70,10 +70,8 @@ impl CoreState {
             self.retain(msg);
             self.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
-        let me = self.settings.core;
-        let number = self.mqtt.handoff.number_own();
         let mut frame = frame;
-        let mut f = self.fan_out(origin, (me, number), msg, &mut frame);
+        let mut f = self.fan_out(origin, msg, &mut frame);
         let (n, pause) = self.fan_out_shared(origin, msg);
         f.recipients += n;
         f.pause |= pause;
@@ -97,8 +95,6 @@ impl CoreState {
             Lane::Normal
         };
         let mut pause = false;
-        let sent_to = remote | (1u64 << me);
-        let stamp = (me, self.mqtt.handoff.last_own());
         let mut bits = remote & !(1u64 << me);
         while bits != 0 {
             let core = bits.trailing_zeros() as usize;
@@ -109,9 +105,6 @@ impl CoreState {
                 origin_core: origin.0,
                 origin_token: origin.1,
                 ticket,
-                sent_to,
-                stamp,
-                to_arrived: false,
             };
             if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
@@ -128,16 +121,7 @@ impl CoreState {
     /// were decided by the publishing core).
     pub(crate) fn on_topic_publish(&mut self, from: usize, mut p: TopicPublish) {
         let origin = (p.origin_core, p.origin_token);
-        if p.to_arrived {
-            return self.deliver_to_arrived(from as u16, p.stamp, &p.msg);
-        }
-        let (core, number) = p.stamp;
-        if usize::from(core) == from {
-            // Straight from its publisher (not passed on by another core).
-            self.mqtt.handoff.note(core, number);
-        }
-        let f = self.fan_out(origin, p.stamp, &p.msg, &mut p.frame);
-        self.forward_publish(&p);
+        let f = self.fan_out(origin, &p.msg, &mut p.frame);
         if let Some(ticket) = p.ticket {
             let reply = MeshMsg::Delivered {
                 ticket,
@@ -154,7 +138,10 @@ impl CoreState {
                 let out = outgoing(&msg, &[opts]);
                 self.deliver_to_subscriber(sub, out, (SERVER_ORIGIN, 0), &mut None);
             }
-            None => self.forward_shared(msg, filter, group),
+            // The member left since the publishing core picked this one
+            // (the presence of its filter was on its way): as MQTT allows
+            // for a subscription ending while a message is in flight.
+            None => metrics::inc(&self.stats.mqtt_shared_member_gone_total),
         }
     }
 
@@ -172,20 +159,15 @@ impl CoreState {
     fn fan_out(
         &mut self,
         origin: (u16, Token),
-        stamp: (u16, u64),
         msg: &Arc<Message>,
         frame: &mut Option<Bytes>,
     ) -> Fanout {
         let b = &mut self.mqtt;
         b.matches.clear();
         let topic = msg.topic_str();
-        // Cores that took a matching session from here lately count as
-        // subscribed even if their presence says otherwise for a moment
-        // (`forward`); a copy they turn out not to need is dropped there.
         let remote = b
             .index
-            .match_local(topic, |sub, o| b.matches.push((sub, *o)))
-            | b.forwards.recently_took(topic);
+            .match_local(topic, |sub, o| b.matches.push((sub, *o)));
         let mut matches = std::mem::take(&mut self.mqtt.matches);
         matches.sort_unstable_by_key(|m| m.0);
         let mut f = Fanout {
@@ -202,16 +184,6 @@ impl CoreState {
                 .then(|| self.mqtt.sessions.get(sub as usize))
                 .flatten();
             let uid = session.map(|s| s.uid);
-            if let Some(uid) = uid.filter(|_| self.mqtt.handoff.any_arrived()) {
-                // A session that just moved here holds this one already.
-                if self
-                    .mqtt
-                    .handoff
-                    .already_has(sub as usize, uid, stamp.0, stamp.1)
-                {
-                    continue;
-                }
-            }
             drop_no_local(&mut opts, uid, msg);
             if opts.is_empty() {
                 continue;

@@ -70,10 +70,6 @@ impl CoreState {
         }
         self.unindex_session(key);
         let s = self.mqtt.sessions.remove(key);
-        self.mqtt
-            .shared
-            .directory
-            .release(&s.client_id, self.settings.core);
         self.mqtt.away.retain(|&(k, _)| k != key);
         let uid = s.uid;
         let mut due = Vec::new();
@@ -94,8 +90,6 @@ impl CoreState {
     /// sessions that expired, at the tick's `unix_ms`.
     pub fn mqtt_sweep(&mut self) {
         let now = self.unix_ms;
-        self.expire_forwards();
-        self.mqtt.handoff.expire(self.now_ms);
         for msg in take_due_wills(&mut self.mqtt.delayed_wills, now) {
             self.publish_will(msg);
         }
@@ -164,17 +158,6 @@ impl CoreState {
                 self.on_shared_publish(msg, &filter, &group);
             }
             MeshMsg::Retain(msg) => self.retain(&msg),
-            MeshMsg::TakeSession {
-                client_id,
-                token,
-                clean_start,
-            } => self.on_take_session(from as u16, client_id, token, clean_start),
-            MeshMsg::SessionMoved {
-                token,
-                client_id,
-                session,
-                marks,
-            } => self.on_session_moved(from as u16, token, client_id, session, marks),
             _ => {}
         }
     }
@@ -192,8 +175,7 @@ enum MqttTimer {
 }
 
 /// The timer decision for an MQTT connection in `phase`, last active at
-/// `since` (connection clock), at `now`. A connection whose CONNECT waits
-/// for its session from another core has had its CONNECT: no timeout.
+/// `since` (connection clock), at `now`.
 fn mqtt_timer(
     phase: Phase,
     m: &MqttConn,
@@ -202,9 +184,7 @@ fn mqtt_timer(
     connect_timeout_ms: u64,
 ) -> MqttTimer {
     match phase {
-        Phase::ExpectHello
-            if !m.awaiting_session && timers::conn_passed(since, now, connect_timeout_ms) =>
-        {
+        Phase::ExpectHello if timers::conn_passed(since, now, connect_timeout_ms) => {
             MqttTimer::ConnectTimeout
         }
         Phase::Open

@@ -2,28 +2,27 @@
 //!
 //! An MQTT connection is an ordinary [`Conn`](crate::conn::Conn) whose
 //! input is an [`MqttConn`] (over TCP, or inside WebSocket binary messages
-//! on the `mqtt` endpoint). Each core runs a [`Broker`]: the sessions it
-//! owns, its replica of the subscription index and of the retained
-//! messages. Parsing is `wire::mqtt`'s; these modules decide what packets
+//! on the `mqtt` endpoint). Each core runs a [`Broker`]: the sessions of
+//! the client ids whose home it is ([`home`]), its replica of the
+//! subscription index and of the retained messages. Parsing is `wire::mqtt`'s; these modules decide what packets
 //! mean.
 //!
 //! - [`inbound`]: a connection's packets, dispatched.
+//! - [`home`]: each client id's home core, and connections sent there.
 //! - [`connect`]: CONNECT, CONNACK, session take-over and resumption.
 //! - [`publish`]: PUBLISH in, and the acknowledgement flows both ways.
 //! - [`fanout`]: a message to every matching subscriber on every core.
 //! - [`outbound`]: a message to one session: window, queue, encoding.
 //! - [`subscribe`]: SUBSCRIBE, UNSUBSCRIBE, retained messages on subscribe.
 //! - [`lifecycle`]: keep-alive, wills, session expiry, connection end.
-//! - [`session`], [`message`], [`retained`], [`directory`], [`auth`]: the
+//! - [`session`], [`message`], [`retained`], [`auth`]: the
 //!   state these act on.
 
 pub mod alias;
 pub mod auth;
 pub mod connect;
-pub mod directory;
 pub mod fanout;
-pub mod forward;
-pub mod handoff;
+pub mod home;
 pub mod inbound;
 pub mod lifecycle;
 pub mod message;
@@ -35,7 +34,6 @@ pub mod sessions;
 pub mod subscribe;
 pub mod topic_index;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -43,7 +41,6 @@ use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
 
 use crate::config::MqttConfig;
 use auth::{Acl, Authenticator};
-use directory::SessionDirectory;
 use retained::RetainedStore;
 use session::SubOptions;
 use topic_index::{SubscriberId, TopicIndex};
@@ -56,8 +53,6 @@ pub const FRAME_SUBSCRIBER: SubscriberId = 1 << 63;
 pub struct BrokerShared {
     /// The `[mqtt]` section.
     pub cfg: MqttConfig,
-    /// Client id -> owning core.
-    pub directory: SessionDirectory,
     /// CONNECT credentials.
     pub auth: Box<dyn Authenticator>,
     /// Topic rules.
@@ -75,7 +70,6 @@ impl BrokerShared {
     pub fn new(cfg: &MqttConfig) -> Arc<BrokerShared> {
         Arc::new(BrokerShared {
             cfg: cfg.clone(),
-            directory: SessionDirectory::default(),
             auth: Box::new(auth::StaticUsers::new(cfg)),
             acl: Acl::new(cfg),
         })
@@ -91,9 +85,6 @@ pub struct MqttConn {
     pub session: Option<u32>,
     /// Protocol version, from CONNECT.
     pub version: ProtocolVersion,
-    /// CONNECT is handled but the session is on its way from another
-    /// core; reads are paused until it arrives.
-    pub awaiting_session: bool,
     /// How long the client may stay silent: 1.5 times its keep-alive, in
     /// ms (at most 98,302,500); 0 for no limit.
     pub silence_max_ms: u32,
@@ -104,8 +95,6 @@ pub struct MqttConn {
     pub max_packet_out: u32,
     /// Aliases towards the client, if it allows any.
     pub aliases_out: Option<Box<alias::OutboundAliases>>,
-    /// The CONNECT waiting for its session from another core.
-    pub pending: Option<Box<connect::PendingConnect>>,
 }
 
 impl MqttConn {
@@ -115,12 +104,10 @@ impl MqttConn {
             decoder: PacketDecoder::server(max_packet_bytes),
             session: None,
             version: ProtocolVersion::V311,
-            awaiting_session: false,
             silence_max_ms: 0,
             aliases_in: None,
             max_packet_out: 0,
             aliases_out: None,
-            pending: None,
         })
     }
 }
@@ -140,15 +127,8 @@ pub struct Broker {
     pub(crate) away: Vec<(usize, u64)>,
     /// Wills waiting for their delay: (unix ms due, session uid, will).
     pub(crate) delayed_wills: Vec<lifecycle::DelayedWill>,
-    /// Client ids whose session a CONNECT here is fetching from another
-    /// core, and that connection.
-    pub(crate) fetching: HashMap<Arc<str>, crate::sys::Token>,
-    /// Take-over requests for sessions still travelling to this core.
-    pub(crate) takes_pending: Vec<(Arc<str>, u16, crate::sys::Token)>,
-    /// Filters of sessions that moved to other cores, for a while.
-    pub(crate) forwards: forward::Forwards,
-    /// Publish numbering, and sessions on their way here or just arrived.
-    pub(crate) handoff: handoff::Handoff,
+    /// Connections on their way to their client id's home core.
+    pub(crate) leaving: home::Leaving,
     /// Encode scratch for packets.
     pub(crate) out: Vec<u8>,
     /// Property scratch for outgoing PUBLISHes.
@@ -170,10 +150,7 @@ impl Broker {
             retained: RetainedStore::default(),
             away: Vec::new(),
             delayed_wills: Vec::new(),
-            fetching: HashMap::new(),
-            takes_pending: Vec::new(),
-            forwards: forward::Forwards::default(),
-            handoff: handoff::Handoff::default(),
+            leaving: home::Leaving::default(),
             out: Vec::new(),
             props: PropertiesBuf::new(),
             matches: Vec::new(),

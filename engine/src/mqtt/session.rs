@@ -3,9 +3,8 @@
 //! messages in flight each way, and the queue of messages waiting for a
 //! free slot in the in-flight window or for the client to come back.
 //!
-//! A session is owned by exactly one core at a time; it is `Send` so that
-//! a client reconnecting on another core can take it along
-//! ([`super::directory`]).
+//! A session lives on its client id's home core and never leaves it
+//! ([`super::home`]): a client reconnecting on another core is sent there.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU64;

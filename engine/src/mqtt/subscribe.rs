@@ -166,46 +166,15 @@ impl CoreState {
         }
     }
 
-    /// Puts a session's subscriptions into this core's index (a session
-    /// that arrived from another core).
-    pub(crate) fn index_session(&mut self, key: usize) {
-        let subs = self.mqtt.sessions[key].subs().to_vec();
-        for (filter, opts) in subs {
-            if let Some((group, proper)) = split_shared(&filter) {
-                if let Ok((_, change)) = self.mqtt.index.insert(proper, group, key as u64, opts) {
-                    self.announce_filter(&filter, change);
-                }
-            }
-        }
-    }
-
-    /// Takes a session's subscriptions out of this core's index without
-    /// telling the other cores; returns the filters (as written) that have
-    /// no local subscriber left, whose "gone" the caller announces later.
-    pub(crate) fn unindex_session_quietly(&mut self, key: usize) -> Vec<Box<str>> {
+    /// Takes a session's subscriptions out of this core's index.
+    pub(crate) fn unindex_session(&mut self, key: usize) {
         let filters: Vec<Box<str>> = self.mqtt.sessions[key]
             .subs()
             .iter()
             .map(|(f, _)| f.clone())
             .collect();
-        let mut gone = |f: &str| match split_shared(f) {
-            Some((group, proper)) => {
-                self.mqtt.index.remove(proper, group, key as u64).1 == Change::Down
-            }
-            None => false,
-        };
-        filters.into_iter().filter(|f| gone(f)).collect()
-    }
-
-    /// Whether this core has a local subscriber of `filter` (as written).
-    pub(crate) fn has_local_filter(&mut self, filter: &str) -> bool {
-        split_shared(filter).is_some_and(|(group, proper)| self.mqtt.index.has_local(proper, group))
-    }
-
-    /// Takes a session's subscriptions out of this core's index.
-    pub(crate) fn unindex_session(&mut self, key: usize) {
-        for f in self.unindex_session_quietly(key) {
-            self.announce_filter(&f, Change::Down);
+        for filter in filters {
+            self.unindex(key as u64, &filter);
         }
     }
 

@@ -146,11 +146,6 @@ impl World {
         done(self)
     }
 
-    /// Steps for `ns` of simulated time.
-    pub fn run_for(&mut self, ns: u64) {
-        self.run_until(ns, |_| false);
-    }
-
     /// Asks every core to drain, then steps until all are done (true) or
     /// `limit_ns` passed (false).
     pub fn shut_down(&mut self, limit_ns: u64) -> bool {

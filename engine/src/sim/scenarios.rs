@@ -243,6 +243,7 @@ fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
     let mut received: Vec<Vec<Vec<u8>>> = vec![Vec::new(); subs];
     let mut sent = vec![0u32; pubs];
     let mut moves = 0u32;
+    let mut older: Vec<Vec<MqttClient>> = (0..subs).map(|_| Vec::new()).collect();
     let finished = world.run_until(SCENARIO_LIMIT_NS, |w| {
         let mut rng = Rng::new(w.net.now_ns() ^ seed.rotate_left(17));
         for (j, p) in publishers.iter_mut().enumerate() {
@@ -263,14 +264,23 @@ fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
             }
         }
         for (i, s) in subscribers.iter_mut().enumerate() {
-            if rng.chance(20) && (storm || s.connack.is_some()) {
+            // A client taken over by one of its own older connections
+            // (whose CONNECT came later) connects again, as clients do.
+            let kicked = net.is_closed_by_server(s.id);
+            if kicked || rng.chance(20) && (storm || s.connack.is_some()) {
                 // Take the session over from a new connection; the old one
-                // is dropped with whatever it had not read yet.
+                // is closed, or dropped with whatever it had not read yet.
+                // In a storm it is kept and read instead: its CONNECT may
+                // reach the session's core after the new one's (they race
+                // on two sockets), and then it holds the session.
                 received[i].append(&mut s.received);
+                let new = connect(&format!("sub{i}"), false);
+                let old = std::mem::replace(s, new);
                 if rng.chance(500) {
-                    net.close(s.id, rng.chance(500));
+                    net.close(old.id, rng.chance(500));
+                } else if storm {
+                    older[i].push(old);
                 }
-                *s = connect(&format!("sub{i}"), false);
                 moves += 1;
                 if std::env::var_os("SIM_TRACE").is_some() {
                     eprintln!(
@@ -282,6 +292,11 @@ fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
                 }
             }
             s.pump(&net, 1 + rng.below(4096) as usize);
+            for o in &mut older[i] {
+                o.pump(&net, usize::MAX);
+                received[i].append(&mut o.received);
+            }
+            older[i].retain(|o| !net.is_closed_by_server(o.id));
         }
         let all_sent = (0..pubs).all(|j| sent[j] == per_pub);
         let all_acked = publishers
@@ -293,12 +308,21 @@ fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
     if !finished {
         return Err("the publishers' messages were not all acknowledged".into());
     }
-    // Let the last deliveries land, with no more moves.
-    world.run_for(2_000_000_000);
-    for (i, s) in subscribers.iter_mut().enumerate() {
-        s.pump(&net, usize::MAX);
-        received[i].append(&mut s.received);
-    }
+    // Let the last deliveries land, with no more moves, reading (and
+    // acknowledging) on every connection.
+    world.run_until(2_000_000_000, |_| {
+        for (i, s) in subscribers.iter_mut().enumerate() {
+            if net.is_closed_by_server(s.id) {
+                received[i].append(&mut s.received);
+                *s = connect(&format!("sub{i}"), false);
+            }
+            for c in std::iter::once(s).chain(older[i].iter_mut()) {
+                c.pump(&net, usize::MAX);
+                received[i].append(&mut c.received);
+            }
+        }
+        false
+    });
     for (i, got) in received.iter().enumerate() {
         for (j, &n) in sent.iter().enumerate() {
             for seq in 0..n {
@@ -330,14 +354,12 @@ fn mqtt_session_moves() {
     });
 }
 
-/// The known limit of today's session hand-off (docs/architecture.md):
-/// a session taken over again while its last move is under way may miss
-/// a message (seed 3 shows it). Ignored until the hand-off no longer
-/// rests on timing; run it with `--ignored`.
+/// Clients reconnecting before their last CONNECT was answered: several
+/// connections race for one session. (The hand-off of sessions between
+/// cores that this replaced lost a message in 4 of 300 seeds here.)
 #[test]
-#[ignore]
 fn mqtt_session_move_storm() {
-    for_each_seed("mqtt_session_move_storm", 200, |seed| {
+    for_each_seed("mqtt_session_move_storm", 500, |seed| {
         mqtt_session_moves_seed(seed, true)
     });
 }

@@ -168,6 +168,15 @@ pub enum Completion<S = TcpStream> {
         /// The batch handed to [`Backend::send`].
         batch: SendBatch,
     },
+    /// A connection given up with [`Backend::detach`]: its socket, for
+    /// another core's backend to register. Every `Recv` for the token came
+    /// before it; nothing for the token comes after it.
+    Detached {
+        /// The connection, as it was named on this core.
+        token: Token,
+        /// Its socket.
+        stream: S,
+    },
     /// A watched [`Waker`] was woken.
     Woken,
 }
@@ -225,8 +234,9 @@ pub trait Backend: Sized {
     type Listener;
 
     /// An accepted connection, handed out in [`Completion::Accepted`] and
-    /// back in through [`Backend::register`].
-    type Stream: std::fmt::Debug;
+    /// back in through [`Backend::register`]; `Send`, since a detached
+    /// one moves to another core.
+    type Stream: std::fmt::Debug + Send + 'static;
 
     /// Creates the backend; fails if the kernel refuses it.
     fn new(config: &BackendConfig) -> io::Result<Self>;
@@ -248,6 +258,13 @@ pub trait Backend: Sized {
 
     /// Writes the batch; exactly one `Sent` completion follows.
     fn send(&mut self, token: Token, batch: SendBatch);
+
+    /// Gives the connection up without closing it, so that another core
+    /// can register its socket (a session lives on the core its client id
+    /// hashes to). Receiving stops; receives already under way still
+    /// deliver their bytes; then one [`Completion::Detached`] hands the
+    /// socket over. Only with no send in flight.
+    fn detach(&mut self, token: Token);
 
     /// Shuts the connection's write side (the peer reads EOF after every
     /// byte sent so far) and keeps reading: `Recv` goes on until

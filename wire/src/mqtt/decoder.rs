@@ -80,6 +80,13 @@ impl PacketDecoder {
         self.held.len()
     }
 
+    /// Takes the bytes held (an unfinished packet, or input kept by a
+    /// pause or a `stash`), leaving none: the connection moves on with
+    /// them to another decoder.
+    pub fn take_held(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
+    }
+
     /// Keeps `input` for the next `feed` without reading it (reads that
     /// land while the connection is paused).
     pub fn stash(&mut self, input: &[u8]) {

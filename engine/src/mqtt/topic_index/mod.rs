@@ -226,23 +226,6 @@ impl<S> TopicIndex<S> {
         shared.group_mut(group)?.pick_local().cloned()
     }
 
-    /// Whether (`filter`, `group`) has a local subscriber.
-    pub fn has_local(&mut self, filter: &str, group: Option<&str>) -> bool {
-        if check_filter(filter).is_err() {
-            return false;
-        }
-        let Some(slot) = self.root.slot_mut(filter) else {
-            return false;
-        };
-        match group {
-            None => !slot.local.is_empty(),
-            Some(name) => slot
-                .shared
-                .as_ref()
-                .is_some_and(|s| s.local_groups().any(|g| g == name)),
-        }
-    }
-
     /// Calls `f(filter, group)` for every (filter, group) with local
     /// subscribers, e.g. to replay presence to a core that (re)joins.
     /// Allocates one `String` for the filter text.

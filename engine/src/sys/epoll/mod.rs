@@ -225,6 +225,24 @@ impl Backend for EpollBackend {
         }
     }
 
+    fn detach(&mut self, token: Token) {
+        let Some(slot) = self.slot_mut(token) else {
+            return;
+        };
+        debug_assert_eq!(slot.send, NO_SEND, "detach with a send in flight");
+        let stream = slot.stream.take();
+        *slot = Slot::FREE;
+        let Some(stream) = stream else { return };
+        // Reads here are synchronous: none is under way. The socket leaves
+        // this epoll set (another core's set takes it); ready-list entries
+        // for the token go stale.
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&stream.as_raw_fd()));
+        self.done.push(Completion::Detached { token, stream });
+    }
+
     fn shutdown_write(&mut self, token: Token) {
         if let Some(stream) = self.slot(token).and_then(|s| s.stream.as_ref()) {
             // No send is pending (the contract), so the FIN follows every

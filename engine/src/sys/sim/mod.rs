@@ -200,6 +200,8 @@ impl Backend for SimBackend {
 
     fn register(&mut self, token: Token, stream: SimStream) -> io::Result<()> {
         debug_assert!(self.conn_index(token).is_none(), "token registered twice");
+        // A detached connection may come from another core.
+        self.net.state().pipes[stream.0].core = self.core;
         self.conns.push(Conn {
             token,
             pipe: stream.0,
@@ -234,6 +236,18 @@ impl Backend for SimBackend {
                 batch,
             }),
         }
+    }
+
+    fn detach(&mut self, token: Token) {
+        let Some(i) = self.conn_index(token) else {
+            return;
+        };
+        let conn = self.conns.swap_remove(i);
+        debug_assert!(conn.send.is_none(), "detach with a send in flight");
+        self.late.push(Completion::Detached {
+            token,
+            stream: SimStream(conn.pipe),
+        });
     }
 
     fn shutdown_write(&mut self, token: Token) {

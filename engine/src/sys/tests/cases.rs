@@ -337,3 +337,41 @@ pub fn invalid_config_is_an_error<B: Backend + PoolStats>() {
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
     }
 }
+
+/// Detaching hands a connection to another backend (another core) with
+/// nothing lost or repeated: what arrived before the hand-over came to the
+/// first backend, the rest goes to the second, which can send on it too.
+pub fn detach_hands_over<B: Backend + PoolStats>() {
+    let mut a: Bench<B> = Echo::start(&default_config());
+    a.sink = true;
+    a.keep = true;
+    let mut client = TcpStream::connect(a.addr).unwrap();
+    a.run_until(|e| !e.accepted.is_empty());
+    let token = a.accepted[0];
+    client.write_all(b"one").unwrap();
+    a.run_until(|e| e.conns[&token].received == 3);
+    // Bytes racing the detach land on one side or the other, never both.
+    client.write_all(b"two").unwrap();
+    a.backend.detach(token);
+    a.run_until(|e| !e.detached.is_empty());
+    client.write_all(b"three").unwrap();
+    let (_, stream) = a.detached.pop().unwrap();
+    let mut b: Bench<B> = Echo::start(&default_config());
+    b.keep = true;
+    let adopted = b.adopt(stream);
+    let before = a.conns[&token].bytes.clone();
+    assert!(before.starts_with(b"one"), "{before:?}");
+    b.run_until(|e| before.len() + e.conns[&adopted].received == 11);
+    let after = b.conns[&adopted].bytes.clone();
+    assert_eq!([&before[..], &after[..]].concat(), b"onetwothree");
+    // The second backend echoed what it got, on the same socket.
+    let mut echoed = vec![0u8; after.len()];
+    client.read_exact(&mut echoed).unwrap();
+    assert_eq!(echoed, after);
+    // Nothing more came to the first backend after the hand-over.
+    for _ in 0..3 {
+        a.turn(Duration::from_millis(5));
+    }
+    assert_eq!(a.conns[&token].bytes, before);
+    assert_eq!(a.stale, 0);
+}

@@ -54,6 +54,8 @@ pub struct EchoConn {
     pub sent: usize,
     /// `RecvClosed` arrived.
     pub recv_closed: bool,
+    /// The bytes received, in order, when the server `keep`s them.
+    pub bytes: Vec<u8>,
 }
 
 /// Echoes every byte back, one send in flight per connection.
@@ -69,6 +71,10 @@ pub struct Echo<B: PoolStats> {
     pub hold: bool,
     /// Do not echo; only count.
     pub sink: bool,
+    /// Keep every received byte in [`EchoConn::bytes`].
+    pub keep: bool,
+    /// Sockets handed over by `detach`.
+    pub detached: Vec<(Token, B::Stream)>,
     pub woken: usize,
     /// Completions for tokens no longer open (after `close`).
     pub stale: usize,
@@ -92,6 +98,8 @@ impl<B: PoolStats> Echo<B> {
             held: Vec::new(),
             hold: false,
             sink: false,
+            keep: false,
+            detached: Vec::new(),
             woken: 0,
             stale: 0,
             out: Vec::new(),
@@ -119,6 +127,15 @@ impl<B: PoolStats> Echo<B> {
         }
     }
 
+    /// Registers a connection (accepted here, or detached elsewhere).
+    pub fn adopt(&mut self, stream: B::Stream) -> Token {
+        let token = self.next_index;
+        self.next_index += 1;
+        self.backend.register(token, stream).unwrap();
+        self.conns.insert(token, EchoConn::default());
+        token
+    }
+
     /// Closes a connection the way the reactor does: forget it, then tell
     /// the backend.
     pub fn close(&mut self, token: Token) {
@@ -136,11 +153,15 @@ impl<B: PoolStats> Echo<B> {
     fn handle(&mut self, c: Completion) {
         match c {
             Completion::Accepted { stream, .. } => {
-                let token = self.next_index;
-                self.next_index += 1;
-                self.backend.register(token, stream).unwrap();
-                self.conns.insert(token, EchoConn::default());
+                let token = self.adopt(stream);
                 self.accepted.push(token);
+            }
+            Completion::Detached { token, stream } => {
+                assert!(
+                    self.conns.contains_key(&token),
+                    "Detached for an unknown token"
+                );
+                self.detached.push((token, stream));
             }
             Completion::AcceptFailed { error, .. } => panic!("accept failed: {error}"),
             Completion::Recv { token, buf } => {
@@ -178,6 +199,9 @@ impl<B: PoolStats> Echo<B> {
             return;
         };
         conn.received += bytes.len();
+        if self.keep {
+            conn.bytes.extend_from_slice(&bytes);
+        }
         if !self.sink {
             conn.queue.push_back(bytes);
             self.flush(token);

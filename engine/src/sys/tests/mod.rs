@@ -33,4 +33,5 @@ both_backends!(
     poll_timeout_returns,
     send_to_reset_peer_and_close_listeners,
     invalid_config_is_an_error,
+    detach_hands_over,
 );

@@ -89,6 +89,8 @@ const ARMED: u32 = 1 << 1;
 const RECV_DONE: u32 = 1 << 2;
 /// On the starved list, waiting for buffers.
 const STARVED: u32 = 1 << 3;
+/// Being detached: handed over once no recv is live.
+const DETACHING: u32 = 1 << 4;
 
 /// Per-connection state, indexed by the token's slab index: 8 bytes.
 struct Slot {
@@ -224,6 +226,10 @@ impl Backend for UringBackend {
 
     fn send(&mut self, token: Token, batch: SendBatch) {
         self.send_inner(token, batch);
+    }
+
+    fn detach(&mut self, token: Token) {
+        self.detach_inner(token);
     }
 
     fn shutdown_write(&mut self, token: Token) {

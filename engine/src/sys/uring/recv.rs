@@ -13,7 +13,9 @@ use std::io;
 use io_uring::{cqueue, opcode, squeue, types};
 
 use super::buf_ring::BUF_GROUP;
-use super::{user_data, Completion, Cqe, Op, UringBackend, ARMED, RECV_DONE, STARVED, WANT_RECV};
+use super::{
+    user_data, Completion, Cqe, Op, UringBackend, ARMED, DETACHING, RECV_DONE, STARVED, WANT_RECV,
+};
 use crate::sys::{RecvBuf, Token};
 
 impl UringBackend {
@@ -55,6 +57,34 @@ impl UringBackend {
         }
     }
 
+    pub(super) fn detach_inner(&mut self, token: Token) {
+        let Some(slot) = self.slot_mut(token) else {
+            return;
+        };
+        slot.tag = (slot.tag & !WANT_RECV) | DETACHING;
+        if slot.tag & ARMED != 0 {
+            // The recv's final CQE hands the socket over (`on_recv`).
+            self.push_cancel(user_data(Op::Recv, token));
+        } else {
+            let mut done = std::mem::take(&mut self.done);
+            self.hand_over(token, &mut done);
+            self.done = done;
+        }
+    }
+
+    /// Frees the slot and reports the socket, which no op uses any more.
+    fn hand_over(&mut self, token: Token, out: &mut Vec<Completion>) {
+        let Some(slot) = self.slot_mut(token) else {
+            return;
+        };
+        let fd = slot.fd.take();
+        *slot = super::Slot::FREE;
+        if let Some(fd) = fd {
+            let stream = std::net::TcpStream::from(fd);
+            out.push(Completion::Detached { token, stream });
+        }
+    }
+
     /// Cancels the op with this `user_data`, if it is still running.
     pub(super) fn push_cancel(&mut self, target: u64) {
         let entry = opcode::AsyncCancel::new(target)
@@ -91,6 +121,11 @@ impl UringBackend {
             return; // closed since: nothing to re-arm or report
         };
         slot.tag &= !ARMED;
+        if slot.tag & DETACHING != 0 {
+            // Whatever ended the recv (the cancel, EOF, an error) stays
+            // with the socket for its next owner to read.
+            return self.hand_over(token, out);
+        }
         let wanted = slot.tag & WANT_RECV != 0;
         match cqe.result {
             0 => {

@@ -1,0 +1,159 @@
+//! Every client id has a home core, a hash of the id: its session lives
+//! there and nowhere else, so taking a session over is always local to one
+//! core and nothing has to follow a session from core to core.
+//!
+//! `SO_REUSEPORT` spreads connections by address, not by client id, so a
+//! CONNECT usually lands elsewhere. That core sends the connection home
+//! before doing anything with it: it stops reading, asks its backend to
+//! detach the socket (which happens once no receive is under way, with
+//! every byte read so far delivered), and passes the socket over the mesh
+//! with the bytes it read (the CONNECT, re-encoded, and whatever came
+//! after it; for MQTT over WebSocket also the connection's WebSocket state
+//! with the frames it holds). The home core registers the socket with its
+//! own backend and reads on as if it had accepted it. Nothing here depends
+//! on timing: a CONNECT for an id is only ever handled on its home core,
+//! in the order the home core reads its mesh rings.
+
+use std::any::Any;
+use std::collections::HashMap;
+
+use wire::mqtt::{encode, Connect, Packet};
+
+use crate::conn::{Conn, Input};
+use crate::core_state::CoreState;
+use crate::mesh::{Arrival, Lane, MeshMsg};
+use crate::metrics;
+use crate::sys::Token;
+use crate::ws::WsConn;
+
+/// The core that holds `client_id`'s session among `cores` cores.
+pub fn home_core(client_id: &str, cores: usize) -> u16 {
+    // FNV-1a: stable across builds and runs, so a client id has the same
+    // home for the life of the node.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in client_id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % cores.max(1) as u64) as u16
+}
+
+/// Connections this core is sending home: their home core and the bytes
+/// to go with them, until the backend hands their socket over.
+#[derive(Debug, Default)]
+pub(crate) struct Leaving(HashMap<Token, (u16, Vec<u8>)>);
+
+impl CoreState {
+    /// At CONNECT: sends the connection to its client id's home core if
+    /// that is another core; true if it did (the CONNECT is then handled
+    /// there). An empty id is assigned here, homed here.
+    pub(crate) fn send_home(&mut self, token: Token, c: &Connect<'_>) -> bool {
+        if c.client_id.is_empty() {
+            return false;
+        }
+        let home = home_core(c.client_id, self.mesh.cores());
+        if home == self.settings.core {
+            return false;
+        }
+        let mut bytes = Vec::new();
+        if encode(&Packet::Connect(*c), c.version, &mut bytes).is_err() {
+            // What decoded re-encodes; if not, handle it here.
+            return false;
+        }
+        metrics::inc(&self.stats.mqtt_connections_sent_home_total);
+        self.mqtt.leaving.0.insert(token, (home, bytes));
+        // Reads stop; bytes already under way are stashed and go along.
+        self.pause(token);
+        self.intents.detach.push(token);
+        true
+    }
+
+    /// A client id for a client that sent none, whose home is this core
+    /// (one in `cores` tries hits it, on average).
+    pub(crate) fn assigned_client_id(&mut self) -> std::sync::Arc<str> {
+        let (me, cores) = (self.settings.core, self.mesh.cores());
+        loop {
+            let id = format!("sb-{:x}", self.mqtt.next_uid());
+            if home_core(&id, cores) == me {
+                return id.into();
+            }
+        }
+    }
+
+    /// The backend handed over the socket of a connection this core is
+    /// sending home: the message that takes it there.
+    pub fn on_detached(
+        &mut self,
+        token: Token,
+        stream: Box<dyn Any + Send>,
+    ) -> Option<(usize, MeshMsg)> {
+        let (home, mut bytes) = self.mqtt.leaving.0.remove(&token)?;
+        let conn = self.conns.remove(token)?;
+        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
+        if let Input::Mqtt(mut m) = conn.input {
+            bytes.extend(m.decoder.take_held());
+        }
+        let arrival = Arrival {
+            stream,
+            ws: conn.ws,
+            bytes,
+        };
+        Some((usize::from(home), MeshMsg::Adopt(Box::new(arrival))))
+    }
+
+    /// A connection that another core sent here, its home: a slot for it
+    /// (to register with the backend under the returned token), or `None`
+    /// if this core is full.
+    pub fn adopt(&mut self, ws: Option<Box<WsConn>>) -> Option<Token> {
+        if self.conns.len() >= self.settings.limits.max_connections_per_core {
+            metrics::inc(&self.stats.accept_errors_total);
+            return None;
+        }
+        let mut conn = Conn::new(self.settings.limits.max_payload_len, self.conn_clock());
+        conn.ws = ws;
+        let max = self.mqtt.cfg().max_packet_bytes;
+        conn.input = Input::Mqtt(super::MqttConn::new(max));
+        let token = self.conns.insert(conn);
+        metrics::inc(&self.stats.mqtt_connections_adopted_total);
+        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
+        Some(token)
+    }
+
+    /// Reads what an adopted connection brought: its MQTT bytes, then any
+    /// WebSocket frames its reader still holds.
+    pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
+        self.feed_mqtt(token, bytes);
+        let paused = self.conns.get(token).is_none_or(|c| c.paused);
+        if !paused && self.ws_buffered_len(token) > 0 {
+            self.on_ws_bytes(token, &[]);
+        }
+    }
+
+    /// Forgets a connection that was closed before it could leave.
+    pub(crate) fn forget_leaving(&mut self, token: Token) {
+        if !self.mqtt.leaving.0.is_empty() {
+            self.mqtt.leaving.0.remove(&token);
+        }
+    }
+
+    /// The mesh message that brings a connection home, sent on the high
+    /// lane: it is control traffic and must not wait behind data.
+    pub fn send_arrival(&mut self, home: usize, msg: MeshMsg) {
+        self.mesh.send(home, Lane::High, msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_core;
+
+    #[test]
+    fn homes_are_stable_and_spread() {
+        assert_eq!(home_core("device-1", 4), home_core("device-1", 4));
+        assert_eq!(home_core("anything", 1), 0);
+        let mut counts = [0u32; 4];
+        for i in 0..4000 {
+            counts[usize::from(home_core(&format!("client-{i}"), 4))] += 1;
+        }
+        assert!(counts.iter().all(|&n| n > 800), "{counts:?}");
+    }
+}
