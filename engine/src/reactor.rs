@@ -10,7 +10,6 @@ use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
-use crate::shard::ListenerKind;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
 use crate::timers;
 
@@ -29,6 +28,17 @@ const BATCHES_RETAINED: usize = 256;
 const SWEEP_EVERY_NS: u64 = 250_000_000;
 /// Sweeps between returns of freed memory to the OS (about 2 s).
 const COLLECT_EVERY_SWEEPS: u64 = 8;
+
+/// What a listener serves; the reactor looks it up by listener index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// The `wire` protocol over TCP.
+    Wire,
+    /// WebSocket (HTTP upgrade first).
+    WebSocket,
+    /// MQTT over TCP.
+    Mqtt,
+}
 
 /// A core's reactor: its state plus the backend that does its I/O.
 pub struct Reactor<B: Backend> {

@@ -14,21 +14,10 @@ use crate::core_state::{CoreSettings, CoreState};
 use crate::ids::IdGenerator;
 use crate::mesh::{self, MeshPort, MeshShared};
 use crate::metrics::{CoreStats, Metrics};
-use crate::reactor::Reactor;
+use crate::reactor::{ListenerKind, Reactor};
 use crate::sys::epoll::EpollBackend;
 use crate::sys::uring::UringBackend;
 use crate::sys::{Backend, BackendConfig, Epoch, Waker};
-
-/// What a listener serves; the reactor looks it up by listener index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListenerKind {
-    /// The `wire` protocol over TCP.
-    Wire,
-    /// WebSocket (HTTP upgrade first).
-    WebSocket,
-    /// MQTT over TCP.
-    Mqtt,
-}
 
 /// Listen backlog per core.
 const LISTEN_BACKLOG: i32 = 4096;
