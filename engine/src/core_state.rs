@@ -546,3 +546,15 @@ fn lane_of(header: &FrameHeader) -> Lane {
         Lane::Normal
     }
 }
+
+/// One core alone (a mesh of one), with `cfg`'s settings, for unit tests
+/// that drive a core's state with no backend.
+#[cfg(test)]
+pub(crate) fn test_core(cfg: &crate::config::Config) -> CoreState {
+    let waker = crate::sys::Waker::new().expect("eventfd");
+    let (_, mut ports) = crate::mesh::build(vec![waker], 64);
+    let broker = crate::mqtt::BrokerShared::new(&cfg.mqtt);
+    let settings = crate::shard::core_settings(cfg, 0, &broker);
+    let ids = Arc::new(IdGenerator::new(cfg.node_id));
+    CoreState::new(settings, ports.remove(0), ids, Arc::default())
+}

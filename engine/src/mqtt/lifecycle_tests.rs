@@ -9,31 +9,14 @@ use wire::mqtt::ProtocolVersion;
 
 use super::*;
 use crate::config::Config;
-use crate::core_state::CoreSettings;
-use crate::ids::IdGenerator;
-use crate::mesh;
 use crate::mqtt::message::test_message;
 use crate::mqtt::session::{Session, WillMessage};
-use crate::mqtt::BrokerShared;
-use crate::sys::Waker;
 
 /// A clock reading far from zero, as a Unix clock is.
 const T0: u64 = 1_800_000_000_123;
 
 fn core() -> CoreState {
-    let cfg = Config::default();
-    let (_, mut ports) = mesh::build(vec![Waker::new().expect("eventfd")], 64);
-    let settings = CoreSettings {
-        core: 0,
-        node_id: 1,
-        server_name: "test".into(),
-        limits: cfg.limits.clone(),
-        websocket: Arc::new(cfg.websocket.clone()),
-        mqtt: BrokerShared::new(&cfg.mqtt),
-    };
-    let port = ports.pop().expect("one port");
-    let ids = Arc::new(IdGenerator::new(1));
-    CoreState::new(settings, port, ids, Arc::default())
+    crate::core_state::test_core(&Config::default())
 }
 
 /// A connected session with Session Expiry `expiry_s` and a will delayed

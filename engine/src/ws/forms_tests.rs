@@ -3,7 +3,6 @@
 //! one output form share one encoding.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use wire::ws::{self, DeflateParams, Deflater, MessageWriter, OpCode, Role};
@@ -11,10 +10,8 @@ use wire::ws::{self, DeflateParams, Deflater, MessageWriter, OpCode, Role};
 use super::{Endpoint, OpenWs, OutForm, WsConn};
 use crate::config::Config;
 use crate::conn::Conn;
-use crate::core_state::{CoreSettings, CoreState};
-use crate::ids::IdGenerator;
-use crate::mesh;
-use crate::sys::{Token, Waker};
+use crate::core_state::CoreState;
+use crate::sys::Token;
 
 /// What a receiver negotiated: its form, and (no context takeover,
 /// window bits) if it compresses.
@@ -31,18 +28,7 @@ const KINDS: [Kind; 7] = [
 ];
 
 fn core() -> CoreState {
-    let cfg = Config::default();
-    let (_, mut ports) = mesh::build(vec![Waker::new().expect("eventfd")], 64);
-    let settings = CoreSettings {
-        core: 0,
-        node_id: 1,
-        server_name: "test".into(),
-        limits: cfg.limits.clone(),
-        websocket: Arc::new(cfg.websocket.clone()),
-        mqtt: crate::mqtt::BrokerShared::new(&cfg.mqtt),
-    };
-    let ids = Arc::new(IdGenerator::new(1));
-    CoreState::new(settings, ports.remove(0), ids, Arc::default())
+    crate::core_state::test_core(&Config::default())
 }
 
 /// A server writer as the upgrade makes it (level 1, 512-byte threshold:
