@@ -8,6 +8,7 @@
 //! - [`reactor`]: one core's loop: reap completions, drive connections,
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
+//! - [`send_queue`]: a connection's two-lane send queue; shedding.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
@@ -32,6 +33,7 @@ pub mod mqtt;
 pub mod proto;
 pub mod reactor;
 pub mod route;
+pub mod send_queue;
 pub mod shard;
 pub mod sys;
 pub mod ws;

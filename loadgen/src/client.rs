@@ -269,6 +269,10 @@ pub struct MsgWriter {
     enc: Encoder,
     body: Vec<u8>,
     outbound: Outbound,
+    /// Every this many messages one goes HIGH_PRIORITY (0: none).
+    high_every: u64,
+    /// Normal-lane messages are DROPPABLE.
+    droppable: bool,
 }
 
 impl MsgWriter {
@@ -281,16 +285,33 @@ impl MsgWriter {
             enc: Encoder::new(),
             body: vec![pad; size],
             outbound,
+            high_every: 0,
+            droppable: false,
         }
     }
 
-    /// Appends one message to `out` whose body says it was due at `intended_ns`.
-    pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) {
+    /// Sends every `high_every`th message HIGH_PRIORITY (0: none), and
+    /// the others DROPPABLE if `droppable` (`wire` frames only).
+    pub fn with_priority(mut self, high_every: u64, droppable: bool) -> MsgWriter {
+        self.high_every = high_every;
+        self.droppable = droppable;
+        self
+    }
+
+    /// Appends one message to `out` whose body says it was due at
+    /// `intended_ns`; returns whether it goes HIGH_PRIORITY.
+    pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) -> bool {
+        let high = self.high_every != 0 && seq % self.high_every == 0;
         match self.outbound.payload() {
             Payload::Envelope => {
                 stamp::write(&mut self.body, intended_ns, seq);
                 let mut h = FrameHeader::new(FrameType::Send, 0);
                 h.message_id = seq;
+                h.flags = match (high, self.droppable) {
+                    (true, _) => Flags::HIGH_PRIORITY,
+                    (false, true) => Flags::DROPPABLE,
+                    (false, false) => Flags::NONE,
+                };
                 let m = Send {
                     target: Target {
                         kind: dest.kind,
@@ -310,5 +331,6 @@ impl MsgWriter {
                 self.outbound.body(out, &self.body);
             }
         }
+        high
     }
 }

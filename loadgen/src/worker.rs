@@ -136,7 +136,8 @@ fn start(
         if let Some(s) = &spec.sends {
             let (dest, writer) = (
                 s.dest.clone(),
-                MsgWriter::new(args.size, conn.take_outbound()),
+                MsgWriter::new(args.size, conn.take_outbound())
+                    .with_priority(args.high_every, args.droppable),
             );
             match (args.rate, args.scenario()) {
                 (Rate::PerSecond(_), _) => {
@@ -156,7 +157,8 @@ fn start(
             replier,
             subscriber: spec.reads == Reads::Subscriber,
         };
-        spawn_local(receiver::run(conn, shared.clone(), role));
+        let pace = args.read_bytes_per_s;
+        spawn_local(receiver::run(conn, shared.clone(), role, pace));
     }
     if let Rate::PerSecond(rate) = args.rate {
         start_pacer(paced, rate, layout.senders_total, shared);
