@@ -127,6 +127,7 @@ fn overtakes(backend: e2e::Backend, threads: &str) {
         next_seq += 1;
     }
     let ahead = ahead.expect("the urgent message arrived") as usize;
+    eprintln!("{ahead} normal messages came first; at most {ahead_max} may");
     assert!(
         ahead <= ahead_max,
         "{ahead} of {BULK} queued messages came before the high-priority one \
