@@ -426,4 +426,23 @@ mod tests {
         assert_eq!(seq, (0..40).collect::<Vec<_>>());
         assert_eq!(resumed, vec![77]);
     }
+
+    #[test]
+    fn a_normal_backlog_does_not_hold_up_the_high_lane() {
+        let mut ports = port_pair(16);
+        let (a, b) = ports.split_at_mut(1);
+        for i in 0..40 {
+            a[0].send(1, Lane::Normal, MeshMsg::Pause(i));
+        }
+        assert!(a[0].congested(1));
+        // The normal lane's outbox is not empty, the high lane goes anyway.
+        assert!(a[0].send(1, Lane::High, MeshMsg::Pause(1000)));
+        // A droppable message is handed back rather than outboxed.
+        assert!(a[0]
+            .try_send(1, Lane::Normal, MeshMsg::Pause(2000))
+            .is_err());
+        let mut out = Vec::new();
+        b[0].drain(1, &mut out);
+        assert_eq!(paused_tokens(&out), vec![1000]);
+    }
 }

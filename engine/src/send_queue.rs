@@ -134,7 +134,12 @@ impl CoreState {
     }
 
     /// Queues one buffer of a message on `lane`; `more`: the message goes
-    /// on in the next buffer queued to this lane.
+    /// on in the next buffer queued to this lane. Returns whether the
+    /// queue is over the watermark for that lane: the high lane has one
+    /// watermark of room of its own above the normal lane's, so that a
+    /// queue kept full by (droppable) normal traffic does not pause every
+    /// sender of a high-priority message; memory stays bounded by twice
+    /// the watermark.
     pub fn queue_part(
         &mut self,
         token: Token,
@@ -142,7 +147,10 @@ impl CoreState {
         bytes: Bytes,
         more: bool,
     ) -> Option<bool> {
-        let high = self.settings.limits.send_queue_high_bytes;
+        let high = match lane {
+            Lane::High => self.settings.limits.send_queue_high_bytes.saturating_mul(2),
+            Lane::Normal => self.settings.limits.send_queue_high_bytes,
+        };
         let conn = self.conns.get_mut(token)?;
         conn.queued_bytes = conn.queued_bytes.saturating_add(bytes.len() as u32);
         conn.send_queue.push_back(lane, bytes, more);

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Priority benchmark (release binaries; server on CPU 0, one thread; load
+# generator on CPU 1), appending to bench-results/priority.jsonl:
+#
+# 1. Overload: `pairs` with 1 KiB messages offered faster than each
+#    receiver drains (`--read-bytes-per-s`), every HIGH_EVERY-th message
+#    HIGH_PRIORITY: high-lane against normal-lane latency, once with the
+#    normal messages DROPPABLE (shed, counted in switchboard_shed_total,
+#    read from /metrics around the run) and once without (backpressure).
+# 2. The cost of bounding the kernel's unsent bytes at max: echo at
+#    `--rate max`, `--socket-unsent-bytes-max` 0 (kernel default) against
+#    the default 131072, ROUNDS interleaved rounds, 64 B and 16 KiB bodies.
+#
+#   scripts/bench-priority.sh
+#
+# Knobs (environment): DURATION (10), WARMUP (2), OVERLOAD_RATE (20000
+# messages/s in all), DRAIN (524288 bytes/s per receiver), HIGH_EVERY (50),
+# ROUNDS (3), QUIET_PCT, QUIET_WAIT (see bench-lib.sh).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+TRANSPORT=tcp
+RESULTS=priority
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
+
+OVERLOAD_RATE="${OVERLOAD_RATE:-20000}"
+DRAIN="${DRAIN:-524288}"
+HIGH_EVERY="${HIGH_EVERY:-50}"
+ROUNDS="${ROUNDS:-3}"
+admin=127.0.0.1:7399
+
+start_switchboard() {
+    local addr="$1"
+    shift
+    start_server "switchboard ready" taskset -c "$SERVER_CPU" "$sb" \
+        --backend uring --threads 1 --pin-threads false \
+        --wire-addr "$addr" --admin-addr "$admin" "$@"
+}
+
+# metric NAME: its value summed over the server's cores.
+metric() {
+    curl -s "http://$admin/metrics" | awk -v m="$1" '$1 ~ "^"m"({|$)" { s += $2 } END { print s + 0 }'
+}
+
+overload() {
+    local label="$1"
+    shift
+    start_switchboard 127.0.0.1:7310
+    local shed_before
+    shed_before=$(metric switchboard_shed_total)
+    load "$label" 127.0.0.1:7310 --scenario pairs --connections 20 --size 1024 \
+        --rate "$OVERLOAD_RATE" --read-bytes-per-s "$DRAIN" --high-every "$HIGH_EVERY" "$@"
+    local shed=$(($(metric switchboard_shed_total) - shed_before))
+    echo "shed by the server during the run: $shed"
+    # The server's count goes with the loadgen's record of this run.
+    local last
+    last=$(tail -n 1 "$jsonl" | jq -c --argjson shed "$shed" '. + {server_shed_total: $shed}')
+    sed -i '$ d' "$jsonl"
+    echo "$last" >>"$jsonl"
+    stop_server
+}
+
+overload priority-overload-droppable --droppable
+overload priority-overload-backpressure
+
+for round in $(seq 1 "$ROUNDS"); do
+    for size in 64 16384; do
+        for unsent in 0 131072; do
+            start_switchboard 127.0.0.1:7311 --socket-unsent-bytes-max "$unsent"
+            load "unsent-max-$unsent-size-$size-round-$round" 127.0.0.1:7311 \
+                --scenario echo --connections 100 --size "$size" --rate max
+            stop_server
+        done
+    done
+done
+
+# Summary of this invocation's runs.
+{
+    echo "# Priority (scripts/bench-priority.sh)"
+    echo
+    echo "Generated from the runs appended to priority.jsonl by the last invocation."
+    echo
+    echo "## Overload: high lane against normal lane"
+    echo
+    echo "| label | sent (window) | received | high sent | high received | sent (whole run) | received (whole run) | shed (server, whole run) | normal p50 / p99 ms | high p50 / p99 ms | other CPU % |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    tail -n "+$first_line" "$jsonl" | jq -r 'select(.label | startswith("priority-overload")) |
+        "| \(.label) | \(.sent) | \(.received) | \(.sent_high) | \(.received_high) | \(.sent_all) | \(.received_all) | \(.server_shed_total) | \(.latency_us.p50 / 1000) / \(.latency_us.p99 / 1000) | \(.high_latency_us.p50 / 1000) / \(.high_latency_us.p99 / 1000) | \(.other_cpu_pct) |"'
+    echo
+    echo "## Echo at max, kernel unsent bound off (0) and on (131072)"
+    echo
+    echo "| label | msgs/s | p50 us | p99 us | server us/msg | other CPU % |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    tail -n "+$first_line" "$jsonl" | jq -r 'select(.label | startswith("unsent-max")) |
+        "| \(.label) | \(.throughput_msgs_per_s | floor) | \(.latency_us.p50) | \(.latency_us.p99) | \(.server_cpu_us_per_msg) | \(.other_cpu_pct) |"'
+} >"$md"
+echo "summary: $md"
