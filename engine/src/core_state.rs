@@ -196,9 +196,13 @@ impl CoreState {
         let remote = self.members_of(kind, id) & !(1u64 << me);
         let members = std::mem::take(&mut self.scratch);
         let priority = priority_of(header.flags);
+        // A target with connections whose every copy was shed exists:
+        // no recipients is then not NoSuchTarget.
+        let empty_is_error = priority.1 == Shed::Never || (members.is_empty() && remote == 0);
         let (count, mut pause) = self.deliver_local(&members, &frame, priority, (me, from));
         self.scratch = members;
-        let Some(ticket) = self.ack_ticket(from, header, server_id, count, remote, true) else {
+        let ticket = self.ack_ticket(from, header, server_id, count, remote, empty_is_error);
+        let Some(ticket) = ticket else {
             if remote == 0 {
                 return pause;
             }
@@ -244,6 +248,10 @@ impl CoreState {
                     .is_err()
                 {
                     metrics::inc(&self.stats.shed_total);
+                    // That core will not answer the ticket: settle its share.
+                    if let Some(t) = ticket {
+                        self.on_delivered(t, 0);
+                    }
                 }
                 continue;
             }
@@ -464,7 +472,9 @@ impl CoreState {
         }
     }
 
-    fn on_delivered(&mut self, ticket: u32, recipients: u32) {
+    /// A core's answer to a ticketed delivery: `recipients` more; the
+    /// last answer sends the ACK.
+    pub(crate) fn on_delivered(&mut self, ticket: u32, recipients: u32) {
         let Some(p) = self.acks.get_mut(ticket as usize) else {
             return;
         };

@@ -249,7 +249,10 @@ impl CoreState {
                 server_id,
                 body: send.body,
                 sender: &sender,
-                empty_is_error: kind == TargetKind::Conversation,
+                // A droppable message may have been shed for every
+                // member: no recipients is then not NoSuchTarget.
+                empty_is_error: kind == TargetKind::Conversation
+                    && !h.flags.contains(wire::Flags::DROPPABLE),
             };
             self.route_topic(token, &sent, out)
         } else {

@@ -177,6 +177,10 @@ pub struct LoadArgs {
     /// fast as it can): slow receivers, for overload runs.
     #[arg(long, default_value_t = 0)]
     pub read_bytes_per_s: u64,
+    /// SO_RCVBUF of every connection (0: the kernel's autotuning). A slow
+    /// reader's kernel buffer is bytes no server-side priority can pass.
+    #[arg(long, default_value_t = 0)]
+    pub rcvbuf_bytes: u32,
     /// Set by `ws`: the transport is WebSocket.
     #[arg(skip)]
     pub ws: Option<WsFlags>,

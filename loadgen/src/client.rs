@@ -32,6 +32,9 @@ pub struct Setup {
     pub subscribe: Option<String>,
     /// Upgrade to WebSocket first.
     pub ws: Option<WsSetup>,
+    /// SO_RCVBUF before connecting (`--rcvbuf-bytes`; `None`: the kernel
+    /// sizes it, growing it as the reader keeps up).
+    pub rcvbuf: Option<u32>,
 }
 
 /// An open, handshaken connection.
@@ -53,7 +56,7 @@ impl Conn {
 }
 
 pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
-    let stream = connect(addr, setup.source).await?;
+    let stream = connect(addr, setup.source, setup.rcvbuf).await?;
     let (inbound, outbound) = match &setup.ws {
         None => (Inbound::tcp(), Outbound::tcp()),
         Some(ws) => upgrade(&stream, addr, ws).await?,
@@ -73,12 +76,20 @@ pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
     Ok(conn)
 }
 
-pub async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+pub async fn connect(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    rcvbuf: Option<u32>,
+) -> anyhow::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    if let Some(bytes) = rcvbuf {
+        // Before connecting, so the window is scaled to it.
+        socket.set_recv_buffer_size(bytes)?;
+    }
     if let Some(ip) = source {
         // Port 0 takes an ephemeral port per source address, about 28,000
         // of them each: several source addresses lift that limit.

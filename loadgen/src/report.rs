@@ -121,6 +121,7 @@ fn priority_fields(args: &LoadArgs, t: &Tally) -> Value {
         "high_every": high.then_some(args.high_every),
         "droppable": args.droppable,
         "read_bytes_per_s": (args.read_bytes_per_s > 0).then_some(args.read_bytes_per_s),
+        "rcvbuf_bytes": (args.rcvbuf_bytes > 0).then_some(args.rcvbuf_bytes),
         "sent_all": t.sent_all,
         "received_all": t.received_all,
         "sent_high": high.then_some(t.sent_high),

@@ -90,7 +90,8 @@ async fn open_all(args: &LoadArgs, specs: &[ConnSpec]) -> (Vec<Option<Conn>>, us
     let mut failed = 0;
     loop {
         while next < specs.len() && set.len() < CONNECT_CONCURRENCY {
-            let (addr, setup) = (args.addr(), specs[next].setup.clone());
+            let (addr, mut setup) = (args.addr(), specs[next].setup.clone());
+            setup.rcvbuf = (args.rcvbuf_bytes > 0).then_some(args.rcvbuf_bytes);
             let i = next;
             set.spawn_local(async move { (i, client::open(addr, &setup).await) });
             next += 1;

@@ -119,6 +119,10 @@ impl CoreState {
                 // A droppable message never waits for ring space.
                 if self.mesh.try_send(core, lane, p).is_err() {
                     metrics::inc(&self.stats.shed_total);
+                    // That core will not answer the ticket: settle its share.
+                    if let Some(t) = ticket {
+                        self.on_delivered(t, 0);
+                    }
                 }
                 continue;
             }
