@@ -2,11 +2,13 @@
 # Priority benchmark (release binaries; server on CPU 0, one thread; load
 # generator on CPU 1), appending to bench-results/priority.jsonl:
 #
-# 1. Overload: `pairs` with 1 KiB messages offered faster than each
-#    receiver drains (`--read-bytes-per-s`), every HIGH_EVERY-th message
-#    HIGH_PRIORITY: high-lane against normal-lane latency, once with the
-#    normal messages DROPPABLE (shed, counted in switchboard_shed_total,
-#    read from /metrics around the run) and once without (backpressure).
+# 1. Overload: `fanout`, one publisher to SUBSCRIBERS_SLOW subscribers,
+#    1 KiB messages offered faster than each subscriber drains
+#    (`--read-bytes-per-s`), every HIGH_EVERY-th message HIGH_PRIORITY:
+#    high-lane against normal-lane latency, with the normal messages
+#    DROPPABLE (shed, counted in switchboard_shed_total, read from /metrics
+#    around the run) and without (backpressure), and DROPPABLE with a
+#    4 MiB send-queue watermark (a deeper user-space queue to overtake).
 # 2. The cost of bounding the kernel's unsent bytes at max: echo at
 #    `--rate max`, `--socket-unsent-bytes-max` 0 (kernel default) against
 #    the default 131072, ROUNDS interleaved rounds, 64 B and 16 KiB bodies.
@@ -14,7 +16,7 @@
 #   scripts/bench-priority.sh
 #
 # Knobs (environment): PARTS ("overload echo"), DURATION (10), WARMUP (2),
-# OVERLOAD_RATE (20000 messages/s in all), OVERLOAD_CONNECTIONS (4),
+# OVERLOAD_RATE (5000 publishes/s), SUBSCRIBERS_SLOW (4),
 # DRAIN (2097152 bytes/s per receiver), RCVBUF (65536: each loadgen
 # socket's SO_RCVBUF, so that a slow reader's own kernel buffer stays
 # small; 0 lets the kernel grow it), HIGH_EVERY (50), ROUNDS (3),
@@ -29,8 +31,8 @@ RESULTS=priority
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
 
-OVERLOAD_RATE="${OVERLOAD_RATE:-20000}"
-OVERLOAD_CONNECTIONS="${OVERLOAD_CONNECTIONS:-4}"
+OVERLOAD_RATE="${OVERLOAD_RATE:-5000}"
+SUBSCRIBERS_SLOW="${SUBSCRIBERS_SLOW:-4}"
 DRAIN="${DRAIN:-2097152}"
 RCVBUF="${RCVBUF:-65536}"
 PARTS="${PARTS:-overload echo}"
@@ -60,7 +62,8 @@ overload() {
     start_switchboard 127.0.0.1:7310 $server_args
     local shed_before
     shed_before=$(metric switchboard_shed_total)
-    load "$label" 127.0.0.1:7310 --scenario pairs --connections "$OVERLOAD_CONNECTIONS" \
+    load "$label" 127.0.0.1:7310 --scenario fanout --connections "$((SUBSCRIBERS_SLOW + 1))" \
+        --subscribers "$SUBSCRIBERS_SLOW" \
         --size 1024 --rate "$OVERLOAD_RATE" --read-bytes-per-s "$DRAIN" \
         --rcvbuf-bytes "$RCVBUF" --high-every "$HIGH_EVERY" "$@"
     local shed=$(($(metric switchboard_shed_total) - shed_before))
