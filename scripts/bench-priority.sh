@@ -99,6 +99,8 @@ fi
     echo "# Priority (scripts/bench-priority.sh)"
     echo
     echo "Generated from every run in priority.jsonl (the exact command of each is in its \`command\` field)."
+    echo "How to read them, and what each set of runs shows: docs/benchmarks.md, section \"Priority under overload\"."
+    echo "In fanout runs \"high sent\" counts publishes and \"high received\" deliveries (one per subscriber)."
     echo
     echo "## Overload: high lane against normal lane"
     echo
