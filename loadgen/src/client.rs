@@ -312,7 +312,7 @@ impl MsgWriter {
     /// Appends one message to `out` whose body says it was due at
     /// `intended_ns`; returns whether it goes HIGH_PRIORITY.
     pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) -> bool {
-        let high = self.high_every != 0 && seq % self.high_every == 0;
+        let high = self.high_every != 0 && seq.is_multiple_of(self.high_every);
         match self.outbound.payload() {
             Payload::Envelope => {
                 stamp::write(&mut self.body, intended_ns, seq);

@@ -73,10 +73,12 @@ pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role, bytes_per_s
     let mut buf = vec![0u8; READ_BUF];
     let (start_ns, mut read_total) = (shared.clock.now(), 0u64);
     loop {
-        if bytes_per_s > 0 {
-            // Due time of the bytes read so far at the allowed rate.
-            let due = start_ns + read_total.saturating_mul(1_000_000_000) / bytes_per_s;
-            crate::worker::sleep_until(&shared.clock, due).await;
+        // Due time of the bytes read so far at the allowed rate.
+        if let Some(after_ns) = read_total
+            .saturating_mul(1_000_000_000)
+            .checked_div(bytes_per_s)
+        {
+            crate::worker::sleep_until(&shared.clock, start_ns + after_ns).await;
         }
         if let Err(e) = conn.stream.readable().await {
             shared.error(format_args!("read: {e}"));
