@@ -51,7 +51,8 @@ fn bulk_body(seq: u32) -> Vec<u8> {
 fn place(server: &Server, senders: &[&str]) -> (Welcomed, Vec<Welcomed>) {
     let mut all = connect_on_every_core(server, 1, |_| "slow".into(), false);
     let slow = all.remove(0);
-    let out = senders
+    drop(all);
+    let out: Vec<Welcomed> = senders
         .iter()
         .map(|name| {
             let mut c = connect_on_every_core(server, 1, |_| name.to_string(), false);
@@ -62,6 +63,12 @@ fn place(server: &Server, senders: &[&str]) -> (Welcomed, Vec<Welcomed>) {
             c.swap_remove(i)
         })
         .collect();
+    // The other cores' connections of the same users must be gone before
+    // any message is sent, or they would be recipients too.
+    let open = 1 + out.len();
+    wait_for("the extra connections to close", TIMEOUT, || {
+        server.metric("switchboard_connections_open") as usize == open
+    });
     (slow, out)
 }
 
