@@ -102,7 +102,8 @@ impl CoreState {
         let h = FrameHeader::new(FrameType::Close, 0);
         let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
         if !self.ws_send_close(token, &f, code, reason) {
-            self.queue(token, f);
+            // CLOSE is the last frame: it goes behind everything queued.
+            self.queue_in(token, Lane::Normal, f);
         }
         self.begin_close(token);
     }

@@ -5,12 +5,11 @@
 //! its connection closes, so completions that arrive late for a closed
 //! connection name a generation that no longer matches and are ignored.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 
-use bytes::Bytes;
 use wire::FrameDecoder;
 
+use crate::send_queue::SendQueue;
 use crate::sys::Token;
 
 /// Generation bits in a token (bits 32..56; the top 8 are the backend's).
@@ -71,7 +70,7 @@ pub struct Conn {
     pub user: Option<Rc<str>>,
     /// What reads are decoded as: `wire` frames or MQTT packets.
     pub input: Input,
-    /// Frames waiting for the socket, oldest first.
+    /// Frames waiting for the socket, in two lanes.
     pub send_queue: SendQueue,
     /// Subscriptions and waiters; most connections never have either, so
     /// they cost an idle connection one pointer.
@@ -106,48 +105,6 @@ impl Input {
         match self {
             Input::Frames(d) => d.stash(data),
             Input::Mqtt(m) => m.decoder.stash(data),
-        }
-    }
-}
-
-/// Frames waiting for the socket, oldest first. Allocated only while it
-/// holds frames: an idle connection pays one pointer for it.
-// The box is the point: a `VecDeque` is four words even when empty, a
-// boxed one is one word, and most connections have nothing queued.
-#[allow(clippy::box_collection)]
-#[derive(Debug, Default)]
-pub struct SendQueue(Option<Box<VecDeque<Bytes>>>);
-
-impl SendQueue {
-    /// Appends a frame.
-    pub fn push_back(&mut self, frame: Bytes) {
-        self.0.get_or_insert_with(Box::default).push_back(frame);
-    }
-
-    /// Puts a frame back at the front (the unwritten tail of a send).
-    pub fn push_front(&mut self, frame: Bytes) {
-        self.0.get_or_insert_with(Box::default).push_front(frame);
-    }
-
-    /// Takes the oldest frame.
-    pub fn pop_front(&mut self) -> Option<Bytes> {
-        self.0.as_mut()?.pop_front()
-    }
-
-    /// Whether no frame waits.
-    pub fn is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|q| q.is_empty())
-    }
-
-    /// Drops every frame and the queue's memory.
-    pub fn clear(&mut self) {
-        self.0 = None;
-    }
-
-    /// Frees the queue's memory if it holds nothing.
-    pub fn release_if_empty(&mut self) {
-        if self.is_empty() {
-            self.0 = None;
         }
     }
 }

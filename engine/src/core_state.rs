@@ -19,6 +19,7 @@ use crate::ids::IdGenerator;
 use crate::mesh::{Delivery, Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::{self, CoreStats};
 use crate::route::{Change, Registry};
+use crate::send_queue::{priority_of, Shed};
 use crate::sys::Token;
 
 /// The origin core of messages the server publishes itself (wills): no
@@ -186,56 +187,6 @@ impl CoreState {
         self.take_frame()
     }
 
-    /// Queues a frame to a local connection (as a WebSocket message where
-    /// it is one). Returns `None` if the connection is gone, else whether
-    /// its queue is now over the high watermark.
-    pub fn queue(&mut self, token: Token, frame: Bytes) -> Option<bool> {
-        if self.conns.get(token)?.ws.is_some() {
-            return self.queue_ws_frame(token, frame);
-        }
-        self.queue_raw(token, frame)
-    }
-
-    /// Queues bytes to a connection's socket as they are.
-    pub fn queue_raw(&mut self, token: Token, frame: Bytes) -> Option<bool> {
-        let high = self.settings.limits.send_queue_high_bytes;
-        let conn = self.conns.get_mut(token)?;
-        if conn.phase == Phase::Lingering {
-            // Its last frame is written and its write side shut.
-            return None;
-        }
-        conn.queued_bytes = conn.queued_bytes.saturating_add(frame.len() as u32);
-        conn.send_queue.push_back(frame);
-        if !conn.dirty {
-            conn.dirty = true;
-            self.intents.flush.push(token);
-        }
-        Some(conn.queued_bytes > high)
-    }
-
-    /// Queues `frame` to each local member. A member over its high
-    /// watermark remembers the origin and pauses it. Returns (recipients,
-    /// whether a local origin must pause).
-    fn deliver_local(
-        &mut self,
-        members: &[Token],
-        frame: &Bytes,
-        origin: (u16, Token),
-    ) -> (u32, bool) {
-        let mut count = 0;
-        let mut pause_origin = false;
-        for &m in members {
-            let Some(over) = self.queue(m, frame.clone()) else {
-                continue;
-            };
-            count += 1;
-            pause_origin |= over && self.wait_on(m, origin);
-        }
-        self.ws_forms.end();
-        metrics::add(&self.stats.messages_delivered_total, u64::from(count));
-        (count, pause_origin)
-    }
-
     /// Sends a message built by `f` to every other core.
     pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
         let me = self.settings.core as usize;
@@ -259,9 +210,14 @@ impl CoreState {
         let me = self.settings.core;
         let remote = self.members_of(kind, id) & !(1u64 << me);
         let members = std::mem::take(&mut self.scratch);
-        let (count, mut pause) = self.deliver_local(&members, &frame, (me, from));
+        let priority = priority_of(header.flags);
+        // A target with connections whose every copy was shed exists:
+        // no recipients is then not NoSuchTarget.
+        let empty_is_error = priority.1 == Shed::Never || (members.is_empty() && remote == 0);
+        let (count, mut pause) = self.deliver_local(&members, &frame, priority, (me, from));
         self.scratch = members;
-        let Some(ticket) = self.ack_ticket(from, header, server_id, count, remote, true) else {
+        let ticket = self.ack_ticket(from, header, server_id, count, remote, empty_is_error);
+        let Some(ticket) = ticket else {
             if remote == 0 {
                 return pause;
             }
@@ -284,7 +240,7 @@ impl CoreState {
     ) -> bool {
         let me = self.settings.core;
         let target = self.target_bytes(kind, id);
-        let lane = lane_of(header);
+        let priority = priority_of(header.flags);
         let mut pause = false;
         let mut bits = remote;
         while bits != 0 {
@@ -297,10 +253,26 @@ impl CoreState {
                 origin_core: me,
                 origin_token: from,
                 ticket,
+                priority,
             };
-            if !self.mesh.send(core, lane, MeshMsg::Deliver(d)) {
+            if priority.1 == Shed::IfBehind {
+                // A droppable message never waits for ring space.
+                if self
+                    .mesh
+                    .try_send(core, priority.0, MeshMsg::Deliver(d))
+                    .is_err()
+                {
+                    metrics::inc(&self.stats.shed_total);
+                    // That core will not answer the ticket: settle its share.
+                    if let Some(t) = ticket {
+                        self.on_delivered(t, 0);
+                    }
+                }
+                continue;
+            }
+            if !self.mesh.send(core, priority.0, MeshMsg::Deliver(d)) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
-                self.mesh.wait_for_ring(core, from);
+                self.mesh.wait_for_ring(core, priority.0, from);
                 pause = true;
             }
         }
@@ -401,14 +373,14 @@ impl CoreState {
                 recipients,
             };
             let f = self.encode_frame(|enc, out| enc.ack(out, h, &ack));
-            self.queue(token, f);
+            self.queue_control(token, f);
         }
     }
 
     /// Queues an ERROR frame (the connection stays open).
     pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
         let f = self.encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
-        self.queue(token, f);
+        self.queue_control(token, f);
     }
 
     /// Handles a message from another core.
@@ -459,7 +431,8 @@ impl CoreState {
             }
         }
         let members = std::mem::take(&mut self.scratch);
-        let (count, _) = self.deliver_local(&members, &d.frame, (d.origin_core, d.origin_token));
+        let origin = (d.origin_core, d.origin_token);
+        let (count, _) = self.deliver_local(&members, &d.frame, d.priority, origin);
         self.scratch = members;
         if let Some(ticket) = d.ticket {
             let reply = MeshMsg::Delivered {
@@ -470,7 +443,9 @@ impl CoreState {
         }
     }
 
-    fn on_delivered(&mut self, ticket: u32, recipients: u32) {
+    /// A core's answer to a ticketed delivery: `recipients` more; the
+    /// last answer sends the ACK.
+    pub(crate) fn on_delivered(&mut self, ticket: u32, recipients: u32) {
         let Some(p) = self.acks.get_mut(ticket as usize) else {
             return;
         };
@@ -537,14 +512,6 @@ pub(crate) fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str
 pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
     let n: u64 = id.parse().ok()?;
     Some(((n >> 56) as u16, n & ((1 << 56) - 1)))
-}
-
-fn lane_of(header: &FrameHeader) -> Lane {
-    if header.flags.contains(wire::Flags::HIGH_PRIORITY) {
-        Lane::High
-    } else {
-        Lane::Normal
-    }
 }
 
 /// One core alone (a mesh of one), with `cfg`'s settings, for unit tests

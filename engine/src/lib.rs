@@ -9,6 +9,7 @@
 //! - [`reactor`]: one core's loop: reap completions, drive connections,
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
+//! - [`send_queue`]: a connection's two-lane send queue; shedding.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`closing`]: how every connection ends: its reason, then a bounded
 //!   linger that lets a peer still writing read it, then the close.
@@ -39,6 +40,7 @@ pub mod mqtt;
 pub mod proto;
 pub mod reactor;
 pub mod route;
+pub mod send_queue;
 pub mod shard;
 #[cfg(test)]
 mod sim;

@@ -3,10 +3,13 @@
 //! ring. The high lane (control, VIP, agent actions) is always drained
 //! before the normal lane.
 //!
-//! A core that finds a ring full keeps the message in a per-destination
-//! outbox (so order is kept) and pauses the connection that produced it;
-//! the outbox is retried every tick and the connection resumes once it
-//! empties. A core goes to sleep in its backend's `poll`; a producer wakes
+//! A core that finds a ring full keeps the message in a per-destination,
+//! per-lane outbox (so order is kept within the lane, and a backlog of
+//! normal messages never holds up the high lane: pause, resume, presence
+//! and high-priority messages) and pauses the connection that produced
+//! it; the outbox is retried every tick and the connection resumes once
+//! its lane's outbox empties. A droppable message never waits in an
+//! outbox: [`MeshPort::try_send`] hands it back and the caller sheds it. A core goes to sleep in its backend's `poll`; a producer wakes
 //! it through its eventfd only when it announced it was sleeping.
 
 use std::collections::VecDeque;
@@ -125,6 +128,8 @@ pub struct Delivery {
     pub origin_token: Token,
     /// Ack ticket on the origin core, if the sender asked for an ACK.
     pub ticket: Option<u32>,
+    /// The lane its recipients queue it on, and whether it may be shed.
+    pub priority: (Lane, crate::send_queue::Shed),
 }
 
 /// What every core shares about every other: wakers and sleep flags.
@@ -159,9 +164,11 @@ pub struct MeshPort {
     me: usize,
     producers: Vec<Option<Lanes<Producer<MeshMsg>>>>,
     consumers: Vec<Option<Lanes<Consumer<MeshMsg>>>>,
-    outbox: Vec<VecDeque<(Lane, MeshMsg)>>,
-    /// Connections paused because the outbox to core i was not empty.
-    ring_waiters: Vec<Vec<Token>>,
+    /// Per destination core, one outbox per lane.
+    outbox: Vec<Lanes<VecDeque<MeshMsg>>>,
+    /// Connections paused because an outbox to core i (per lane) was not
+    /// empty.
+    ring_waiters: Vec<Lanes<Vec<Token>>>,
     /// Bit i: pushed to core i since the last `wake_peers`.
     pushed: u64,
     shared: Arc<MeshShared>,
@@ -179,8 +186,8 @@ pub fn build(wakers: Vec<Waker>, slots: usize) -> (Arc<MeshShared>, Vec<MeshPort
             me,
             producers: (0..n).map(|_| None).collect(),
             consumers: (0..n).map(|_| None).collect(),
-            outbox: (0..n).map(|_| VecDeque::new()).collect(),
-            ring_waiters: vec![Vec::new(); n],
+            outbox: (0..n).map(|_| Default::default()).collect(),
+            ring_waiters: (0..n).map(|_| Default::default()).collect(),
             pushed: 0,
             shared: shared.clone(),
         })
@@ -208,62 +215,78 @@ impl MeshPort {
     }
 
     /// Sends `msg` to core `to`. Returns false if it had to wait in the
-    /// outbox (ring full): the caller should pause its producer connection.
+    /// lane's outbox (ring full): the caller should pause its producer
+    /// connection.
     pub fn send(&mut self, to: usize, lane: Lane, msg: MeshMsg) -> bool {
-        debug_assert_ne!(to, self.me);
-        self.pushed |= 1 << to;
-        if self.outbox[to].is_empty() {
-            let ring = &mut self.producers[to].as_mut().expect("peer ring")[lane as usize];
-            match ring.push(msg) {
-                Ok(()) => return true,
-                Err(rtrb::PushError::Full(m)) => {
-                    self.outbox[to].push_back((lane, m));
-                    return false;
-                }
+        match self.try_send(to, lane, msg) {
+            Ok(()) => true,
+            Err(msg) => {
+                self.outbox[to][lane as usize].push_back(msg);
+                false
             }
         }
-        self.outbox[to].push_back((lane, msg));
-        false
+    }
+
+    /// Pushes `msg` to the lane's ring unless the ring is full or the
+    /// lane's outbox already holds messages (order); hands it back then.
+    pub fn try_send(&mut self, to: usize, lane: Lane, msg: MeshMsg) -> Result<(), MeshMsg> {
+        debug_assert_ne!(to, self.me);
+        if !self.outbox[to][lane as usize].is_empty() {
+            return Err(msg);
+        }
+        let ring = &mut self.producers[to].as_mut().expect("peer ring")[lane as usize];
+        match ring.push(msg) {
+            Ok(()) => {
+                self.pushed |= 1 << to;
+                Ok(())
+            }
+            Err(rtrb::PushError::Full(m)) => Err(m),
+        }
     }
 
     /// Whether messages to `to` are waiting for ring space.
     pub fn congested(&self, to: usize) -> bool {
-        !self.outbox[to].is_empty()
+        self.outbox[to].iter().any(|o| !o.is_empty())
     }
 
-    /// Parks `token` until the outbox to `to` drains.
-    pub fn wait_for_ring(&mut self, to: usize, token: Token) {
-        if !self.ring_waiters[to].contains(&token) {
-            self.ring_waiters[to].push(token);
+    /// Parks `token` until the outbox of `lane` to `to` drains.
+    pub fn wait_for_ring(&mut self, to: usize, lane: Lane, token: Token) {
+        let waiters = &mut self.ring_waiters[to][lane as usize];
+        if !waiters.contains(&token) {
+            waiters.push(token);
         }
     }
 
-    /// Moves outboxed messages into rings; appends to `resumed` the
-    /// connections whose wait is over.
+    /// Moves outboxed messages into rings, each lane on its own (a full
+    /// normal ring never holds up the high lane); appends to `resumed`
+    /// the connections whose wait is over.
     pub fn flush_outbox(&mut self, resumed: &mut Vec<Token>) {
         for to in 0..self.outbox.len() {
-            if self.outbox[to].is_empty() {
-                continue;
-            }
             let Some(rings) = self.producers[to].as_mut() else {
                 continue;
             };
-            while let Some((lane, msg)) = self.outbox[to].pop_front() {
-                if let Err(rtrb::PushError::Full(m)) = rings[lane as usize].push(msg) {
-                    self.outbox[to].push_front((lane, m));
-                    break;
+            for lane in [Lane::High, Lane::Normal] {
+                let outbox = &mut self.outbox[to][lane as usize];
+                if outbox.is_empty() {
+                    continue;
                 }
-                self.pushed |= 1 << to;
-            }
-            if self.outbox[to].is_empty() {
-                resumed.append(&mut self.ring_waiters[to]);
+                while let Some(msg) = outbox.pop_front() {
+                    if let Err(rtrb::PushError::Full(m)) = rings[lane as usize].push(msg) {
+                        outbox.push_front(m);
+                        break;
+                    }
+                    self.pushed |= 1 << to;
+                }
+                if outbox.is_empty() {
+                    resumed.append(&mut self.ring_waiters[to][lane as usize]);
+                }
             }
         }
     }
 
     /// Whether any outbox still holds messages.
     pub fn has_outbox(&self) -> bool {
-        self.outbox.iter().any(|o| !o.is_empty())
+        self.outbox.iter().flatten().any(|o| !o.is_empty())
     }
 
     /// Wakes the cores pushed to since the last call.
@@ -331,7 +354,7 @@ impl MeshPort {
                 .iter()
                 .map(|r| r.buffer().capacity() - r.slots())
                 .sum()
-        }) + self.outbox[to].len()
+        }) + self.outbox[to].iter().map(VecDeque::len).sum::<usize>()
     }
 }
 
@@ -377,7 +400,7 @@ mod tests {
             }
         }
         assert_eq!(accepted, 16);
-        a[0].wait_for_ring(1, 77);
+        a[0].wait_for_ring(1, Lane::Normal, 77);
         let mut out = Vec::new();
         let mut resumed = Vec::new();
         while out.len() < 40 {
@@ -387,5 +410,24 @@ mod tests {
         let seq = paused_tokens(&out);
         assert_eq!(seq, (0..40).collect::<Vec<_>>());
         assert_eq!(resumed, vec![77]);
+    }
+
+    #[test]
+    fn a_normal_backlog_does_not_hold_up_the_high_lane() {
+        let mut ports = port_pair(16);
+        let (a, b) = ports.split_at_mut(1);
+        for i in 0..40 {
+            a[0].send(1, Lane::Normal, MeshMsg::Pause(i));
+        }
+        assert!(a[0].congested(1));
+        // The normal lane's outbox is not empty, the high lane goes anyway.
+        assert!(a[0].send(1, Lane::High, MeshMsg::Pause(1000)));
+        // A droppable message is handed back rather than outboxed.
+        assert!(a[0]
+            .try_send(1, Lane::Normal, MeshMsg::Pause(2000))
+            .is_err());
+        let mut out = Vec::new();
+        b[0].drain(1, &mut out);
+        assert_eq!(paused_tokens(&out), vec![1000]);
     }
 }

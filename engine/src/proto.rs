@@ -129,9 +129,14 @@ impl CoreState {
             (Phase::Open, FrameType::Subscribe) => self.on_subscribe(token, frame, true),
             (Phase::Open, FrameType::Unsubscribe) => self.on_subscribe(token, frame, false),
             (_, FrameType::Ping) => {
+                // The PONG takes the PING's lane: by default it comes after
+                // everything queued before it (a PING is a barrier); with
+                // HIGH_PRIORITY it overtakes queued messages (a probe).
                 let mut pong = h;
-                pong.flags = wire::Flags::NONE;
-                self.encode(token, |enc, out| enc.pong(out, pong, frame.payload));
+                pong.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
+                let (lane, _) = crate::send_queue::priority_of(pong.flags);
+                let f = self.encode_frame(|enc, out| enc.pong(out, pong, frame.payload));
+                self.queue_in(token, lane, f);
             }
             (_, FrameType::Close) => self.send_close(token, 0, "closed by peer"),
             // A client reporting a frame of ours it could not use (section
@@ -166,7 +171,7 @@ impl CoreState {
         F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
     {
         let frame = self.encode_frame(f);
-        self.queue(token, frame);
+        self.queue_control(token, frame);
     }
 
     /// Accepts any `token` (docs/wire-protocol.md section 6, HELLO).
@@ -257,7 +262,10 @@ impl CoreState {
                 server_id,
                 body: send.body,
                 sender: &sender,
-                empty_is_error: kind == TargetKind::Conversation,
+                // A droppable message may have been shed for every
+                // member: no recipients is then not NoSuchTarget.
+                empty_is_error: kind == TargetKind::Conversation
+                    && !h.flags.contains(wire::Flags::DROPPABLE),
             };
             self.route_topic(token, &sent, out)
         } else {

@@ -10,6 +10,7 @@ use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
+use crate::send_queue::SendQueue;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
 use crate::timers;
 
@@ -218,6 +219,11 @@ impl<B: Backend> Reactor<B> {
             }
             _ => {}
         }
+        let unsent_max = s.settings.limits.socket_unsent_bytes_max;
+        if unsent_max > 0 && self.backend.bound_unsent(&stream, unsent_max).is_err() {
+            metrics::inc(&s.stats.accept_errors_total);
+            return;
+        }
         let token = s.conns.insert(conn);
         if self.backend.register(token, stream).is_err() {
             s.conns.remove(token);
@@ -371,10 +377,13 @@ impl<B: Backend> Reactor<B> {
             }
             let mut batch = self.batches.pop().unwrap_or_default();
             let mut bytes = 0;
-            while let Some(b) = conn.send_queue.pop_front() {
+            // High lane first; a batch ends only where a message ends, so
+            // that the next one may start with the high lane again.
+            while let Some((b, more)) = conn.send_queue.pop_front() {
                 bytes += b.len();
                 batch.bufs.push(b);
-                if batch.bufs.len() >= BATCH_BUFS_MAX || bytes >= BATCH_BYTES_MAX {
+                let full = batch.bufs.len() >= BATCH_BUFS_MAX || bytes >= BATCH_BYTES_MAX;
+                if full && !more {
                     break;
                 }
             }
@@ -532,21 +541,21 @@ fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
     }
 }
 
-/// Puts what a short write left behind back at the front of the queue.
-fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut crate::conn::SendQueue) {
+/// Puts what a short write left behind back at the front of the queue,
+/// ahead of both lanes: those bytes were committed when the batch was made.
+fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut SendQueue) {
     let mut skip = written;
-    let mut rest = Vec::new();
-    for mut b in batch.bufs.drain(..) {
+    batch.bufs.retain_mut(|b| {
         if skip >= b.len() {
             skip -= b.len();
-            continue;
+            return false;
         }
         let _ = b.split_to(skip);
         skip = 0;
-        rest.push(b);
-    }
-    for b in rest.into_iter().rev() {
-        queue.push_front(b);
+        true
+    });
+    if !batch.bufs.is_empty() {
+        queue.push_unwritten(&mut batch.bufs);
     }
 }
 

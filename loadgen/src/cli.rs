@@ -191,6 +191,21 @@ pub struct LoadArgs {
     /// The server is a plain byte echo: no HELLO, sent frames come back as is.
     #[arg(long)]
     pub raw: bool,
+    /// Every Nth message of each sender goes HIGH_PRIORITY (0: none); the
+    /// report then gives the high lane's latency apart from the normal's.
+    #[arg(long, default_value_t = 0)]
+    pub high_every: u64,
+    /// Send the normal-lane messages DROPPABLE (the server may shed them).
+    #[arg(long)]
+    pub droppable: bool,
+    /// Each reading connection drains at most this many bytes/s (0: as
+    /// fast as it can): slow receivers, for overload runs.
+    #[arg(long, default_value_t = 0)]
+    pub read_bytes_per_s: u64,
+    /// SO_RCVBUF of every connection (0: the kernel's autotuning). A slow
+    /// reader's kernel buffer is bytes no server-side priority can pass.
+    #[arg(long, default_value_t = 0)]
+    pub rcvbuf_bytes: u32,
     /// Set by `ws`: the transport is WebSocket.
     #[arg(skip)]
     pub ws: Option<WsFlags>,

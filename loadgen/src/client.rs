@@ -32,6 +32,9 @@ pub struct Setup {
     pub subscribe: Option<String>,
     /// Upgrade to WebSocket first.
     pub ws: Option<WsSetup>,
+    /// SO_RCVBUF before connecting (`--rcvbuf-bytes`; `None`: the kernel
+    /// sizes it, growing it as the reader keeps up).
+    pub rcvbuf: Option<u32>,
 }
 
 /// An open, handshaken connection.
@@ -53,7 +56,7 @@ impl Conn {
 }
 
 pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
-    let stream = connect(addr, setup.source).await?;
+    let stream = connect(addr, setup.source, setup.rcvbuf).await?;
     let (inbound, outbound) = match &setup.ws {
         None => (Inbound::tcp(), Outbound::tcp()),
         Some(ws) => upgrade(&stream, addr, ws).await?,
@@ -73,12 +76,20 @@ pub async fn open(addr: SocketAddr, setup: &Setup) -> anyhow::Result<Conn> {
     Ok(conn)
 }
 
-pub async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+pub async fn connect(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    rcvbuf: Option<u32>,
+) -> anyhow::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    if let Some(bytes) = rcvbuf {
+        // Before connecting, so the window is scaled to it.
+        socket.set_recv_buffer_size(bytes)?;
+    }
     if let Some(ip) = source {
         // Port 0 takes an ephemeral port per source address, about 28,000
         // of them each: several source addresses lift that limit.
@@ -269,6 +280,10 @@ pub struct MsgWriter {
     enc: Encoder,
     body: Vec<u8>,
     outbound: Outbound,
+    /// Every this many messages one goes HIGH_PRIORITY (0: none).
+    high_every: u64,
+    /// Normal-lane messages are DROPPABLE.
+    droppable: bool,
 }
 
 impl MsgWriter {
@@ -281,16 +296,33 @@ impl MsgWriter {
             enc: Encoder::new(),
             body: vec![pad; size],
             outbound,
+            high_every: 0,
+            droppable: false,
         }
     }
 
-    /// Appends one message to `out` whose body says it was due at `intended_ns`.
-    pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) {
+    /// Sends every `high_every`th message HIGH_PRIORITY (0: none), and
+    /// the others DROPPABLE if `droppable` (`wire` frames only).
+    pub fn with_priority(mut self, high_every: u64, droppable: bool) -> MsgWriter {
+        self.high_every = high_every;
+        self.droppable = droppable;
+        self
+    }
+
+    /// Appends one message to `out` whose body says it was due at
+    /// `intended_ns`; returns whether it goes HIGH_PRIORITY.
+    pub fn push(&mut self, out: &mut BytesMut, dest: &Dest, intended_ns: u64, seq: u64) -> bool {
+        let high = self.high_every != 0 && seq.is_multiple_of(self.high_every);
         match self.outbound.payload() {
             Payload::Envelope => {
                 stamp::write(&mut self.body, intended_ns, seq);
                 let mut h = FrameHeader::new(FrameType::Send, 0);
                 h.message_id = seq;
+                h.flags = match (high, self.droppable) {
+                    (true, _) => Flags::HIGH_PRIORITY,
+                    (false, true) => Flags::DROPPABLE,
+                    (false, false) => Flags::NONE,
+                };
                 let m = Send {
                     target: Target {
                         kind: dest.kind,
@@ -310,5 +342,6 @@ impl MsgWriter {
                 self.outbound.body(out, &self.body);
             }
         }
+        high
     }
 }

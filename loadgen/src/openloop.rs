@@ -56,8 +56,8 @@ pub async fn run(mut senders: Vec<Paced>, mut walker: Walker, shared: Rc<Shared>
             if s.out.is_empty() {
                 backlog.push(pos);
             }
-            s.writer.push(&mut s.out, &s.dest, due, seq);
-            shared.sent(due);
+            let high = s.writer.push(&mut s.out, &s.dest, due, seq);
+            shared.sent(due, high);
             walker.advance();
         }
         flush(&mut senders, &mut backlog, &shared);

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use wire::{decode_deliver, decode_error, decode_send, Frame, FrameType};
+use wire::{decode_deliver, decode_error, decode_send, Flags, Frame, FrameType};
 
 use crate::client::{self, Conn, Dest, MsgWriter};
 use crate::shared::Shared;
@@ -43,9 +43,9 @@ impl Replier {
         if now >= shared.window().end_ns {
             return;
         }
-        self.writer.push(&mut self.out, &self.dest, now, self.seq);
+        let high = self.writer.push(&mut self.out, &self.dest, now, self.seq);
         self.seq += 1;
-        shared.sent(now);
+        shared.sent(now, high);
     }
 }
 
@@ -57,8 +57,10 @@ pub struct Role {
     pub subscriber: bool,
 }
 
-/// Runs until the connection ends or the task is dropped at the end of the run.
-pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role) {
+/// Runs until the connection ends or the task is dropped at the end of the
+/// run, draining at most `bytes_per_s` (0: no limit): before each read the
+/// reader sleeps until the bytes read so far would have taken that long.
+pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role, bytes_per_s: u64) {
     if let Some(r) = role.replier.as_mut() {
         for _ in 0..r.pipeline {
             r.push(&shared);
@@ -69,7 +71,15 @@ pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role) {
         return;
     }
     let mut buf = vec![0u8; READ_BUF];
+    let (start_ns, mut read_total) = (shared.clock.now(), 0u64);
     loop {
+        // Due time of the bytes read so far at the allowed rate.
+        if let Some(after_ns) = read_total
+            .saturating_mul(1_000_000_000)
+            .checked_div(bytes_per_s)
+        {
+            crate::worker::sleep_until(&shared.clock, start_ns + after_ns).await;
+        }
         if let Err(e) = conn.stream.readable().await {
             shared.error(format_args!("read: {e}"));
             return;
@@ -80,6 +90,7 @@ pub async fn run(mut conn: Conn, shared: Rc<Shared>, mut role: Role) {
                 return;
             }
             Ok(n) => {
+                read_total += n as u64;
                 if !handle(&mut conn, &buf[..n], &shared, &mut role) {
                     return;
                 }
@@ -139,6 +150,7 @@ fn handle(conn: &mut Conn, bytes: &[u8], shared: &Shared, role: &mut Role) -> bo
 }
 
 fn on_incoming(inc: Incoming<'_>, raw: bool, shared: &Shared, role: &mut Role) -> bool {
+    let high = matches!(&inc, Incoming::Frame(f) if f.header.flags.contains(Flags::HIGH_PRIORITY));
     let stamp = match inc {
         Incoming::Frame(f) => match frame_body(f, raw, shared) {
             Ok(body) => body.and_then(stamp::read),
@@ -155,7 +167,7 @@ fn on_incoming(inc: Incoming<'_>, raw: bool, shared: &Shared, role: &mut Role) -
         shared.error(format_args!("delivery without a readable stamp"));
         return true;
     };
-    shared.received(intended, shared.clock.now());
+    shared.received(intended, shared.clock.now(), high);
     if role.subscriber {
         shared.delivered_one();
     }

@@ -96,7 +96,7 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "expected": expected(args, t),
         "errors": t.errors,
         "throughput_msgs_per_s": throughput,
-        "latency_us": latency(t),
+        "latency_us": latency(&t.hist),
         "loadgen_cpu_pct": pct(s.loadgen_cpu_us),
         "other_cpu_pct": pct(s.other_cpu_us),
         "server_rss_before": s.rss_before,
@@ -116,6 +116,7 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         "server_kernel_cpu_pct": pct(s.cpu_kernel_us),
     });
     let mut extras = vec![server_cpu];
+    extras.push(priority_fields(args, t));
     if args.mqtt.is_some() {
         extras.push(mqtt_fields(args, t));
     }
@@ -125,6 +126,22 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         }
     }
     record
+}
+
+/// The priority options, and the high lane's counts and latency apart.
+fn priority_fields(args: &LoadArgs, t: &Tally) -> Value {
+    let high = args.high_every > 0;
+    json!({
+        "high_every": high.then_some(args.high_every),
+        "droppable": args.droppable,
+        "read_bytes_per_s": (args.read_bytes_per_s > 0).then_some(args.read_bytes_per_s),
+        "rcvbuf_bytes": (args.rcvbuf_bytes > 0).then_some(args.rcvbuf_bytes),
+        "sent_all": t.sent_all,
+        "received_all": t.received_all,
+        "sent_high": high.then_some(t.sent_high),
+        "received_high": high.then_some(t.received_high),
+        "high_latency_us": high.then(|| latency(&t.hist_high)),
+    })
 }
 
 /// Deliveries the window's messages should produce.
@@ -167,14 +184,16 @@ fn mqtt_fields(args: &LoadArgs, t: &Tally) -> Value {
     })
 }
 
-fn latency(t: &Tally) -> Value {
-    if t.hist.is_empty() {
+/// Percentiles of one histogram (with `--high-every`, `latency_us` is
+/// the normal lane's and `high_latency_us` the high lane's).
+fn latency(hist: &hdrhistogram::Histogram<u64>) -> Value {
+    if hist.is_empty() {
         return Value::Null;
     }
-    let q = |q: f64| t.hist.value_at_quantile(q);
+    let q = |q: f64| hist.value_at_quantile(q);
     json!({
         "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
-        "max": t.hist.max(),
+        "max": hist.max(),
     })
 }
 
@@ -184,7 +203,7 @@ fn summary(r: &Value) -> String {
         Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
         v => v.to_string(),
     };
-    let l = |k: &str| match &r["latency_us"][k] {
+    let lat = |which: &str, k: &str| match &r[which][k] {
         Value::Null => "-".to_string(),
         v => v.to_string(),
     };
@@ -193,6 +212,7 @@ fn summary(r: &Value) -> String {
         (Some(p), None) => format!(" pacing={p}"),
         _ => String::new(),
     };
+    let l = |k: &str| lat("latency_us", k);
     let mut s = format!(
         "{} scenario={} rate={}{} connections={} label={}\n",
         r["transport"].as_str().unwrap_or(""),
@@ -222,6 +242,19 @@ fn summary(r: &Value) -> String {
         l("p999"),
         l("max")
     );
+    if !r["high_latency_us"].is_null() {
+        let h = |k: &str| lat("high_latency_us", k);
+        s += &format!(
+            "  (that is the normal lane) high lane: sent={} received={}; latency us: p50={} p90={} p99={} p99.9={} max={}\n",
+            f("sent_high"),
+            f("received_high"),
+            h("p50"),
+            h("p90"),
+            h("p99"),
+            h("p999"),
+            h("max")
+        );
+    }
     s += &format!(
         "  loadgen: {} % cpu; rest of the machine: {} % cpu\n",
         f("loadgen_cpu_pct"),

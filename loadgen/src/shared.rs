@@ -72,22 +72,31 @@ impl Shared {
         }
     }
 
-    /// Counts one message handed to the socket, due at `intended_ns`.
-    pub fn sent(&self, intended_ns: u64) {
+    /// Counts one message handed to the socket, due at `intended_ns`, on
+    /// the high lane or not.
+    pub fn sent(&self, intended_ns: u64, high: bool) {
         let mut t = self.tally.borrow_mut();
         t.sent_all += 1;
         if self.window.get().contains(intended_ns) {
             t.sent += 1;
+            t.sent_high += u64::from(high);
         }
     }
 
-    /// Counts one delivery of a message due at `intended_ns`, received at `now`.
-    pub fn received(&self, intended_ns: u64, now: u64) {
+    /// Counts one delivery of a message due at `intended_ns`, received at
+    /// `now`, on the high lane or not.
+    pub fn received(&self, intended_ns: u64, now: u64, high: bool) {
         let mut t = self.tally.borrow_mut();
         t.received_all += 1;
         if self.window.get().contains(intended_ns) {
             t.received += 1;
-            t.record_latency_us(now.saturating_sub(intended_ns) / 1_000);
+            let us = now.saturating_sub(intended_ns) / 1_000;
+            if high {
+                t.received_high += 1;
+                t.record_high_latency_us(us);
+            } else {
+                t.record_latency_us(us);
+            }
         }
         self.last_rx_ns.set(now);
     }
@@ -112,8 +121,8 @@ mod tests {
         };
         let s = Shared::new(Clock::new(crate::clock::unix_ns()), w);
         for t in [50, 100, 150, 199, 200] {
-            s.sent(t);
-            s.received(t, t + 5_000);
+            s.sent(t, false);
+            s.received(t, t + 5_000, false);
         }
         let t = s.tally.borrow();
         assert_eq!(

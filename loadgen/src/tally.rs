@@ -37,8 +37,13 @@ pub struct Tally {
     pub unsent: u64,
     /// MQTT: PINGRESPs received (keep-alive worked).
     pub pings: u64,
-    /// Latency in µs from intended send time to receipt.
+    /// Latency in µs from intended send time to receipt (normal lane).
     pub hist: Histogram<u64>,
+    /// Of `sent` and `received`, the HIGH_PRIORITY messages (`--high-every`).
+    pub sent_high: u64,
+    pub received_high: u64,
+    /// Latency of the high-lane messages, apart from `hist`.
+    pub hist_high: Histogram<u64>,
 }
 
 impl Default for Tally {
@@ -54,9 +59,16 @@ impl Default for Tally {
             window_full: 0,
             unsent: 0,
             pings: 0,
-            hist: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds"),
+            hist: new_hist(),
+            sent_high: 0,
+            received_high: 0,
+            hist_high: new_hist(),
         }
     }
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds")
 }
 
 /// The wire form of a [`Tally`]: one JSON line on a child's stdout.
@@ -73,11 +85,18 @@ struct TallyJson {
     unsent: u64,
     pings: u64,
     hist_v2_base64: String,
+    sent_high: u64,
+    received_high: u64,
+    hist_high_v2_base64: String,
 }
 
 impl Tally {
     pub fn record_latency_us(&mut self, us: u64) {
         self.hist.saturating_record(us.min(MAX_LATENCY_US));
+    }
+
+    pub fn record_high_latency_us(&mut self, us: u64) {
+        self.hist_high.saturating_record(us.min(MAX_LATENCY_US));
     }
 
     /// Adds another process's counts and samples to these.
@@ -92,14 +111,15 @@ impl Tally {
         self.window_full += other.window_full;
         self.unsent += other.unsent;
         self.pings += other.pings;
+        self.sent_high += other.sent_high;
+        self.received_high += other.received_high;
+        self.hist_high
+            .add(&other.hist_high)
+            .context("merging histograms")?;
         self.hist.add(&other.hist).context("merging histograms")
     }
 
     pub fn to_json_line(&self) -> anyhow::Result<String> {
-        let mut bytes = Vec::new();
-        V2Serializer::new()
-            .serialize(&self.hist, &mut bytes)
-            .map_err(|e| anyhow::anyhow!("serializing histogram: {e:?}"))?;
         let j = TallyJson {
             sent: self.sent,
             received: self.received,
@@ -111,19 +131,16 @@ impl Tally {
             window_full: self.window_full,
             unsent: self.unsent,
             pings: self.pings,
-            hist_v2_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            hist_v2_base64: encode_hist(&self.hist)?,
+            sent_high: self.sent_high,
+            received_high: self.received_high,
+            hist_high_v2_base64: encode_hist(&self.hist_high)?,
         };
         Ok(serde_json::to_string(&j)?)
     }
 
     pub fn from_json_line(line: &str) -> anyhow::Result<Tally> {
         let j: TallyJson = serde_json::from_str(line).context("child result line")?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(j.hist_v2_base64)
-            .context("histogram base64")?;
-        let hist: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| anyhow::anyhow!("deserializing histogram: {e:?}"))?;
         Ok(Tally {
             sent: j.sent,
             received: j.received,
@@ -135,9 +152,29 @@ impl Tally {
             window_full: j.window_full,
             unsent: j.unsent,
             pings: j.pings,
-            hist,
+            hist: decode_hist(&j.hist_v2_base64)?,
+            sent_high: j.sent_high,
+            received_high: j.received_high,
+            hist_high: decode_hist(&j.hist_high_v2_base64)?,
         })
     }
+}
+
+fn encode_hist(hist: &Histogram<u64>) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    V2Serializer::new()
+        .serialize(hist, &mut bytes)
+        .map_err(|e| anyhow::anyhow!("serializing histogram: {e:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn decode_hist(b64: &str) -> anyhow::Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .context("histogram base64")?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("deserializing histogram: {e:?}"))
 }
 
 #[cfg(test)]

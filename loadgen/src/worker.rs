@@ -90,7 +90,8 @@ async fn open_all(args: &LoadArgs, specs: &[ConnSpec]) -> (Vec<Option<Conn>>, us
     let mut failed = 0;
     loop {
         while next < specs.len() && set.len() < CONNECT_CONCURRENCY {
-            let (addr, setup) = (args.addr(), specs[next].setup.clone());
+            let (addr, mut setup) = (args.addr(), specs[next].setup.clone());
+            setup.rcvbuf = (args.rcvbuf_bytes > 0).then_some(args.rcvbuf_bytes);
             let i = next;
             set.spawn_local(async move { (i, client::open(addr, &setup).await) });
             next += 1;
@@ -136,7 +137,8 @@ fn start(
         if let Some(s) = &spec.sends {
             let (dest, writer) = (
                 s.dest.clone(),
-                MsgWriter::new(args.size, conn.take_outbound()),
+                MsgWriter::new(args.size, conn.take_outbound())
+                    .with_priority(args.high_every, args.droppable),
             );
             match (args.rate, args.scenario()) {
                 (Rate::PerSecond(_), _) => {
@@ -156,7 +158,8 @@ fn start(
             replier,
             subscriber: spec.reads == Reads::Subscriber,
         };
-        spawn_local(receiver::run(conn, shared.clone(), role));
+        let pace = args.read_bytes_per_s;
+        spawn_local(receiver::run(conn, shared.clone(), role, pace));
     }
     if let Rate::PerSecond(rate) = args.rate {
         let schedule = Schedule {

@@ -38,7 +38,19 @@ pub struct Flood {
 impl Flood {
     /// Starts writing `messages` SENDs of [`flood_body`] to `user`; stops
     /// at the first write error.
-    pub fn start(mut client: WireClient, user: &str, messages: u32) -> Flood {
+    pub fn start(client: WireClient, user: &str, messages: u32) -> Flood {
+        Flood::start_with(client, user, 0..messages, flood_body, |_| Flags::NONE)
+    }
+
+    /// Like [`Flood::start`], for the messages numbered `seqs`, message
+    /// `seq`'s body and flags given by `body(seq)` and `flags(seq)`.
+    pub fn start_with(
+        mut client: WireClient,
+        user: &str,
+        seqs: std::ops::Range<u32>,
+        body: fn(u32) -> Vec<u8>,
+        flags: fn(u32) -> Flags,
+    ) -> Flood {
         client
             .stream()
             .set_write_timeout(Some(WRITE_TIMEOUT))
@@ -48,8 +60,8 @@ impl Flood {
         let (w, d, user) = (written.clone(), done.clone(), user.to_string());
         let handle = thread::spawn(move || {
             let mut result = Ok(());
-            for seq in 0..messages {
-                let frame = frames::send_to_user(&user, &flood_body(seq), Flags::NONE, seq.into());
+            for seq in seqs {
+                let frame = frames::send_to_user(&user, &body(seq), flags(seq), seq.into());
                 result = client.write_raw(&frame);
                 if result.is_err() {
                     break;

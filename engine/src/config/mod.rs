@@ -67,6 +67,15 @@ pub struct Limits {
     pub send_queue_high_bytes: u32,
     /// Paused senders resume once the queue drains below this (bytes).
     pub send_queue_low_bytes: u32,
+    /// Most bytes a connection's socket holds not yet sent, in the kernel
+    /// (`TCP_NOTSENT_LOWAT`; 0: the kernel's own bound, up to its whole
+    /// send buffer, ~4 MiB). Priority only reorders what is still in the
+    /// send queue: bytes in the kernel go out first whatever their lane,
+    /// so this bounds how much normal traffic a high-priority message can
+    /// find ahead of it. 128 KiB keeps a loopback or LAN link busy between
+    /// two reactor ticks while letting no more than ~128 1 KiB messages
+    /// past the lanes (docs/operations.md has the cost at max).
+    pub socket_unsent_bytes_max: u32,
     /// Slots per lane of each core-to-core ring. Memory is
     /// threads² × 2 × this × ~100 bytes, so keep it modest on many cores.
     pub mesh_ring_slots: usize,
@@ -111,6 +120,7 @@ impl Default for Limits {
             max_payload_len: 1 << 20,
             send_queue_high_bytes: 256 * 1024,
             send_queue_low_bytes: 64 * 1024,
+            socket_unsent_bytes_max: 128 * 1024,
             mesh_ring_slots: 4096,
             recv_buf_count: 1024,
             recv_buf_len: 16 * 1024,
@@ -161,6 +171,9 @@ pub struct Cli {
     /// Send queue low watermark (bytes).
     #[arg(long, env = "SWITCHBOARD_SEND_QUEUE_LOW_BYTES")]
     pub send_queue_low_bytes: Option<u32>,
+    /// Unsent bytes a socket may hold in the kernel (0: kernel default).
+    #[arg(long, env = "SWITCHBOARD_SOCKET_UNSENT_BYTES_MAX")]
+    pub socket_unsent_bytes_max: Option<u32>,
     /// Idle timeout (ms).
     #[arg(long, env = "SWITCHBOARD_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
@@ -251,6 +264,7 @@ impl Config {
         set(&mut l.max_payload_len, &cli.max_payload_len);
         set(&mut l.send_queue_high_bytes, &cli.send_queue_high_bytes);
         set(&mut l.send_queue_low_bytes, &cli.send_queue_low_bytes);
+        set(&mut l.socket_unsent_bytes_max, &cli.socket_unsent_bytes_max);
         set(&mut l.idle_timeout_ms, &cli.idle_timeout_ms);
         set(&mut l.hello_timeout_ms, &cli.hello_timeout_ms);
         set(&mut l.drain_timeout_ms, &cli.drain_timeout_ms);
@@ -279,6 +293,9 @@ impl Config {
         }
         if l.send_queue_low_bytes >= l.send_queue_high_bytes {
             return bad("send_queue_low_bytes must be below send_queue_high_bytes");
+        }
+        if l.socket_unsent_bytes_max > i32::MAX as u32 {
+            return bad("socket_unsent_bytes_max must be at most 2^31 - 1");
         }
         if !l.recv_buf_count.is_power_of_two() {
             return bad("recv_buf_count must be a power of two");

@@ -80,6 +80,7 @@ mod tests {
                 qos: wire::mqtt::QoS::AtMostOnce,
                 retain: false,
                 high_priority: false,
+                droppable: false,
                 expires_at: 0,
                 origin: 0,
                 id: 0,

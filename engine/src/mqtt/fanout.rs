@@ -21,6 +21,7 @@ use super::FRAME_SUBSCRIBER;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
+use crate::send_queue::Shed;
 use crate::sys::Token;
 
 /// What one core's share of a publish reached.
@@ -106,10 +107,22 @@ impl CoreState {
                 origin_token: origin.1,
                 ticket,
             };
-            if !self.mesh.send(core, lane, MeshMsg::Publish(Box::new(p))) {
+            let p = MeshMsg::Publish(Box::new(p));
+            if msg.meta.droppable {
+                // A droppable message never waits for ring space.
+                if self.mesh.try_send(core, lane, p).is_err() {
+                    metrics::inc(&self.stats.shed_total);
+                    // That core will not answer the ticket: settle its share.
+                    if let Some(t) = ticket {
+                        self.on_delivered(t, 0);
+                    }
+                }
+                continue;
+            }
+            if !self.mesh.send(core, lane, p) {
                 metrics::inc(&self.stats.mesh_ring_full_total);
                 if origin.0 == me {
-                    self.mesh.wait_for_ring(core, origin.1);
+                    self.mesh.wait_for_ring(core, lane, origin.1);
                     pause = true;
                 }
             }
@@ -254,6 +267,15 @@ impl CoreState {
     ) -> Option<bool> {
         let (token, over) = if sub & FRAME_SUBSCRIBER != 0 {
             let token = sub & !FRAME_SUBSCRIBER;
+            let meta = &out.msg.meta;
+            let shed = if meta.droppable {
+                Shed::IfBehind
+            } else {
+                Shed::Never
+            };
+            if self.sheds(token, shed) {
+                return None;
+            }
             let bytes = match frame {
                 Some(b) => b.clone(),
                 None => frame.insert(self.deliver_frame(&out.msg)).clone(),
@@ -264,7 +286,14 @@ impl CoreState {
                 metrics::inc(&self.stats.deliver_too_large_total);
                 return None;
             }
-            (token, self.queue(token, bytes)?)
+            let lane = if meta.high_priority {
+                Lane::High
+            } else {
+                Lane::Normal
+            };
+            let over = self.queue_in(token, lane, bytes)?;
+            // A droppable message is shed, never waited for.
+            (token, over && shed == Shed::Never)
         } else {
             if !self.may_read(sub as usize, out.msg.topic_str()) {
                 metrics::inc(&self.stats.mqtt_acl_denied_total);
@@ -346,6 +375,7 @@ impl CoreState {
             qos: QoS::AtMostOnce,
             retain: false,
             high_priority: s.header.flags.contains(wire::Flags::HIGH_PRIORITY),
+            droppable: s.header.flags.contains(wire::Flags::DROPPABLE),
             expires_at: 0,
             origin: 0,
             id: s.server_id,

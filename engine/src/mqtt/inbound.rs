@@ -8,6 +8,7 @@ use wire::Control;
 use super::session::AwaitAck;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
+use crate::mesh::Lane;
 use crate::metrics;
 use crate::sys::Token;
 
@@ -168,7 +169,7 @@ impl CoreState {
     /// Queues bytes already in MQTT form.
     pub(crate) fn mqtt_send_raw(&mut self, token: Token, bytes: &[u8]) {
         let b = self.arena_bytes(bytes);
-        self.queue(token, b);
+        self.queue_in(token, Lane::Normal, b);
     }
 
     fn on_disconnect_packet(&mut self, token: Token, d: &Disconnect<'_>) {

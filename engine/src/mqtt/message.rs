@@ -45,6 +45,10 @@ pub struct Meta {
     pub retain: bool,
     /// Travels on the mesh's high lane (a `wire` SEND with HIGH_PRIORITY).
     pub high_priority: bool,
+    /// May be shed (a `wire` SEND with DROPPABLE): when the mesh ring to
+    /// another core is full, and to a `wire` subscriber over its high
+    /// watermark. An MQTT session's own queue keeps it (MQTT semantics).
+    pub droppable: bool,
     /// Unix ms after which it is no longer delivered (MQTT 5 Message
     /// Expiry Interval); 0 never expires.
     pub expires_at: u64,
@@ -145,6 +149,7 @@ pub(crate) fn test_message(id: u64, expires_at: u64) -> Message {
         qos: QoS::AtLeastOnce,
         retain: false,
         high_priority: false,
+        droppable: false,
         expires_at,
         origin: 0,
         id,
@@ -169,6 +174,7 @@ mod tests {
             qos: QoS::AtMostOnce,
             retain: true,
             high_priority: false,
+            droppable: false,
             expires_at: 0,
             origin: 7,
             id: 9,

@@ -13,6 +13,7 @@ use super::message::Message;
 use super::session::{AwaitAck, Inflight, Outgoing};
 use crate::conn::Conn;
 use crate::core_state::CoreState;
+use crate::mesh::Lane;
 use crate::metrics;
 use crate::sys::Token;
 
@@ -71,7 +72,7 @@ impl CoreState {
         out.clear();
         if wire::mqtt::encode(packet, v, &mut out).is_ok() {
             let b = self.arena_bytes(&out);
-            self.queue(token, b);
+            self.queue_in(token, Lane::Normal, b);
         }
         self.mqtt.out = out;
     }
@@ -205,7 +206,7 @@ impl CoreState {
                     metrics::inc(&self.stats.mqtt_oversized_packets_total);
                     return Some(false);
                 }
-                return self.queue(token, packet);
+                return self.queue_in(token, Lane::Normal, packet);
             }
         }
         let mut head = std::mem::take(&mut self.mqtt.out);
@@ -233,10 +234,11 @@ impl CoreState {
             if shareable {
                 self.mqtt.shared_packets.put(msg, variant, &packet);
             }
-            self.queue(token, packet)
+            self.queue_in(token, Lane::Normal, packet)
         } else {
             let b = self.arena_bytes(&head);
-            self.queue_raw(token, b);
+            // Head and payload are one message: nothing may come between.
+            self.queue_part(token, Lane::Normal, b, true);
             self.queue_raw(token, msg.payload_bytes())
         };
         self.mqtt.out = head;

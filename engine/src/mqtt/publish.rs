@@ -223,6 +223,7 @@ impl CoreState {
             qos: m.qos,
             retain: m.retain,
             high_priority: false,
+            droppable: false,
             expires_at,
             origin: m.origin,
             id,

@@ -133,6 +133,7 @@ mod tests {
             qos: QoS::AtMostOnce,
             retain: true,
             high_priority: false,
+            droppable: false,
             expires_at,
             origin: 0,
             id: 1,

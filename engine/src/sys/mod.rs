@@ -57,6 +57,30 @@ use bytes::Bytes;
 
 pub use waker::Waker;
 
+/// Bounds the bytes an accepted socket holds not yet sent
+/// (`TCP_NOTSENT_LOWAT`): past it the socket reports itself full, so the
+/// rest waits in the connection's send queue, where lanes still apply.
+/// One `setsockopt` per connection, none per message.
+pub fn bound_unsent(stream: &TcpStream, bytes: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).map_err(|_| invalid("unsent bound over i32"))?;
+    // SAFETY: the fd is an open socket borrowed from `stream` for the
+    // call; the option value is a c_int on our stack, with its size given.
+    let r = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Identifies a connection in completions; chosen by the reactor.
 ///
 /// Tokens use at most the low 56 bits (slab index in bits 0..32, generation
@@ -246,6 +270,10 @@ pub trait Backend: Sized {
 
     /// Stops accepting on every listener and closes them (graceful drain).
     fn close_listeners(&mut self);
+
+    /// Bounds the bytes the connection's socket holds not yet sent
+    /// ([`bound_unsent`] for the kernel's sockets), before `register`.
+    fn bound_unsent(&self, stream: &Self::Stream, bytes: u32) -> io::Result<()>;
 
     /// Takes ownership of an accepted connection and starts receiving.
     fn register(&mut self, token: Token, stream: Self::Stream) -> io::Result<()>;

@@ -112,7 +112,7 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
 /// Takes what was queued to `token`, one `Bytes` per entry.
 fn drain(core: &mut CoreState, token: Token) -> Vec<Bytes> {
     let conn = core.conns.get_mut(token).expect("open");
-    std::iter::from_fn(|| conn.send_queue.pop_front()).collect()
+    std::iter::from_fn(|| conn.send_queue.pop_front().map(|(b, _)| b)).collect()
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
     for n in [4000, 4000, 100] {
         let frame = deliver(&mut core, n);
         for &(_, t) in &tokens {
-            core.queue(t, frame.clone());
+            core.queue_in(t, crate::mesh::Lane::Normal, frame.clone());
         }
         core.ws_forms.end();
         let mut first_of_kind: Vec<(Kind, Bytes)> = Vec::new();
@@ -161,9 +161,9 @@ fn forms_of_another_frame_are_never_served() {
     let t2 = open_conn(&mut core, KINDS[1]);
     let a = deliver(&mut core, 3000);
     let b = deliver(&mut core, 3000);
-    core.queue(t1, a.clone());
+    core.queue_in(t1, crate::mesh::Lane::Normal, a.clone());
     // No end() between: a different frame must not hit a's forms.
-    core.queue(t2, b.clone());
+    core.queue_in(t2, crate::mesh::Lane::Normal, b.clone());
     let mut w = writer(KINDS[1]);
     let got: Vec<u8> = drain(&mut core, t2).concat();
     assert_eq!(got, per_connection(&mut w, KINDS[1], &b));

@@ -9,17 +9,24 @@ use super::forms::FormKey;
 use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
 use crate::conn::Conn;
 use crate::core_state::{reserve, CoreState};
+use crate::mesh::Lane;
 use crate::metrics;
 use crate::sys::Token;
 
 impl CoreState {
-    /// Queues a `wire` frame to an upgraded connection as one message.
+    /// Queues a `wire` frame to an upgraded connection as one message on
+    /// `lane` (the header and the frame it wraps travel as one message).
     /// Receivers of one fan-out whose writers share an output form share
     /// its bytes ([`super::forms`]).
-    pub(crate) fn queue_ws_frame(&mut self, token: Token, frame: Bytes) -> Option<bool> {
+    pub(crate) fn queue_ws_frame(
+        &mut self,
+        token: Token,
+        lane: Lane,
+        frame: Bytes,
+    ) -> Option<bool> {
         let conn = self.conns.get_mut(token)?;
         let Some(WsConn::Open(open)) = conn.ws.as_deref_mut() else {
-            return self.queue_raw(token, frame);
+            return self.queue_part(token, lane, frame, false);
         };
         if open.close_sent {
             return Some(false);
@@ -49,24 +56,30 @@ impl CoreState {
             }
         };
         if plain_binary {
-            self.queue_raw(token, message);
-            return self.queue_raw(token, frame);
+            self.queue_part(token, lane, message, true);
+            return self.queue_part(token, lane, frame, false);
         }
-        self.queue_raw(token, message)
+        self.queue_part(token, lane, message, false)
     }
 
     /// Queues one message or control frame written by the connection's
-    /// writer (compressed where negotiated).
+    /// writer (compressed where negotiated). Pings and pongs take the high
+    /// lane: they never wait behind queued messages.
     pub(crate) fn ws_write(&mut self, token: Token, op: OpCode, payload: &[u8]) {
-        self.ws_emit(token, |open, out| match op {
+        let lane = match op {
+            OpCode::Ping | OpCode::Pong => Lane::High,
+            _ => Lane::Normal,
+        };
+        self.ws_emit(token, lane, |open, out| match op {
             OpCode::Ping | OpCode::Pong => open.writer.write_control(out, op, payload),
             _ => open.writer.write_message(out, op, payload),
         });
     }
 
-    /// Queues our close frame (once); nothing is written after it.
+    /// Queues our close frame (once) behind everything queued; nothing is
+    /// written after it.
     pub(crate) fn ws_close(&mut self, token: Token, code: Option<u16>, reason: &str) {
-        self.ws_emit(token, |open, out| {
+        self.ws_emit(token, Lane::Normal, |open, out| {
             open.writer.write_close(out, code, reason);
             open.close_sent = true;
         });
@@ -74,7 +87,12 @@ impl CoreState {
 
     /// Lets `write` put bytes into the arena with the connection's writer
     /// and queues them; does nothing once our close frame is out.
-    fn ws_emit(&mut self, token: Token, write: impl FnOnce(&mut OpenWs, &mut BytesMut)) {
+    fn ws_emit(
+        &mut self,
+        token: Token,
+        lane: Lane,
+        write: impl FnOnce(&mut OpenWs, &mut BytesMut),
+    ) {
         let Some(open) = self.conns.get_mut(token).and_then(Conn::ws_open) else {
             return;
         };
@@ -84,7 +102,7 @@ impl CoreState {
         let arena = reserve(&mut self.arena);
         write(open, arena);
         let bytes = arena.split().freeze();
-        self.queue_raw(token, bytes);
+        self.queue_part(token, lane, bytes, false);
     }
 
     /// The engine closes a WebSocket connection: the envelope endpoint
@@ -105,7 +123,7 @@ impl CoreState {
             WsConn::Open(open) => matches!(open.endpoint, Endpoint::Envelope { .. }),
         };
         if envelope {
-            self.queue_ws_frame(token, frame.clone());
+            self.queue_ws_frame(token, Lane::Normal, frame.clone());
         }
         self.ws_close(token, Some(close_code_for(code)), reason);
         true

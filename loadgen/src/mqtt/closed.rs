@@ -46,7 +46,7 @@ impl Publisher {
                     .publish(now, &self.topic, now, seq);
                 match r {
                     Ok(()) => {
-                        shared.sent(now);
+                        shared.sent(now, false);
                         k += 1;
                         sent += 1;
                     }

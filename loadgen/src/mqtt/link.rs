@@ -78,7 +78,7 @@ pub async fn open(
     cfg: &Config<'_>,
     clock: &Clock,
 ) -> anyhow::Result<Link> {
-    let stream = client::connect(addr, spec.source).await?;
+    let stream = client::connect(addr, spec.source, None).await?;
     let link = Link {
         stream,
         session: RefCell::new(Session::new(cfg, clock.now())),

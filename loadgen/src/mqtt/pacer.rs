@@ -112,7 +112,7 @@ impl Pacer {
         let r = s.link.session.borrow_mut().publish(now, &s.topic, due, seq);
         match r {
             Ok(()) => {
-                self.shared.sent(due);
+                self.shared.sent(due, false);
                 if !s.dirty {
                     s.dirty = true;
                     self.dirty.push(pos);

@@ -120,7 +120,7 @@ fn on_events(link: &Link, ctx: &Ctx, publisher: Option<u64>) -> bool {
     while let Some(ev) = session.poll_event() {
         match ev {
             Event::Delivery { intended_ns, seq } => {
-                shared.received(intended_ns, now);
+                shared.received(intended_ns, now, false);
                 ctx.feedback.delivered(tag::publisher(seq));
             }
             Event::Acked => {

@@ -96,8 +96,8 @@ impl Publisher {
                 continue;
             }
             for _ in 0..room {
-                self.writer.push(&mut out, &self.dest, now, seq);
-                shared.sent(now);
+                let high = self.writer.push(&mut out, &self.dest, now, seq);
+                shared.sent(now, high);
                 seq += 1;
             }
             if let Err(e) = client::write_all(&stream, &out).await {

@@ -63,6 +63,7 @@ mod mqtt_moves;
 mod mqtt_paho;
 mod mqtt_ws_keepalive;
 mod order;
+mod priority;
 mod routing;
 mod scale;
 mod split;

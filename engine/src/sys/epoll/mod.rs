@@ -166,6 +166,10 @@ impl Backend for EpollBackend {
         self.listeners_ready.clear();
     }
 
+    fn bound_unsent(&self, stream: &TcpStream, bytes: u32) -> io::Result<()> {
+        super::bound_unsent(stream, bytes)
+    }
+
     fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()> {
         debug_assert_eq!(token >> TOKEN_BITS, 0, "token uses the backend's bits");
         let index = token_index(token);

@@ -198,6 +198,11 @@ impl Backend for SimBackend {
         self.listeners.clear();
     }
 
+    fn bound_unsent(&self, _stream: &SimStream, _bytes: u32) -> io::Result<()> {
+        // A simulated socket holds what its window allows (`set_window`).
+        Ok(())
+    }
+
     fn register(&mut self, token: Token, stream: SimStream) -> io::Result<()> {
         debug_assert!(self.conn_index(token).is_none(), "token registered twice");
         // A detached connection may come from another core.

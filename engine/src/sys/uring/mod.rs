@@ -198,6 +198,10 @@ impl Backend for UringBackend {
         self.close_listeners_inner();
     }
 
+    fn bound_unsent(&self, stream: &TcpStream, bytes: u32) -> io::Result<()> {
+        super::bound_unsent(stream, bytes)
+    }
+
     fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()> {
         debug_assert_eq!(token >> TOKEN_BITS, 0, "token uses the backend's bits");
         let index = token_index(token);
