@@ -46,4 +46,5 @@ pub mod shard;
 mod sim;
 pub mod sys;
 pub mod timers;
+pub mod wire_session;
 pub mod ws;
