@@ -11,4 +11,5 @@ mod ws_corpus;
 mod ws_deflate;
 mod ws_handshake;
 mod ws_props;
+mod ws_split;
 mod ws_vectors;
