@@ -29,13 +29,24 @@
 //! bits hold about 4.3 GB, so the engine should default to
 //! `server_no_context_takeover` or small windows.
 //!
-//! # Window bits 8
+//! # Window bits
 //!
-//! RFC 7692 allows 8, zlib does not: raw inflate is opened with 9 (a
-//! larger window decodes any stream from a smaller one), and a deflater
-//! asked to use 8 never compresses (it sends plain frames, which RFC 7692
-//! allows per message) because zlib silently using 9 could exceed the
-//! peer's window.
+//! RFC 7692 allows 8, zlib does not: a deflater asked to use 8 never
+//! compresses (it sends plain frames, which RFC 7692 allows per message)
+//! because zlib silently using 9 could exceed the peer's window.
+//!
+//! Raw inflate is always opened with 15 bits, whatever was agreed: a
+//! larger window decodes any stream from a smaller one, and a smaller one
+//! would make the result depend on how reads cut the message. zlib checks
+//! a back-reference against its window plus the output of the current
+//! call, so a peer that reaches further back than its agreed window (say
+//! 1,000 bytes under 9 bits) inflates cleanly when the frame arrives in
+//! one read and fails as corrupt when it arrives byte by byte. With 15
+//! bits no distance deflate can express (at most 32,768) is out of reach
+//! once that much has been inflated, so a stream is accepted or refused
+//! the same way in any split; a peer over its window is tolerated rather
+//! than failed. It costs nothing: zlib-rs allocates a 32 KiB window
+//! whatever the bits (see the table above).
 
 use bytes::BytesMut;
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
@@ -52,6 +63,8 @@ pub use negotiate::{accept_response, negotiate, offer_value};
 const SYNC_TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
 /// Inflate output grows by at least this much at a time.
 const INFLATE_STEP: usize = 4096;
+/// Raw inflate always uses the largest window (see "Window bits" above).
+const INFLATE_WINDOW_BITS: u8 = 15;
 
 /// What this endpoint is willing to negotiate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,7 +274,6 @@ fn compress_sync(ctx: &mut Compress, mut input: &[u8], out: &mut BytesMut) -> bo
 pub struct Inflater {
     ctx: Option<Box<Decompress>>,
     max_message: u64,
-    window_bits: u8,
     reset_after_message: bool,
 }
 
@@ -269,11 +281,11 @@ impl Inflater {
     /// A decompressor for what the peer of `role` sends under `params`;
     /// inflated messages over `max_message` bytes fail with 1009.
     pub fn new(params: &DeflateParams, role: Role, max_message: u64) -> Self {
-        let (bits, reset) = params.receiving(role);
+        // The agreed window bits are not used: see "Window bits" above.
+        let (_, reset) = params.receiving(role);
         Inflater {
             ctx: None,
             max_message,
-            window_bits: bits.clamp(9, 15),
             reset_after_message: reset,
         }
     }
@@ -292,8 +304,9 @@ impl Inflater {
         max_len: u64,
     ) -> Result<(), WsError> {
         let limit = usize::try_from(max_len.min(self.max_message)).unwrap_or(usize::MAX - 1);
-        let bits = self.window_bits;
-        let ctx = self.ctx.get_or_insert_with(|| spare::take_inflate(bits));
+        let ctx = self
+            .ctx
+            .get_or_insert_with(|| spare::take_inflate(INFLATE_WINDOW_BITS));
         inflate_bounded(ctx, input, out, limit)
     }
 
@@ -305,7 +318,7 @@ impl Inflater {
             self.ctx = None;
         } else if self.reset_after_message {
             if let Some(ctx) = self.ctx.take() {
-                spare::give_inflate(self.window_bits, ctx);
+                spare::give_inflate(INFLATE_WINDOW_BITS, ctx);
             }
         }
         result

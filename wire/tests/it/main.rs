@@ -12,4 +12,5 @@ mod ws_deflate;
 mod ws_handshake;
 mod ws_output_key;
 mod ws_props;
+mod ws_split;
 mod ws_vectors;
