@@ -134,7 +134,7 @@ impl CoreState {
                 // HIGH_PRIORITY it overtakes queued messages (a probe).
                 let mut pong = h;
                 pong.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
-                let (lane, _) = crate::send_queue::priority_of(pong.flags);
+                let (lane, _) = crate::priority::priority_of(pong.flags);
                 let f = self.encode_frame(|enc, out| enc.pong(out, pong, frame.payload));
                 self.queue_in(token, lane, f);
             }
