@@ -65,10 +65,10 @@ async fn reconnect_loop(addr: SocketAddr, mut spec: ConnSpec, cfg: &Config<'_>, 
         if start >= end_ns {
             break;
         }
-        shared.sent(start);
+        shared.sent(start, false);
         match link::open(addr, &spec, cfg, &clock).await {
             Ok(l) => {
-                shared.received(start, clock.now());
+                shared.received(start, clock.now(), false);
                 // Only the first round subscribes: later ones resume it.
                 spec.subscribe = None;
                 previous = Some(l);
