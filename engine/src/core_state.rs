@@ -18,8 +18,8 @@ use crate::conn::{ConnTable, Phase};
 use crate::ids::IdGenerator;
 use crate::mesh::{Delivery, Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::{self, CoreStats};
+use crate::priority::{priority_of, Shed};
 use crate::route::{Change, Registry};
-use crate::send_queue::{priority_of, Shed};
 use crate::sys::Token;
 
 /// The origin core of messages the server publishes itself (wills): no

@@ -9,7 +9,9 @@
 //! - [`reactor`]: one core's loop: reap completions, drive connections,
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
-//! - [`send_queue`]: a connection's two-lane send queue; shedding.
+//! - [`send_queue`]: a connection's two-lane send queue.
+//! - [`priority`]: a message's lane and whether it may be shed.
+//! - [`delivery`]: frames into send queues on their lane; shedding.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`closing`]: how every connection ends: its reason, then a bounded
 //!   linger that lets a peer still writing read it, then the close.
@@ -32,11 +34,13 @@ pub mod closing;
 pub mod config;
 pub mod conn;
 pub mod core_state;
+pub mod delivery;
 pub mod ids;
 pub mod mem;
 pub mod mesh;
 pub mod metrics;
 pub mod mqtt;
+pub mod priority;
 pub mod proto;
 pub mod reactor;
 pub mod route;

@@ -21,16 +21,9 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use wire::TargetKind;
 
 use crate::mqtt::message::Message;
+pub use crate::priority::Lane;
+use crate::priority::Shed;
 use crate::sys::{Token, Waker};
-
-/// Which lane a message travels on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lane {
-    /// Drained first.
-    High = 0,
-    /// Drained when the high lane is empty.
-    Normal = 1,
-}
 
 /// A message from one core to another.
 #[derive(Debug)]
@@ -129,7 +122,7 @@ pub struct Delivery {
     /// Ack ticket on the origin core, if the sender asked for an ACK.
     pub ticket: Option<u32>,
     /// The lane its recipients queue it on, and whether it may be shed.
-    pub priority: (Lane, crate::send_queue::Shed),
+    pub priority: (Lane, Shed),
 }
 
 /// What every core shares about every other: wakers and sleep flags.

@@ -119,7 +119,7 @@ impl CoreState {
                 // The PONG takes the PING's lane: by default it comes after
                 // everything queued before it (a PING is a barrier); with
                 // HIGH_PRIORITY it overtakes queued messages (a probe).
-                let (lane, _) = crate::send_queue::priority_of(pong.flags);
+                let (lane, _) = crate::priority::priority_of(pong.flags);
                 let f = self.encode_frame(|enc, out| enc.pong(out, pong, payload));
                 self.queue_in(token, lane, f);
             }

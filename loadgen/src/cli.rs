@@ -36,7 +36,7 @@ pub enum Command {
     /// frames in binary messages (subprotocol `switchboard.v1.bin`).
     Ws(Box<WsArgs>),
     /// Drive a scenario against any MQTT broker (3.1.1 or 5, QoS 0 or 1):
-    /// fanin, fanout, pairs or idle.
+    /// fanin, fanout, pairs, idle or storm (reconnects).
     Mqtt(Box<MqttArgs>),
     /// Run a baseline echo server (TCP bytes or WebSocket messages).
     EchoServer(EchoServerArgs),
@@ -56,6 +56,11 @@ pub enum Scenario {
     /// MQTT only: `--publishers` each publish to their own topic, and
     /// `--subscribers` each subscribe to all of them with one wildcard.
     Fanin,
+    /// MQTT only: a reconnect storm. Each of `--connections` client ids
+    /// connects over and over (Clean Start 0, a Session Expiry), each new
+    /// connection taking the previous one's session over; counts CONNACKs
+    /// and their latency.
+    Storm,
 }
 
 impl fmt::Display for Scenario {
@@ -248,8 +253,8 @@ impl LoadArgs {
         if let Some(m) = &self.mqtt {
             return m.validate(self);
         }
-        if self.scenario() == Scenario::Fanin {
-            bail!("fanin is an mqtt scenario");
+        if matches!(self.scenario(), Scenario::Fanin | Scenario::Storm) {
+            bail!("{} is an mqtt scenario", self.scenario());
         }
         if !(self.duration > 0.0 && self.warmup >= 0.0) {
             bail!("--duration must be above 0 and --warmup not negative");

@@ -59,11 +59,13 @@ fn record(args: &LoadArgs, t: &Tally, s: &ServerSamples) -> Value {
         _ => None,
     };
     let rate = match (args.scenario(), args.rate) {
-        (Scenario::Idle, _) => Value::Null,
+        // A storm client reconnects as fast as it can: no rate.
+        (Scenario::Idle | Scenario::Storm, _) => Value::Null,
         (_, Rate::PerSecond(r)) => json!(r),
         (_, Rate::Max) => json!("max"),
     };
-    let fixed_rate = matches!(args.rate, Rate::PerSecond(_)) && args.scenario() != Scenario::Idle;
+    let fixed_rate = matches!(args.rate, Rate::PerSecond(_))
+        && !matches!(args.scenario(), Scenario::Idle | Scenario::Storm);
     let ws = args.ws_setup();
     let mut record = json!({
         "date": iso_utc(crate::clock::unix_ns() / 1_000_000_000),
@@ -159,7 +161,7 @@ fn mqtt_fields(args: &LoadArgs, t: &Tally) -> Value {
     let publishers = match args.scenario() {
         Scenario::Fanin | Scenario::Fanout => Some(args.publisher_count()),
         Scenario::Pairs => Some(args.connections),
-        Scenario::Idle | Scenario::Echo => None,
+        Scenario::Idle | Scenario::Echo | Scenario::Storm => None,
     };
     let qos1 = m.qos == 1;
     json!({
@@ -169,6 +171,7 @@ fn mqtt_fields(args: &LoadArgs, t: &Tally) -> Value {
         "inflight": qos1.then_some(m.inflight),
         "keep_alive_s": m.keep_alive,
         "topic_prefix": m.topic_prefix,
+        "session_expiry_s": (args.scenario() == Scenario::Storm).then_some(m.session_expiry),
         "publishes_per_s": t.sent as f64 / args.duration,
         "deliveries_per_s": t.received as f64 / args.duration,
         "sent_all": t.sent_all,
@@ -279,6 +282,15 @@ fn summary(r: &Value) -> String {
 
 /// The MQTT lines of the summary: rates, and the end-of-run accounting.
 fn mqtt_summary(r: &Value, f: &dyn Fn(&str) -> String) -> String {
+    if r["scenario"] == "storm" {
+        return format!(
+            "  mqtt {} storm: {} CONNECTs, {} CONNACKs/s; a msg below is a CONNACK, \
+             latency from TCP connect to CONNACK\n",
+            r["mqtt_version"].as_str().unwrap_or("?"),
+            f("sent"),
+            f("deliveries_per_s"),
+        );
+    }
     let mut s = format!(
         "  mqtt {} qos {}: {} publishes/s, {} deliveries/s; lost {} duplicates {} pings {}\n",
         r["mqtt_version"].as_str().unwrap_or("?"),

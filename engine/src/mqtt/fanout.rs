@@ -21,7 +21,7 @@ use super::FRAME_SUBSCRIBER;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
-use crate::send_queue::Shed;
+use crate::priority::Shed;
 use crate::sys::Token;
 
 /// What one core's share of a publish reached.

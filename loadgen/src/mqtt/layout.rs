@@ -64,6 +64,7 @@ pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
         ),
         Scenario::Pairs => pairs(args, part, prefix),
         Scenario::Idle | Scenario::Echo => idle(args, part),
+        Scenario::Storm => storm(args, part, prefix),
     };
     for c in &mut l.conns {
         c.client_id = client_id(names, c.index);
@@ -155,6 +156,16 @@ fn idle(args: &LoadArgs, part: Part) -> Layout {
         local_publishers: 0..0,
         local_deliveries_per_message: 0,
     }
+}
+
+/// Storm: one client id per connection, each with a subscription of its
+/// own (made on its first CONNECT), so every session carries state.
+fn storm(args: &LoadArgs, part: Part, prefix: &str) -> Layout {
+    let mut l = idle(args, part);
+    for c in &mut l.conns {
+        c.subscribe = Some(format!("{prefix}/storm/{}", c.index));
+    }
+    l
 }
 
 #[cfg(test)]
@@ -251,5 +262,18 @@ mod tests {
             .all(|c| c.publishes.is_none() && c.subscribe.is_none()));
         let second = "127.0.0.2".parse::<IpAddr>().unwrap();
         assert_eq!(l.conns[3].source, Some(second));
+    }
+
+    #[test]
+    fn storm_client_ids_each_keep_a_subscription_of_their_own() {
+        let a = args(&["--scenario", "storm", "--connections", "5"]);
+        assert!(a.validate().is_ok());
+        assert_eq!(a.deliveries_per_message(), 1);
+        let l = layout(&a, Part { index: 1, count: 2 }, &NAMES);
+        let subs: Vec<_> = l.conns.iter().map(|c| c.subscribe.clone()).collect();
+        let want = |i| Some(format!("bench/storm/{i}"));
+        assert_eq!(subs, [want(2), want(3), want(4)]);
+        assert!(l.conns.iter().all(|c| c.publishes.is_none()));
+        assert_eq!(l.local_publishers, 0..0);
     }
 }

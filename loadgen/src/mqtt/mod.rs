@@ -1,5 +1,5 @@
-//! `switchboard-loadgen mqtt`: the scenarios fanin, fanout, pairs and idle
-//! against any MQTT 3.1.1 or 5 broker, at QoS 0 or 1, reusing the common
+//! `switchboard-loadgen mqtt`: the scenarios fanin, fanout, pairs, idle
+//! and storm against any MQTT 3.1.1 or 5 broker, at QoS 0 or 1, reusing the common
 //! machinery: the multi-process runner (`multiproc`), the open-loop
 //! schedule (`pacing`), the tally and its report, and the server sampling
 //! of `run`. Packets are read and written by `wire::mqtt`.
@@ -11,6 +11,7 @@
 //! - [`link`]: a connection's socket and session, opening and writing.
 //! - [`reader`]: a connection's task (reads, events, writes, timer).
 //! - [`pacer`] (open loop) and [`closed`] (closed loop): publishing.
+//! - [`storm`]: the reconnect storm, which opens its own connections.
 //! - [`feedback`]: what readers tell publishers; [`tag`]: the publisher
 //!   in each stamp.
 //! - [`worker`]: one worker process's life.
@@ -24,6 +25,7 @@ mod options;
 mod pacer;
 mod reader;
 mod session;
+mod storm;
 mod tag;
 mod window;
 mod worker;

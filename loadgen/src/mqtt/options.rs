@@ -60,6 +60,10 @@ pub struct MqttFlags {
     /// `PREFIX/pairs/<connection>`.
     #[arg(long, default_value = "bench")]
     pub topic_prefix: String,
+    /// Storm: the Session Expiry Interval of every CONNECT, seconds (MQTT
+    /// 5; on 3.1.1 Clean Session 0 alone keeps the session).
+    #[arg(long, default_value_t = 300)]
+    pub session_expiry: u32,
 }
 
 impl MqttFlags {
@@ -73,7 +77,7 @@ impl MqttFlags {
     /// Checks what only an MQTT run needs, after the common checks.
     pub fn validate(&self, args: &LoadArgs) -> anyhow::Result<()> {
         if args.scenario() == Scenario::Echo {
-            bail!("mqtt runs fanin, fanout, pairs or idle, not echo");
+            bail!("mqtt runs fanin, fanout, pairs, idle or storm, not echo");
         }
         if args.raw || args.ws.is_some() {
             bail!("--raw is not an mqtt option");

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use wire::mqtt::{
-    encode, Ack, Connect, Packet, PacketDecoder, PacketType, Properties, PropertyId, PropertyValue,
-    ProtocolVersion, Publish, QoS, Subscribe, Subscription, SubscriptionOptions,
+    encode, Ack, Connect, Packet, PacketDecoder, PacketType, Properties, PropertiesBuf, PropertyId,
+    PropertyValue, ProtocolVersion, Publish, QoS, Subscribe, Subscription, SubscriptionOptions,
 };
 use wire::Control;
 
@@ -45,6 +45,10 @@ pub struct Config<'a> {
     pub inflight: u16,
     /// Bytes of each published body (the stamp and padding).
     pub body_len: usize,
+    /// `None`: Clean Start, the session ends with the connection. `Some(s)`:
+    /// Clean Start 0, so a session left by an earlier connection is taken
+    /// over, and on MQTT 5 a Session Expiry Interval of `s` seconds.
+    pub session_expiry_s: Option<u32>,
 }
 
 /// Where the session is; named after what comes next.
@@ -168,7 +172,7 @@ struct State {
 }
 
 impl Session {
-    /// A session with its CONNECT queued (clean start).
+    /// A session with its CONNECT queued.
     pub fn new(cfg: &Config<'_>, now: u64) -> Session {
         let max_packet = cfg.body_len + PACKET_OVERHEAD_MAX;
         let mut state = State {
@@ -182,11 +186,15 @@ impl Session {
             body: vec![0; cfg.body_len],
             suback_pending: false,
         };
+        let mut props = PropertiesBuf::new();
+        if let (Some(s), ProtocolVersion::V5) = (cfg.session_expiry_s, cfg.version) {
+            props.push(PropertyId::SESSION_EXPIRY_INTERVAL, PropertyValue::U32(s));
+        }
         let connect = Connect {
             version: cfg.version,
-            clean_start: true,
+            clean_start: cfg.session_expiry_s.is_none(),
             keep_alive: cfg.keep_alive_s,
-            properties: Properties::EMPTY,
+            properties: props.as_properties(),
             client_id: cfg.client_id,
             will: None,
             username: None,

@@ -13,6 +13,8 @@ enum Seen {
     Connect {
         client_id: String,
         keep_alive: u16,
+        clean_start: bool,
+        session_expiry_s: Option<u32>,
     },
     Subscribe {
         id: u16,
@@ -54,6 +56,14 @@ impl Broker {
                     Packet::Connect(c) => Seen::Connect {
                         client_id: c.client_id.to_string(),
                         keep_alive: c.keep_alive,
+                        clean_start: c.clean_start,
+                        session_expiry_s: match c
+                            .properties
+                            .get(PropertyId::SESSION_EXPIRY_INTERVAL)
+                        {
+                            Some(PropertyValue::U32(s)) => Some(s),
+                            _ => None,
+                        },
                     },
                     Packet::Subscribe(s) => Seen::Subscribe {
                         id: s.packet_id,
@@ -96,6 +106,7 @@ fn config(qos: QoS, inflight: u16, version: ProtocolVersion) -> Config<'static> 
         qos,
         inflight,
         body_len: 32,
+        session_expiry_s: None,
     }
 }
 
@@ -146,6 +157,8 @@ fn connect_then_subscribe() {
     let connect = Seen::Connect {
         client_id: "lg1x0".into(),
         keep_alive: 10,
+        clean_start: true,
+        session_expiry_s: None,
     };
     assert_eq!(b.read(&mut s), [connect]);
     assert_eq!(s.phase(), Phase::ExpectConnack);
@@ -348,4 +361,24 @@ fn disconnect_is_queued_once_and_closes() {
     assert_eq!(s.phase(), Phase::Closed);
     assert_eq!(s.publish(3, "t", 1, 1), Err(Refused::Closed));
     assert_eq!(s.poll_timeout(), None);
+}
+
+/// The storm's CONNECT resumes the session: Clean Start 0, and on MQTT 5
+/// the Session Expiry Interval (3.1.1 has no such property).
+#[test]
+fn resuming_connect_keeps_the_session() {
+    for (version, expiry) in [(ProtocolVersion::V5, Some(300)), (V311, None)] {
+        let cfg = Config {
+            session_expiry_s: Some(300),
+            ..config(QoS::AtMostOnce, 1, version)
+        };
+        let mut s = Session::new(&cfg, 0);
+        let connect = Seen::Connect {
+            client_id: "lg1x0".into(),
+            keep_alive: 10,
+            clean_start: false,
+            session_expiry_s: expiry,
+        };
+        assert_eq!(Broker::new(version).read(&mut s), [connect]);
+    }
 }

@@ -23,6 +23,7 @@ use super::link::{self, Link};
 use super::pacer::{self, Sender};
 use super::reader::{self, Ctx};
 use super::session::Config;
+use super::storm;
 use crate::cli::{LoadArgs, Rate, Scenario};
 use crate::clock::Clock;
 use crate::pacing::Schedule;
@@ -83,6 +84,9 @@ async fn drive(
         layout.local_deliveries_per_message,
         closed_loop,
     ));
+    if args.scenario() == Scenario::Storm {
+        return storm_run(args, &layout, &shared, ready, go).await;
+    }
     let links = open_all(args, &layout, &clock).await?;
     let failed = links.iter().filter(|l| l.is_none()).count();
     {
@@ -118,6 +122,29 @@ async fn drive(
     Ok(tally)
 }
 
+/// The storm opens no connection before the start: each client id's
+/// loop opens its own from `go` to the end of the window.
+async fn storm_run(
+    args: &LoadArgs,
+    layout: &Layout,
+    shared: &Rc<Shared>,
+    ready: mpsc::Sender<()>,
+    go: oneshot::Receiver<anyhow::Result<u64>>,
+) -> anyhow::Result<Tally> {
+    ready.send(()).context("the go thread is gone")?;
+    let go_ns = go.await.context("the go thread is gone")??;
+    let warm_ns = go_ns + args.warmup_ns();
+    shared.set_window(Window {
+        go_ns,
+        warm_ns,
+        end_ns: warm_ns + args.duration_ns(),
+    });
+    common::sleep_until(&shared.clock, go_ns).await;
+    storm::run(args, layout, shared).await;
+    let tally = shared.tally.borrow().clone();
+    Ok(tally)
+}
+
 /// Opens every connection of the layout, a bounded number at a time;
 /// `None` where opening failed (described on stderr, counted as errors).
 async fn open_all(
@@ -133,6 +160,7 @@ async fn open_all(
         qos: flags.qos(),
         inflight: flags.inflight,
         body_len: args.size,
+        session_expiry_s: None,
     };
     let specs = &layout.conns;
     let mut links: Vec<Option<Rc<Link>>> = specs.iter().map(|_| None).collect();

@@ -83,7 +83,9 @@ pub fn layout(args: &LoadArgs, part: Part, names: &Names) -> Layout {
         Scenario::Pairs => pairs::layout(args, part, names),
         Scenario::Fanout => fanout::layout(args, part, names),
         Scenario::Idle => idle::layout(args, part, names),
-        Scenario::Fanin => unreachable!("validate refuses fanin outside mqtt"),
+        Scenario::Fanin | Scenario::Storm => {
+            unreachable!("validate refuses fanin and storm outside mqtt")
+        }
     };
     assign_sources(args, &mut l);
     assign_transport(args, &mut l);
