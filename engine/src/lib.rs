@@ -15,7 +15,9 @@
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`closing`]: how every connection ends: its reason, then a bounded
 //!   linger that lets a peer still writing read it, then the close.
-//! - [`proto`]: feeds bytes to `wire`'s decoders and acts on the frames.
+//! - [`wire_session`]: the `wire` protocol's session rules, sans-IO.
+//! - [`proto`]: feeds bytes to `wire`'s decoders and applies the session's
+//!   steps (admission, routing, subscriptions).
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
 //!   `wire` topic subscriptions share), retained messages.
@@ -50,4 +52,5 @@ pub mod shard;
 mod sim;
 pub mod sys;
 pub mod timers;
+pub mod wire_session;
 pub mod ws;

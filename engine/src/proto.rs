@@ -2,9 +2,7 @@
 //! connection's [`wire::FrameDecoder`] and acts on each frame. All parsing
 //! happens in `wire`; this module only decides what a frame means here.
 
-use wire::{
-    Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, TargetKind, WireError,
-};
+use wire::{Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, TargetKind};
 
 use crate::conn::{Input, Phase};
 use crate::core_state::CoreState;
@@ -12,11 +10,8 @@ use crate::mesh::NameKind;
 use crate::metrics;
 use crate::mqtt::fanout::SentToTopic;
 use crate::sys::Token;
+use crate::wire_session::{self, Counter, Refusal, State, Step};
 
-/// Longest user id or topic name accepted, in bytes.
-pub const NAME_LEN_MAX: usize = 256;
-/// Most topics in one SUBSCRIBE.
-pub const TOPICS_PER_FRAME_MAX: usize = 64;
 /// Most topics one connection may hold.
 pub const TOPICS_PER_CONN_MAX: usize = 1024;
 
@@ -69,7 +64,7 @@ impl CoreState {
         };
         conn.input = Input::Frames(decoder);
         if let Err(e) = result {
-            self.on_decode_error(token, None, &e);
+            self.refuse(token, &wire_session::decode_error(None, &e));
             return;
         }
         let over = conn.queued_bytes > self.settings.limits.send_queue_high_bytes;
@@ -103,16 +98,6 @@ impl CoreState {
         !conn.paused && conn.phase.takes_input()
     }
 
-    /// A malformed stream (`about` None) or payload of the frame `about`.
-    fn on_decode_error(&mut self, token: Token, about: Option<&FrameHeader>, e: &WireError) {
-        let counter = match e {
-            WireError::TooLarge { .. } => &self.stats.oversized_frames_total,
-            _ => &self.stats.protocol_errors_total,
-        };
-        metrics::inc(counter);
-        self.fail_about(token, about, e.code(), &e.to_string());
-    }
-
     fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
         metrics::inc(&self.stats.frames_in_total);
         let clock = self.conn_clock();
@@ -120,39 +105,28 @@ impl CoreState {
             return Control::Pause;
         };
         conn.last_active = clock;
+        let state = match conn.phase {
+            Phase::ExpectHello => State::ExpectHello,
+            Phase::Open => State::Open,
+            Phase::Closing | Phase::Lingering => return Control::Pause,
+        };
         let h = frame.header;
-        // What a client may send when: docs/wire-protocol.md section 7.
-        match (conn.phase, h.frame_type) {
-            (Phase::Closing | Phase::Lingering, _) => return Control::Pause,
-            (Phase::ExpectHello, FrameType::Hello) => self.on_hello(token, frame),
-            (Phase::Open, FrameType::Send) => return self.on_send(token, frame),
-            (Phase::Open, FrameType::Subscribe) => self.on_subscribe(token, frame, true),
-            (Phase::Open, FrameType::Unsubscribe) => self.on_subscribe(token, frame, false),
-            (_, FrameType::Ping) => {
+        match wire_session::step(state, frame) {
+            Step::Hello(hello) => self.on_hello(token, &h, &hello),
+            Step::Send(send) => return self.on_send(token, &h, &send),
+            Step::Subscribe(topics, subscribe) => self.on_subscribe(token, &h, topics, subscribe),
+            Step::Ping(pong, payload) => {
                 // The PONG takes the PING's lane: by default it comes after
                 // everything queued before it (a PING is a barrier); with
                 // HIGH_PRIORITY it overtakes queued messages (a probe).
-                let mut pong = h;
-                pong.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
                 let (lane, _) = crate::priority::priority_of(pong.flags);
-                let f = self.encode_frame(|enc, out| enc.pong(out, pong, frame.payload));
+                let f = self.encode_frame(|enc, out| enc.pong(out, pong, payload));
                 self.queue_in(token, lane, f);
             }
-            (_, FrameType::Close) => self.send_close(token, 0, "closed by peer"),
-            // A client reporting a frame of ours it could not use (section
-            // 8): counted; the CLOSE it sends next ends the connection.
-            (_, FrameType::Error) => metrics::inc(&self.stats.peer_errors_total),
-            // Answers a PING of ours; there is none before WELCOME.
-            (Phase::Open, FrameType::Pong) => {}
-            (phase, t) => {
-                metrics::inc(&self.stats.unexpected_frames_total);
-                let reason = if phase == Phase::ExpectHello {
-                    "HELLO must come first"
-                } else {
-                    unexpected_reason(t)
-                };
-                self.fail_about(token, Some(&h), ErrorCode::UnexpectedFrame, reason);
-            }
+            Step::PeerClose => self.send_close(token, 0, "closed by peer"),
+            Step::PeerError => metrics::inc(&self.stats.peer_errors_total),
+            Step::Nothing => {}
+            Step::Refuse(r) => self.refuse(token, &r),
         }
         if self
             .conns
@@ -165,6 +139,20 @@ impl CoreState {
         }
     }
 
+    /// Counts a refused frame and ends the session with its reason.
+    fn refuse(&mut self, token: Token, r: &Refusal) {
+        let counter = match r.counter {
+            Counter::UnexpectedFrame => Some(&self.stats.unexpected_frames_total),
+            Counter::ProtocolError => Some(&self.stats.protocol_errors_total),
+            Counter::Oversized => Some(&self.stats.oversized_frames_total),
+            Counter::Refused => None,
+        };
+        if let Some(c) = counter {
+            metrics::inc(c);
+        }
+        self.fail_about(token, r.about.as_ref(), r.code, &r.reason);
+    }
+
     /// Encodes one frame with the core's encoder and queues it.
     fn encode<F>(&mut self, token: Token, f: F)
     where
@@ -174,23 +162,11 @@ impl CoreState {
         self.queue_control(token, frame);
     }
 
-    /// Accepts any `token` (docs/wire-protocol.md section 6, HELLO).
-    fn on_hello(&mut self, token: Token, frame: Frame<'_>) {
-        let about = Some(&frame.header);
-        let hello = match wire::decode_hello(frame.payload) {
-            Ok(h) => h,
-            Err(e) => return self.on_decode_error(token, about, &e),
-        };
-        if hello.protocol_version != u16::from(wire::VERSION) {
-            let reason = "protocol version 1 only";
-            return self.fail_about(token, about, ErrorCode::UnsupportedVersion, reason);
-        }
-        if hello.user_id.is_empty() || hello.user_id.len() > NAME_LEN_MAX {
-            let reason = "user id must be 1..=256 bytes";
-            return self.fail_about(token, about, ErrorCode::Unauthorized, reason);
-        }
+    /// Admits a HELLO's user and answers WELCOME.
+    fn on_hello(&mut self, token: Token, h: &FrameHeader, hello: &wire::Hello<'_>) {
         if self.draining {
-            return self.fail_about(token, about, ErrorCode::GoingAway, "server is draining");
+            let reason = "server is draining";
+            return self.fail_about(token, Some(h), ErrorCode::GoingAway, reason);
         }
         let (user, change) = self.registry.users.join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
@@ -211,15 +187,8 @@ impl CoreState {
         self.encode(token, |enc, out| enc.welcome(out, h, &welcome));
     }
 
-    fn on_send(&mut self, token: Token, frame: Frame<'_>) -> Control {
-        let h = frame.header;
-        let send = match wire::decode_send(frame.payload) {
-            Ok(s) => s,
-            Err(e) => {
-                self.on_decode_error(token, Some(&h), &e);
-                return Control::Pause;
-            }
-        };
+    fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
+        let h = *h;
         let server_id = self.ids.next_id_at(self.unix_ms);
         let sender = self
             .conns
@@ -278,23 +247,16 @@ impl CoreState {
         Control::Continue
     }
 
-    fn on_subscribe(&mut self, token: Token, frame: Frame<'_>, subscribe: bool) {
-        let h = frame.header;
-        let topics = match wire::decode_topics(frame.payload) {
-            Ok(t) => t,
-            Err(e) => return self.on_decode_error(token, Some(&h), &e),
-        };
-        if topics.len() > TOPICS_PER_FRAME_MAX {
-            let reason = "too many topics in one frame";
-            return self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);
-        }
+    fn on_subscribe(
+        &mut self,
+        token: Token,
+        h: &FrameHeader,
+        topics: wire::Topics<'_>,
+        subscribe: bool,
+    ) {
         for topic in topics.iter() {
-            if topic.is_empty() || topic.len() > NAME_LEN_MAX {
-                let reason = "topic must be 1..=256 bytes";
-                return self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);
-            }
             if subscribe {
-                self.subscribe(token, &h, topic);
+                self.subscribe(token, h, topic);
             } else {
                 self.unsubscribe(token, topic);
             }
@@ -306,15 +268,15 @@ impl CoreState {
                 return;
             }
         }
-        if frame.header.flags.contains(wire::Flags::ACK_REQUESTED) {
-            let mut h = FrameHeader::new(FrameType::Ack, 0);
-            h.message_id = frame.header.message_id;
-            h.stream_id = frame.header.stream_id;
+        if h.flags.contains(wire::Flags::ACK_REQUESTED) {
+            let mut ah = FrameHeader::new(FrameType::Ack, 0);
+            ah.message_id = h.message_id;
+            ah.stream_id = h.stream_id;
             let ack = wire::Ack {
                 server_message_id: 0,
                 recipients: topics.len() as u32,
             };
-            self.encode(token, |enc, out| enc.ack(out, h, &ack));
+            self.encode(token, |enc, out| enc.ack(out, ah, &ack));
         }
     }
 
@@ -348,13 +310,5 @@ impl CoreState {
         };
         conn.lists_mut().topics.swap_remove(i);
         self.unsubscribe_frames(token, topic);
-    }
-}
-
-fn unexpected_reason(t: FrameType) -> &'static str {
-    match t {
-        FrameType::Hello => "HELLO was already received",
-        FrameType::Welcome | FrameType::Deliver | FrameType::Ack => "server-only frame type",
-        _ => "frame type not valid now",
     }
 }
