@@ -9,7 +9,7 @@
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
-use super::{SendBatch, Token};
+use crate::sys::{SendBatch, Token};
 
 /// Slices per `writev`. The reactor's batches are at most 64 buffers;
 /// larger batches take more than one call. 64 × 16 bytes of stack.

@@ -20,6 +20,7 @@ mod buf_ring;
 mod close;
 mod recv;
 mod send;
+mod send_slots;
 mod setup;
 mod timer;
 mod wake;
@@ -34,7 +35,7 @@ use std::time::Duration;
 use io_uring::{squeue, types, IoUring};
 
 use self::buf_ring::ProvidedBufRing;
-use self::send::SendSlots;
+use self::send_slots::SendSlots;
 use super::{
     token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
     Waker, TOKEN_BITS,
