@@ -19,9 +19,10 @@
 //! - [`proto`]: feeds bytes to `wire`'s decoders and applies the session's
 //!   steps (admission, routing, subscriptions).
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
-//! - [`mqtt`]: the MQTT broker: sessions, the subscription index (which
-//!   `wire` topic subscriptions share), retained messages.
-//! - [`route`]: who is where: users, local and on other cores.
+//! - [`mqtt`]: the MQTT broker: sessions on their client id's home core,
+//!   QoS flows, retained messages.
+//! - [`route`]: who is where: users and topic subscribers (the
+//!   subscription index all protocols share), local and on other cores.
 //! - [`mesh`]: the core-to-core rings with a high and a normal lane.
 //! - [`ids`]: snowflake message ids.
 //! - [`timers`]: when a protocol timer is due (the clock passed in).

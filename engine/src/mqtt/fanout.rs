@@ -16,12 +16,12 @@ use super::auth::Access;
 use super::message::{Message, Meta, Parts};
 use super::retained::Retained;
 use super::session::{Outgoing, SubOptions};
-use super::topic_index::SharedPick;
 use super::FRAME_SUBSCRIBER;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
 use crate::priority::Shed;
+use crate::route::topic_index::SharedPick;
 use crate::sys::Token;
 
 /// What one core's share of a publish reached.

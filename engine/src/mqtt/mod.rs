@@ -32,7 +32,6 @@ pub mod retained;
 pub mod session;
 pub mod sessions;
 pub mod subscribe;
-pub mod topic_index;
 
 use std::sync::Arc;
 
@@ -40,10 +39,10 @@ use bytes::Bytes;
 use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
 
 use crate::config::MqttConfig;
+use crate::route::topic_index::{SubscriberId, TopicIndex};
 use auth::{Acl, Authenticator};
 use retained::RetainedStore;
 use session::SubOptions;
-use topic_index::{SubscriberId, TopicIndex};
 
 /// Index entries with this bit set are `wire`/WebSocket envelope
 /// connections (the low bits are their token), not MQTT sessions.

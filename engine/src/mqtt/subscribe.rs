@@ -12,11 +12,11 @@ use wire::mqtt::{
 use super::auth::Access;
 use super::inbound::reason;
 use super::session::{Outgoing, SubOptions};
-use super::topic_index::Change;
 use super::FRAME_SUBSCRIBER;
 use crate::core_state::CoreState;
 use crate::mesh::NameKind;
 use crate::metrics;
+use crate::route::Change;
 use crate::sys::Token;
 
 /// A filter split into its share group (if any) and the filter proper.
@@ -209,11 +209,6 @@ impl CoreState {
     }
 
     fn announce_filter(&mut self, filter: &str, change: Change) {
-        let change = match change {
-            Change::None => crate::route::Change::None,
-            Change::Up => crate::route::Change::Up,
-            Change::Down => crate::route::Change::Down,
-        };
         self.announce(NameKind::Filter, filter, change);
     }
 

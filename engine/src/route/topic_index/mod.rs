@@ -35,6 +35,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use super::Change;
 use node::Node;
 use slot::Slot;
 
@@ -47,17 +48,6 @@ pub type SubscriberId = u64;
 /// (EMQX's default limit is 128 as well). A topic may be deeper: a walk
 /// never goes below the deepest filter.
 pub const FILTER_LEVELS_MAX: usize = 128;
-
-/// What a local change means for the other cores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Nothing to tell.
-    None,
-    /// The (filter, group) got its first local subscriber: tell the others.
-    Up,
-    /// The (filter, group) lost its last local subscriber: tell the others.
-    Down,
-}
 
 /// The target picked for one matching share group.
 #[derive(Debug, PartialEq, Eq)]

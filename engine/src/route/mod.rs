@@ -1,5 +1,7 @@
-//! Who is where: for each user, this core's connections and
-//! the set of other cores that have some.
+//! Who is where, for every protocol: for each user, this core's
+//! connections and the set of other cores that have some (here); for each
+//! topic filter, `wire`, WebSocket and MQTT subscribers alike, the
+//! [`topic_index`].
 //!
 //! Every core keeps its own [`Registry`]: local members are exact, remote
 //! presence is a bitmask of cores kept up to date by presence messages over
@@ -14,6 +16,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::sys::Token;
+
+pub mod topic_index;
 
 /// Local members of one name; one member is the common case and needs no
 /// allocation beyond the entry.
@@ -162,7 +166,7 @@ impl Directory {
 }
 
 /// Users known on one core. (Topics and conversations live in the
-/// subscription index, [`crate::mqtt::topic_index`], which MQTT shares.)
+/// subscription index, [`topic_index`], which MQTT shares.)
 #[derive(Debug, Default)]
 pub struct Registry {
     /// Users, by the id given in HELLO.
