@@ -1,8 +1,8 @@
-"""Persistent sessions lose nothing while they move between cores.
+"""Persistent sessions lose nothing while their clients reconnect.
 
 Subscribers with persistent MQTT 5 sessions reconnect over and over; each
-new TCP connection lands on whichever core the kernel picks, so each
-session follows its client from core to core. Meanwhile publishers, which
+new TCP connection lands on whichever core the kernel picks, and is sent
+to its client id's home core, where the session lives. Meanwhile publishers, which
 reconnect too (so publishes come from changing cores), send numbered QoS 1
 messages. When they are done every subscriber reconnects once more and
 must have received every number: QoS 1 allows duplicates, not gaps.

@@ -1,8 +1,9 @@
-//! Persistent sessions lose nothing while they move between cores
-//! (`tests/py/mqtt_moves.py`): on a 4-core broker, paho-mqtt subscribers
-//! with persistent sessions reconnect over and over, so their sessions
-//! follow them from core to core, while reconnecting publishers send
-//! numbered QoS 1 messages; every subscriber must end up with every number.
+//! Persistent sessions lose nothing while their clients reconnect on any
+//! core (`tests/py/mqtt_moves.py`): on a 4-core broker, paho-mqtt
+//! subscribers with persistent sessions reconnect over and over, each
+//! CONNECT landing on whichever core accepted it and sent to its client
+//! id's home core, while reconnecting publishers send numbered QoS 1
+//! messages; every subscriber must end up with every number.
 
 use e2e::mqtt::{paho, run_ok, MqttBroker};
 use e2e::Backend;
