@@ -2,7 +2,10 @@
 """Markdown table of a scripts/bench-regression.sh run: per scenario, OLD
 against NEW, medians over the rounds with [min-max].
 
-    bench-regression-summary.py JSONL > table.md
+    bench-regression-summary.py JSONL [MAX_OTHER_PCT] > table.md
+
+MAX_OTHER_PCT: leave out runs during which the rest of the machine used
+more than this much CPU (the loadgen's other_cpu_pct, percent of one CPU).
 
 A cell is marked "NEW worse" when every NEW run is worse than every OLD run
 (the ranges do not overlap), i.e. the difference is beyond the spread
@@ -37,6 +40,8 @@ def worse(old, new, higher_is_better):
 
 def main():
     runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    if len(sys.argv) > 2:
+        runs = [r for r in runs if r["other_cpu_pct"] <= float(sys.argv[2])]
     by = {}
     for r in runs:
         which, scenario = r["label"].split("/", 1)
