@@ -32,15 +32,7 @@ const ERROR_PAUSE: Duration = Duration::from_millis(1);
 /// Runs every client id's reconnect loop until the end of the window.
 pub async fn run(args: &LoadArgs, layout: &Layout, shared: &Rc<Shared>) {
     let flags = args.mqtt.as_ref().expect("an mqtt run");
-    let template = Config {
-        version: flags.mqtt_version.protocol(),
-        client_id: "",
-        keep_alive_s: flags.keep_alive,
-        qos: flags.qos(),
-        inflight: flags.inflight,
-        body_len: args.size,
-        session_expiry_s: Some(flags.session_expiry),
-    };
+    let template = super::worker::session_template(args, Some(flags.session_expiry));
     let mut set = JoinSet::new();
     for spec in &layout.conns {
         let (spec, shared, addr) = (spec.clone(), shared.clone(), args.addr());

@@ -145,6 +145,21 @@ async fn storm_run(
     Ok(tally)
 }
 
+/// The session settings every connection of a run shares (the client id
+/// is each connection's own).
+pub(super) fn session_template(args: &LoadArgs, session_expiry_s: Option<u32>) -> Config<'static> {
+    let flags = args.mqtt.as_ref().expect("an mqtt run");
+    Config {
+        version: flags.mqtt_version.protocol(),
+        client_id: "",
+        keep_alive_s: flags.keep_alive,
+        qos: flags.qos(),
+        inflight: flags.inflight,
+        body_len: args.size,
+        session_expiry_s,
+    }
+}
+
 /// Opens every connection of the layout, a bounded number at a time;
 /// `None` where opening failed (described on stderr, counted as errors).
 async fn open_all(
@@ -152,16 +167,7 @@ async fn open_all(
     layout: &Layout,
     clock: &Clock,
 ) -> anyhow::Result<Vec<Option<Rc<Link>>>> {
-    let flags = args.mqtt.as_ref().expect("an mqtt run");
-    let template = Config {
-        version: flags.mqtt_version.protocol(),
-        client_id: "",
-        keep_alive_s: flags.keep_alive,
-        qos: flags.qos(),
-        inflight: flags.inflight,
-        body_len: args.size,
-        session_expiry_s: None,
-    };
+    let template = session_template(args, None);
     let specs = &layout.conns;
     let mut links: Vec<Option<Rc<Link>>> = specs.iter().map(|_| None).collect();
     let (mut set, mut next, mut failed) = (JoinSet::new(), 0, 0);
