@@ -207,8 +207,9 @@ fn wire_delivery() {
 /// reaches every subscriber, over one connection or another.
 ///
 /// With `storm` a subscriber may reconnect again before its last CONNECT
-/// was answered, so a session is taken over while its previous move is
-/// still under way; without it, each reconnect waits for the CONNACK.
+/// was answered, so several of its connections race for the session (the
+/// case that made the old hand-off between cores lose messages); without
+/// it, each reconnect waits for the CONNACK.
 fn mqtt_session_moves_seed(seed: u64, storm: bool) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let cores = 2 + rng.below(3) as usize;
