@@ -8,12 +8,12 @@
 //! by its own drain.
 
 use crate::conn::Phase;
-use crate::core_state::{CoreState, SERVER_ORIGIN};
+use crate::core_state::{Core, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 
-impl CoreState {
+impl Core {
     /// `member` is over its high watermark: it remembers `origin`, which
     /// pauses until `member` drains. Returns true if the origin is a local
     /// connection (the caller pauses it); a remote one is told over the
@@ -60,8 +60,10 @@ impl CoreState {
     }
 
     /// After a send completes: wake the senders waiting on this connection
-    /// once its queue is below the low watermark.
-    pub fn after_drain(&mut self, token: Token) {
+    /// once its queue is below the low watermark, unless `backlogged` (an
+    /// MQTT client's session queue still holds messages: its publishers
+    /// wait for that too).
+    pub fn after_drain(&mut self, token: Token, backlogged: bool) {
         let low = self.settings.limits.send_queue_low_bytes;
         let me = self.settings.core;
         let Some(conn) = self.conns.get_mut(token) else {
@@ -73,8 +75,7 @@ impl CoreState {
         if conn.paused && conn.paused_on_own_queue {
             self.intents.resume.push(token);
         }
-        // Publishers to an MQTT client wait for its session queue too.
-        if self.mqtt_backlogged(token) {
+        if backlogged {
             return;
         }
         let conn = self.conns.get_mut(token).expect("checked above");

@@ -69,7 +69,7 @@ impl CoreState {
         code: ErrorCode,
         reason: &str,
     ) {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -83,14 +83,14 @@ impl CoreState {
             h.message_id = about.message_id;
             h.stream_id = about.stream_id;
         }
-        self.send_error(token, h, code, reason);
+        self.core.send_error(token, h, code, reason);
         self.send_close(token, code as u16, reason);
     }
 
     /// Queues CLOSE and moves the connection to `Closing` (unless it is
     /// closing already: its last frame is queued).
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -100,10 +100,12 @@ impl CoreState {
             return self.mqtt_close_for(token, code);
         }
         let h = FrameHeader::new(FrameType::Close, 0);
-        let f = self.encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        if !self.ws_send_close(token, &f, code, reason) {
+        let f = self
+            .core
+            .encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
+        if !self.core.ws_send_close(token, &f, code, reason) {
             // CLOSE is the last frame: it goes behind everything queued.
-            self.queue_in(token, Lane::Normal, f);
+            self.core.queue_in(token, Lane::Normal, f);
         }
         self.begin_close(token);
     }
@@ -112,7 +114,7 @@ impl CoreState {
     /// written (see [`crate::linger`]). The one way every protocol ends a
     /// connection with a reason: the reason is queued first.
     pub fn begin_close(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         if conn.phase == Phase::Lingering {
@@ -120,23 +122,26 @@ impl CoreState {
         }
         conn.phase = Phase::Closing;
         if conn.send_queue.is_empty() && !conn.send_in_flight {
-            self.intents.linger.push(token);
+            self.core.intents.linger.push(token);
         }
     }
 
     /// Removes a connection and everything that refers to it (a lingering
     /// one was taken out of routing already).
     pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return false;
         };
         if conn.phase == Phase::Lingering {
-            self.lingering -= 1;
-            metrics::set(&self.stats.connections_lingering, self.lingering as u64);
+            self.core.lingering -= 1;
+            metrics::set(
+                &self.core.stats.connections_lingering,
+                self.core.lingering as u64,
+            );
         } else {
             self.unroute(token);
         }
-        self.conns.remove(token);
+        self.core.conns.remove(token);
         true
     }
 
@@ -146,7 +151,7 @@ impl CoreState {
     /// senders waiting on it resume. Counted as closed from here on.
     pub(crate) fn unroute(&mut self, token: Token) {
         self.forget_leaving(token);
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
@@ -156,8 +161,8 @@ impl CoreState {
         conn.send_queue.clear();
         conn.queued_bytes = 0;
         if let Some(user) = &user {
-            let change = self.registry.users.leave(user, token);
-            self.announce(NameKind::User, user, change);
+            let change = self.core.registry.users.leave(user, token);
+            self.core.announce(NameKind::User, user, change);
         }
         for topic in &lists.topics {
             self.unsubscribe_frames(token, topic);
@@ -165,24 +170,28 @@ impl CoreState {
         if let Input::Mqtt(m) = &input {
             self.mqtt_conn_removed(token, m);
         }
-        let me = self.settings.core;
+        let me = self.core.settings.core;
         for (core, t) in lists.waiters {
             if core == me {
-                self.intents.resume.push(t);
+                self.core.intents.resume.push(t);
             } else {
-                self.mesh
+                self.core
+                    .mesh
                     .send(core as usize, Lane::High, MeshMsg::Resume(t));
             }
         }
-        metrics::inc(&self.stats.connections_closed_total);
-        let open = self.conns.len() - self.lingering;
-        metrics::set(&self.stats.connections_open, open.saturating_sub(1) as u64);
+        metrics::inc(&self.core.stats.connections_closed_total);
+        let open = self.core.conns.len() - self.core.lingering;
+        metrics::set(
+            &self.core.stats.connections_open,
+            open.saturating_sub(1) as u64,
+        );
     }
 
     /// A closing connection's final frames are written: it starts to
     /// linger, or closes at once if the peer will send nothing more.
     pub fn after_final_flush(&mut self, token: Token) -> AfterFlush {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return AfterFlush::Nothing;
         };
         if conn.phase != Phase::Closing || conn.send_in_flight || !conn.send_queue.is_empty() {
@@ -192,23 +201,26 @@ impl CoreState {
             return AfterFlush::Close;
         }
         self.unroute(token);
-        let now = self.conn_clock();
-        let conn = self.conns.get_mut(token).expect("live");
+        let now = self.core.conn_clock();
+        let conn = self.core.conns.get_mut(token).expect("live");
         let resume_recv = conn.paused;
         conn.paused = false;
         conn.paused_on_own_queue = false;
         conn.last_active = now;
         conn.phase = Phase::Lingering;
         conn.queued_bytes = 0;
-        self.lingering += 1;
-        metrics::inc(&self.stats.connections_lingered_total);
-        metrics::set(&self.stats.connections_lingering, self.lingering as u64);
+        self.core.lingering += 1;
+        metrics::inc(&self.core.stats.connections_lingered_total);
+        metrics::set(
+            &self.core.stats.connections_lingering,
+            self.core.lingering as u64,
+        );
         AfterFlush::Linger { resume_recv }
     }
 
     /// Bytes from a lingering peer: thrown away, counted against the bound.
     pub(crate) fn on_linger_bytes(&mut self, token: Token, len: usize) {
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         if conn.phase != Phase::Lingering {
@@ -225,7 +237,7 @@ impl CoreState {
     /// From the sweep: closes a connection that has lingered `age` ticks
     /// if that is past the bound. Returns whether `token` is lingering.
     pub(crate) fn linger_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return false;
         };
         if conn.phase != Phase::Lingering {
@@ -238,7 +250,7 @@ impl CoreState {
     }
 
     fn end_linger_early(&mut self, token: Token) {
-        metrics::inc(&self.stats.connections_linger_expired_total);
-        self.intents.close.push(token);
+        metrics::inc(&self.core.stats.connections_linger_expired_total);
+        self.core.intents.close.push(token);
     }
 }

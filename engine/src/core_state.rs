@@ -78,8 +78,9 @@ pub struct CoreSettings {
     pub mqtt: Arc<crate::mqtt::BrokerShared>,
 }
 
-/// One core's connections, registry and mesh port.
-pub struct CoreState {
+/// What one reactor core owns besides its backend and its protocol
+/// stages: connections, routing, the mesh port and delivery between them.
+pub struct Core {
     /// Static settings.
     pub settings: CoreSettings,
     /// Live connections.
@@ -103,9 +104,6 @@ pub struct CoreState {
     pub unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
     pub draining: bool,
-    /// The MQTT broker's share of this core (and the topic index that
-    /// `wire` subscriptions use too).
-    pub mqtt: crate::mqtt::Broker,
     /// Connections in the table that are lingering (not open any more).
     pub lingering: usize,
     pub(crate) encoder: wire::Encoder,
@@ -120,6 +118,15 @@ pub struct CoreState {
     scratch: Vec<Token>,
 }
 
+/// One core: its [`Core`] and the protocol stages that act on it.
+pub struct CoreState {
+    /// Connections, routing, mesh, delivery.
+    pub core: Core,
+    /// The MQTT broker's share of this core (and the topic index that
+    /// `wire` subscriptions use too).
+    pub mqtt: crate::mqtt::Broker,
+}
+
 impl CoreState {
     /// State for one core.
     pub fn new(
@@ -128,9 +135,53 @@ impl CoreState {
         ids: Arc<IdGenerator>,
         stats: Arc<CoreStats>,
     ) -> CoreState {
-        let max_conns = settings.limits.max_connections_per_core;
-        let broker = crate::mqtt::Broker::new(settings.mqtt.clone(), settings.core);
+        let mqtt = crate::mqtt::Broker::new(settings.mqtt.clone(), settings.core);
         CoreState {
+            core: Core::new(settings, mesh, ids, stats),
+            mqtt,
+        }
+    }
+
+    /// Handles a message from another core.
+    pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
+        match msg {
+            MeshMsg::Deliver(d) => self.core.on_delivery(from, d),
+            MeshMsg::Delivered { ticket, recipients } => self.core.on_delivered(ticket, recipients),
+            MeshMsg::Pause(token) => self.core.pause(token),
+            MeshMsg::Resume(token) => self.core.intents.resume.push(token),
+            MeshMsg::Presence {
+                kind,
+                name,
+                present,
+            } => {
+                let Ok(name) = std::str::from_utf8(&name) else {
+                    return;
+                };
+                match kind {
+                    NameKind::User => {
+                        self.core
+                            .registry
+                            .users
+                            .set_remote(name, from as u16, present)
+                    }
+                    NameKind::Filter => self.filter_presence(name, from as u16, present),
+                }
+            }
+            other => self.on_mqtt_mesh(from, other),
+        }
+    }
+}
+
+impl Core {
+    /// The core part of one core's state.
+    fn new(
+        settings: CoreSettings,
+        mesh: MeshPort,
+        ids: Arc<IdGenerator>,
+        stats: Arc<CoreStats>,
+    ) -> Core {
+        let max_conns = settings.limits.max_connections_per_core;
+        Core {
             settings,
             conns: ConnTable::with_capacity(max_conns),
             registry: Registry::default(),
@@ -141,7 +192,6 @@ impl CoreState {
             now_ms: 0,
             unix_ms: crate::ids::unix_ms(),
             draining: false,
-            mqtt: broker,
             lingering: 0,
             encoder: wire::Encoder::new(),
             arena: BytesMut::new(),
@@ -159,7 +209,7 @@ impl CoreState {
         crate::timers::conn_clock(self.now_ms)
     }
 
-    /// The encode buffer; split the frame off with [`CoreState::take_frame`].
+    /// The encode buffer; split the frame off with [`Core::take_frame`].
     pub fn arena(&mut self) -> &mut BytesMut {
         reserve(&mut self.arena)
     }
@@ -383,31 +433,7 @@ impl CoreState {
         self.queue_control(token, f);
     }
 
-    /// Handles a message from another core.
-    pub fn on_mesh(&mut self, from: usize, msg: MeshMsg) {
-        match msg {
-            MeshMsg::Deliver(d) => self.on_delivery(from, d),
-            MeshMsg::Delivered { ticket, recipients } => self.on_delivered(ticket, recipients),
-            MeshMsg::Pause(token) => self.pause(token),
-            MeshMsg::Resume(token) => self.intents.resume.push(token),
-            MeshMsg::Presence {
-                kind,
-                name,
-                present,
-            } => {
-                let Ok(name) = std::str::from_utf8(&name) else {
-                    return;
-                };
-                match kind {
-                    NameKind::User => self.registry.users.set_remote(name, from as u16, present),
-                    NameKind::Filter => self.filter_presence(name, from as u16, present),
-                }
-            }
-            other => self.on_mqtt_mesh(from, other),
-        }
-    }
-
-    fn on_delivery(&mut self, from: usize, d: Delivery) {
+    pub(crate) fn on_delivery(&mut self, from: usize, d: Delivery) {
         self.scratch.clear();
         match d.kind {
             TargetKind::Connection => {

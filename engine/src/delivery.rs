@@ -5,12 +5,12 @@
 
 use bytes::Bytes;
 
-use crate::core_state::CoreState;
+use crate::core_state::Core;
 use crate::metrics;
 use crate::priority::{Lane, Shed};
 use crate::sys::Token;
 
-impl CoreState {
+impl Core {
     /// Queues a control frame of the server's own (WELCOME, PONG, ACK,
     /// ERROR) on the high lane: it never waits behind queued messages.
     pub fn queue_control(&mut self, token: Token, frame: Bytes) -> Option<bool> {

@@ -18,8 +18,8 @@ pub const TOPICS_PER_CONN_MAX: usize = 1024;
 impl CoreState {
     /// Bytes arrived on `token`: decode and handle every complete frame.
     pub fn on_bytes(&mut self, token: Token, data: &[u8]) {
-        metrics::add(&self.stats.bytes_in_total, data.len() as u64);
-        let Some(conn) = self.conns.get_mut(token) else {
+        metrics::add(&self.core.stats.bytes_in_total, data.len() as u64);
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         if conn.phase == Phase::Lingering {
@@ -41,7 +41,7 @@ impl CoreState {
 
     /// Feeds `data` to the connection's decoder, whichever it is.
     pub(crate) fn feed_input(&mut self, token: Token, data: &[u8]) {
-        match self.conns.get(token).map(|c| &c.input) {
+        match self.core.conns.get(token).map(|c| &c.input) {
             Some(Input::Frames(_)) => self.feed_frames(token, data),
             Some(Input::Mqtt(_)) => self.feed_mqtt(token, data),
             None => {}
@@ -51,7 +51,7 @@ impl CoreState {
     /// Decodes `data` as `wire` frames (raw TCP, or the binary messages
     /// of a WebSocket) and handles each; pauses a sender over its watermark.
     pub(crate) fn feed_frames(&mut self, token: Token, data: &[u8]) {
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         let Input::Frames(decoder) = &mut conn.input else {
@@ -59,7 +59,7 @@ impl CoreState {
         };
         let mut decoder = std::mem::replace(decoder, FrameDecoder::new(0));
         let result = decoder.feed(data, |frame| self.on_frame(token, frame));
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         conn.input = Input::Frames(decoder);
@@ -67,17 +67,17 @@ impl CoreState {
             self.refuse(token, &wire_session::decode_error(None, &e));
             return;
         }
-        let over = conn.queued_bytes > self.settings.limits.send_queue_high_bytes;
+        let over = conn.queued_bytes > self.core.settings.limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
-            self.pause_for_own_queue(token);
+            self.core.pause_for_own_queue(token);
         }
     }
 
     /// Re-reads what was stashed while paused; returns whether the
     /// connection may read from its socket again.
     pub fn on_resume(&mut self, token: Token) -> bool {
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return false;
         };
         if !conn.paused {
@@ -88,7 +88,7 @@ impl CoreState {
         if conn.input.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
             self.on_bytes(token, &[]);
         }
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return false;
         };
         if conn.recv_closed && !conn.paused {
@@ -99,9 +99,9 @@ impl CoreState {
     }
 
     fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
-        metrics::inc(&self.stats.frames_in_total);
-        let clock = self.conn_clock();
-        let Some(conn) = self.conns.get_mut(token) else {
+        metrics::inc(&self.core.stats.frames_in_total);
+        let clock = self.core.conn_clock();
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return Control::Pause;
         };
         conn.last_active = clock;
@@ -120,15 +120,18 @@ impl CoreState {
                 // everything queued before it (a PING is a barrier); with
                 // HIGH_PRIORITY it overtakes queued messages (a probe).
                 let (lane, _) = crate::priority::priority_of(pong.flags);
-                let f = self.encode_frame(|enc, out| enc.pong(out, pong, payload));
-                self.queue_in(token, lane, f);
+                let f = self
+                    .core
+                    .encode_frame(|enc, out| enc.pong(out, pong, payload));
+                self.core.queue_in(token, lane, f);
             }
             Step::PeerClose => self.send_close(token, 0, "closed by peer"),
-            Step::PeerError => metrics::inc(&self.stats.peer_errors_total),
+            Step::PeerError => metrics::inc(&self.core.stats.peer_errors_total),
             Step::Nothing => {}
             Step::Refuse(r) => self.refuse(token, &r),
         }
         if self
+            .core
             .conns
             .get(token)
             .is_some_and(|c| !c.phase.takes_input())
@@ -142,9 +145,9 @@ impl CoreState {
     /// Counts a refused frame and ends the session with its reason.
     fn refuse(&mut self, token: Token, r: &Refusal) {
         let counter = match r.counter {
-            Counter::UnexpectedFrame => Some(&self.stats.unexpected_frames_total),
-            Counter::ProtocolError => Some(&self.stats.protocol_errors_total),
-            Counter::Oversized => Some(&self.stats.oversized_frames_total),
+            Counter::UnexpectedFrame => Some(&self.core.stats.unexpected_frames_total),
+            Counter::ProtocolError => Some(&self.core.stats.protocol_errors_total),
+            Counter::Oversized => Some(&self.core.stats.oversized_frames_total),
             Counter::Refused => None,
         };
         if let Some(c) = counter {
@@ -158,30 +161,30 @@ impl CoreState {
     where
         F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
     {
-        let frame = self.encode_frame(f);
-        self.queue_control(token, frame);
+        let frame = self.core.encode_frame(f);
+        self.core.queue_control(token, frame);
     }
 
     /// Admits a HELLO's user and answers WELCOME.
     fn on_hello(&mut self, token: Token, h: &FrameHeader, hello: &wire::Hello<'_>) {
-        if self.draining {
+        if self.core.draining {
             let reason = "server is draining";
             return self.fail_about(token, Some(h), ErrorCode::GoingAway, reason);
         }
-        let (user, change) = self.registry.users.join(hello.user_id, token);
+        let (user, change) = self.core.registry.users.join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
         // after reading WELCOME finds it on every core.
-        self.announce(NameKind::User, &user, change);
-        let conn = self.conns.get_mut(token).expect("live");
+        self.core.announce(NameKind::User, &user, change);
+        let conn = self.core.conns.get_mut(token).expect("live");
         conn.user = Some(user);
         conn.phase = Phase::Open;
-        let name = self.settings.server_name.clone();
+        let name = self.core.settings.server_name.clone();
         let welcome = wire::Welcome {
-            connection_id: self.connection_id(token),
-            node_id: self.settings.node_id,
+            connection_id: self.core.connection_id(token),
+            node_id: self.core.settings.node_id,
             server_name: &name,
-            max_payload_len: self.settings.limits.max_payload_len,
-            idle_timeout_ms: self.settings.limits.idle_timeout_ms as u32,
+            max_payload_len: self.core.settings.limits.max_payload_len,
+            idle_timeout_ms: self.core.settings.limits.idle_timeout_ms as u32,
         };
         let h = FrameHeader::new(FrameType::Welcome, 0);
         self.encode(token, |enc, out| enc.welcome(out, h, &welcome));
@@ -189,8 +192,9 @@ impl CoreState {
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
         let h = *h;
-        let server_id = self.ids.next_id_at(self.unix_ms);
+        let server_id = self.core.ids.next_id_at(self.core.unix_ms);
         let sender = self
+            .core
             .conns
             .get(token)
             .and_then(|c| c.user.clone())
@@ -204,19 +208,21 @@ impl CoreState {
             target: send.target,
             body: send.body,
         };
-        let out = self.encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
-        if out.len() - wire::HEADER_LEN > self.settings.limits.max_payload_len as usize {
+        let out = self
+            .core
+            .encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
+        if out.len() - wire::HEADER_LEN > self.core.settings.limits.max_payload_len as usize {
             // A client need accept no payload over the max_payload_len its
             // WELCOME stated; the sender's name and the envelope can push
             // a SEND at that size over it. Refused; the stream is fine.
-            metrics::inc(&self.stats.deliver_too_large_total);
+            metrics::inc(&self.core.stats.deliver_too_large_total);
             let mut eh = FrameHeader::new(FrameType::Error, 0);
             (eh.message_id, eh.stream_id) = (h.message_id, h.stream_id);
             let reason = "the DELIVER would exceed max_payload_len";
-            self.send_error(token, eh, ErrorCode::TooLarge, reason);
+            self.core.send_error(token, eh, ErrorCode::TooLarge, reason);
             return Control::Continue;
         }
-        metrics::inc(&self.stats.messages_routed_total);
+        metrics::inc(&self.core.stats.messages_routed_total);
         let kind = send.target.kind;
         let paused = if matches!(kind, TargetKind::Topic | TargetKind::Conversation) {
             let topic = crate::core_state::topic_name(kind, send.target.id);
@@ -238,10 +244,10 @@ impl CoreState {
             };
             self.route_topic(token, &sent, out)
         } else {
-            self.route(token, &h, send.target, server_id, out)
+            self.core.route(token, &h, send.target, server_id, out)
         };
         if paused {
-            self.pause(token);
+            self.core.pause(token);
             return Control::Pause;
         }
         Control::Continue
@@ -261,6 +267,7 @@ impl CoreState {
                 self.unsubscribe(token, topic);
             }
             if self
+                .core
                 .conns
                 .get(token)
                 .is_some_and(|c| !c.phase.takes_input())
@@ -282,7 +289,7 @@ impl CoreState {
 
     /// Subscribes to a topic filter (MQTT wildcards allowed).
     fn subscribe(&mut self, token: Token, h: &FrameHeader, topic: &str) {
-        let conn = self.conns.get(token).expect("live");
+        let conn = self.core.conns.get(token).expect("live");
         if conn.topics().iter().any(|t| &**t == topic) {
             return;
         }
@@ -295,7 +302,8 @@ impl CoreState {
             let reason = "not a valid topic filter";
             return self.fail_about(token, about, ErrorCode::BadFrame, reason);
         }
-        self.conns
+        self.core
+            .conns
             .get_mut(token)
             .expect("live")
             .lists_mut()
@@ -304,7 +312,7 @@ impl CoreState {
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {
-        let conn = self.conns.get_mut(token).expect("live");
+        let conn = self.core.conns.get_mut(token).expect("live");
         let Some(i) = conn.topics().iter().position(|t| &**t == topic) else {
             return;
         };

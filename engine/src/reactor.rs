@@ -78,7 +78,7 @@ impl<B: Backend> Reactor<B> {
     ) -> Self {
         let now = backend.now_ns();
         let mut state = state;
-        state.unix_ms = epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000;
+        state.core.unix_ms = epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000;
         Reactor {
             state,
             backend,
@@ -125,13 +125,13 @@ impl<B: Backend> Reactor<B> {
         // happened before it, so a time recorded from it is never earlier
         // than the event (see `timers`).
         let now = self.backend.now_ns();
-        self.state.now_ms = now.saturating_sub(self.epoch.mono_ns) / 1_000_000;
-        self.state.unix_ms = self.epoch.unix_ms + self.state.now_ms;
+        self.state.core.now_ms = now.saturating_sub(self.epoch.mono_ns) / 1_000_000;
+        self.state.core.unix_ms = self.epoch.unix_ms + self.state.core.now_ms;
         self.last_tick_ns = now;
         self.drain_mesh();
         self.handle_completions();
         self.apply_intents();
-        self.state.mesh.wake_peers();
+        self.state.core.mesh.wake_peers();
         if now >= self.next_sweep_ns {
             self.sweep(now);
         }
@@ -147,8 +147,8 @@ impl<B: Backend> Reactor<B> {
     }
 
     fn wait(&mut self) -> std::io::Result<()> {
-        let busy = self.state.mesh.has_outbox() || !self.state.intents.resume.is_empty();
-        let timeout = if busy || !self.state.mesh.prepare_sleep() {
+        let busy = self.state.core.mesh.has_outbox() || !self.state.core.intents.resume.is_empty();
+        let timeout = if busy || !self.state.core.mesh.prepare_sleep() {
             Some(Duration::ZERO)
         } else {
             // The tick's clock reading is a few microseconds old: the
@@ -158,13 +158,13 @@ impl<B: Backend> Reactor<B> {
             ))
         };
         let r = self.backend.poll(timeout, &mut self.completions);
-        self.state.mesh.woke();
+        self.state.core.mesh.woke();
         r
     }
 
     fn drain_mesh(&mut self) {
         let mut inbox = std::mem::take(&mut self.mesh_inbox);
-        self.state.mesh.drain(MESH_BUDGET, &mut inbox);
+        self.state.core.mesh.drain(MESH_BUDGET, &mut inbox);
         for (from, msg) in inbox.drain(..) {
             match msg {
                 crate::mesh::MeshMsg::Adopt(arrival) => self.adopt(*arrival),
@@ -180,7 +180,7 @@ impl<B: Backend> Reactor<B> {
             match c {
                 Completion::Accepted { stream, listener } => self.on_accept(listener, stream),
                 Completion::AcceptFailed { .. } => {
-                    metrics::inc(&self.state.stats.accept_errors_total);
+                    metrics::inc(&self.state.core.stats.accept_errors_total);
                 }
                 Completion::Recv { token, buf } => {
                     self.state.on_bytes(token, self.backend.buf(&buf));
@@ -206,11 +206,11 @@ impl<B: Backend> Reactor<B> {
     fn on_accept(&mut self, listener: usize, stream: B::Stream) {
         let kind = self.listener_kinds.get(listener).copied();
         let s = &mut self.state;
-        if s.conns.len() >= s.settings.limits.max_connections_per_core {
-            metrics::inc(&s.stats.accept_errors_total);
+        if s.core.conns.len() >= s.core.settings.limits.max_connections_per_core {
+            metrics::inc(&s.core.stats.accept_errors_total);
             return;
         }
-        let mut conn = Conn::new(s.settings.limits.max_payload_len, s.conn_clock());
+        let mut conn = Conn::new(s.core.settings.limits.max_payload_len, s.core.conn_clock());
         match kind {
             Some(ListenerKind::WebSocket) => conn.ws = Some(crate::ws::WsConn::new()),
             Some(ListenerKind::Mqtt) => {
@@ -219,21 +219,21 @@ impl<B: Backend> Reactor<B> {
             }
             _ => {}
         }
-        let unsent_max = s.settings.limits.socket_unsent_bytes_max;
+        let unsent_max = s.core.settings.limits.socket_unsent_bytes_max;
         if unsent_max > 0 && self.backend.bound_unsent(&stream, unsent_max).is_err() {
-            metrics::inc(&s.stats.accept_errors_total);
+            metrics::inc(&s.core.stats.accept_errors_total);
             return;
         }
-        let token = s.conns.insert(conn);
+        let token = s.core.conns.insert(conn);
         if self.backend.register(token, stream).is_err() {
-            s.conns.remove(token);
-            metrics::inc(&s.stats.accept_errors_total);
+            s.core.conns.remove(token);
+            metrics::inc(&s.core.stats.accept_errors_total);
             return;
         }
-        metrics::inc(&s.stats.connections_accepted_total);
-        let open = s.conns.len() - s.lingering;
-        metrics::set(&s.stats.connections_open, open as u64);
-        if s.draining {
+        metrics::inc(&s.core.stats.connections_accepted_total);
+        let open = s.core.conns.len() - s.core.lingering;
+        metrics::set(&s.core.stats.connections_open, open as u64);
+        if s.core.draining {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
                 token,
@@ -254,21 +254,21 @@ impl<B: Backend> Reactor<B> {
             return; // full: dropping the socket closes it
         };
         if self.backend.register(token, *stream).is_err() {
-            self.state.conns.remove(token);
-            metrics::inc(&self.state.stats.accept_errors_total);
+            self.state.core.conns.remove(token);
+            metrics::inc(&self.state.core.stats.accept_errors_total);
             return;
         }
         self.state.on_adopted(token, &bytes);
     }
 
     fn on_recv_closed(&mut self, token: Token) {
-        let Some(conn) = self.state.conns.get_mut(token) else {
+        let Some(conn) = self.state.core.conns.get_mut(token) else {
             return;
         };
         conn.recv_closed = true;
         if conn.phase == Phase::Lingering {
             // The peer read its reason and closed: the linger is over.
-            self.state.intents.close.push(token);
+            self.state.core.intents.close.push(token);
         } else if !conn.paused {
             self.state.begin_close(token);
         }
@@ -276,14 +276,14 @@ impl<B: Backend> Reactor<B> {
 
     fn on_sent(&mut self, token: Token, result: std::io::Result<usize>, mut batch: SendBatch) {
         let s = &mut self.state;
-        let Some(conn) = s.conns.get_mut(token) else {
+        let Some(conn) = s.core.conns.get_mut(token) else {
             recycle(&mut self.batches, batch);
             return;
         };
         conn.send_in_flight = false;
         match result {
             Ok(written) => {
-                metrics::add(&s.stats.bytes_out_total, written as u64);
+                metrics::add(&s.core.stats.bytes_out_total, written as u64);
                 conn.queued_bytes = conn.queued_bytes.saturating_sub(written as u32);
                 requeue_unwritten(&mut batch, written, &mut conn.send_queue);
             }
@@ -291,50 +291,51 @@ impl<B: Backend> Reactor<B> {
                 // The peer is gone; nothing more can be written.
                 conn.send_queue.clear();
                 conn.queued_bytes = 0;
-                s.intents.close.push(token);
+                s.core.intents.close.push(token);
             }
         }
         recycle(&mut self.batches, batch);
         if !conn.send_queue.is_empty() {
             if !conn.dirty {
                 conn.dirty = true;
-                s.intents.flush.push(token);
+                s.core.intents.flush.push(token);
             }
         } else {
             // Give the queue's memory back: idle connections hold none.
             conn.send_queue.release_if_empty();
             if conn.phase == Phase::Closing {
-                s.intents.linger.push(token);
+                s.core.intents.linger.push(token);
             }
         }
-        s.after_drain(token);
+        let backlogged = s.mqtt_backlogged(token);
+        s.core.after_drain(token, backlogged);
     }
 
     fn apply_intents(&mut self) {
-        let mut pause = std::mem::take(&mut self.state.intents.pause);
+        let mut pause = std::mem::take(&mut self.state.core.intents.pause);
         for token in pause.drain(..) {
-            if self.state.conns.get(token).is_some_and(|c| c.paused) {
+            if self.state.core.conns.get(token).is_some_and(|c| c.paused) {
                 self.backend.pause_recv(token);
             }
         }
-        self.state.intents.pause = pause;
+        self.state.core.intents.pause = pause;
         self.resume_waiters();
         self.flush_sends();
         self.detach_leaving();
         self.start_lingering();
-        let mut close = std::mem::take(&mut self.state.intents.close);
+        let mut close = std::mem::take(&mut self.state.core.intents.close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
                 self.backend.close(token);
             }
         }
-        self.state.intents.close = close;
+        self.state.core.intents.close = close;
     }
 
     /// Connections whose final frames are written: shut their write side
     /// and keep reading (see [`crate::closing`]), or close them.
     fn start_lingering(&mut self) {
-        let mut linger = std::mem::take(&mut self.state.intents.linger);
+        let mut linger = std::mem::take(&mut self.state.core.intents.linger);
         for token in linger.drain(..) {
             match self.state.after_final_flush(token) {
                 AfterFlush::Linger { resume_recv } => {
@@ -343,16 +344,16 @@ impl<B: Backend> Reactor<B> {
                         self.backend.resume_recv(token);
                     }
                 }
-                AfterFlush::Close => self.state.intents.close.push(token),
+                AfterFlush::Close => self.state.core.intents.close.push(token),
                 AfterFlush::Nothing => {}
             }
         }
-        self.state.intents.linger = linger;
+        self.state.core.intents.linger = linger;
     }
 
     fn resume_waiters(&mut self) {
-        let mut resume = std::mem::take(&mut self.state.intents.resume);
-        self.state.mesh.flush_outbox(&mut resume);
+        let mut resume = std::mem::take(&mut self.state.core.intents.resume);
+        self.state.core.mesh.flush_outbox(&mut resume);
         for token in resume.drain(..) {
             if self.state.on_resume(token) {
                 self.backend.resume_recv(token);
@@ -360,15 +361,15 @@ impl<B: Backend> Reactor<B> {
         }
         // Resuming may queue more resumes (a re-fed frame drained a queue);
         // they run next tick, which `wait` makes immediate.
-        if self.state.intents.resume.is_empty() {
-            self.state.intents.resume = resume;
+        if self.state.core.intents.resume.is_empty() {
+            self.state.core.intents.resume = resume;
         }
     }
 
     fn flush_sends(&mut self) {
-        let mut flush = std::mem::take(&mut self.state.intents.flush);
+        let mut flush = std::mem::take(&mut self.state.core.intents.flush);
         for token in flush.drain(..) {
-            let Some(conn) = self.state.conns.get_mut(token) else {
+            let Some(conn) = self.state.core.conns.get_mut(token) else {
                 continue;
             };
             conn.dirty = false;
@@ -390,16 +391,16 @@ impl<B: Backend> Reactor<B> {
             conn.send_in_flight = true;
             self.backend.send(token, batch);
         }
-        self.state.intents.flush = flush;
+        self.state.core.intents.flush = flush;
     }
 
     /// Detaches the connections leaving for another core whose sends are
     /// done; the others wait for their `Sent` (the contract allows no
     /// detach with a send in flight).
     fn detach_leaving(&mut self) {
-        let mut detach = std::mem::take(&mut self.state.intents.detach);
+        let mut detach = std::mem::take(&mut self.state.core.intents.detach);
         detach.retain(|&token| {
-            let Some(conn) = self.state.conns.get(token) else {
+            let Some(conn) = self.state.core.conns.get(token) else {
                 return false;
             };
             if matches!(conn.phase, Phase::Closing | Phase::Lingering) {
@@ -411,7 +412,7 @@ impl<B: Backend> Reactor<B> {
             self.backend.detach(token);
             false
         });
-        self.state.intents.detach = detach;
+        self.state.core.intents.detach = detach;
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
@@ -420,41 +421,41 @@ impl<B: Backend> Reactor<B> {
     fn sweep(&mut self, now_ns: u64) {
         self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
-        let limits = &s.settings.limits;
+        let limits = &s.core.settings.limits;
         let timeouts_ms = (limits.hello_timeout_ms, limits.idle_timeout_ms);
-        let now = s.conn_clock();
-        let cap = s.conns.capacity();
+        let now = s.core.conn_clock();
+        let cap = s.core.conns.capacity();
         let slice = cap / 4 + 1;
         for _ in 0..slice.min(cap) {
             let i = self.sweep_cursor % cap.max(1);
             self.sweep_cursor = i + 1;
-            let Some(token) = s.conns.token_at(i) else {
+            let Some(token) = s.core.conns.token_at(i) else {
                 continue;
             };
-            let conn = s.conns.get(token).expect("live slot");
+            let conn = s.core.conns.get(token).expect("live slot");
             let since = conn.last_active;
             if s.linger_sweep(token, since, now) {
                 continue;
             }
-            let conn = s.conns.get(token).expect("live slot");
+            let conn = s.core.conns.get(token).expect("live slot");
             if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, since, now) {
                 continue;
             }
             if s.mqtt_sweep_conn(token, since, now) {
                 continue;
             }
-            let conn = s.conns.get(token).expect("live slot");
+            let conn = s.core.conns.get(token).expect("live slot");
             if let Some(reason) = wire_timed_out(conn.phase, since, now, timeouts_ms) {
-                metrics::inc(&s.stats.timeouts_total);
+                metrics::inc(&s.core.stats.timeouts_total);
                 s.fail(token, wire::ErrorCode::IdleTimeout, reason);
             }
         }
         s.mqtt_sweep();
-        let depth: usize = (0..s.mesh.cores())
-            .filter(|&c| c != s.mesh.core())
-            .map(|c| s.mesh.depth_to(c))
+        let depth: usize = (0..s.core.mesh.cores())
+            .filter(|&c| c != s.core.mesh.core())
+            .map(|c| s.core.mesh.depth_to(c))
             .sum();
-        metrics::set(&s.stats.mesh_ring_depth, depth as u64);
+        metrics::set(&s.core.stats.mesh_ring_depth, depth as u64);
         self.sweeps += 1;
         if self.sweeps.is_multiple_of(COLLECT_EVERY_SWEEPS) {
             crate::mem::collect();
@@ -465,7 +466,7 @@ impl<B: Backend> Reactor<B> {
         if !self.drained {
             self.drained = true;
             if self.cores_draining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.state.mesh.wake_all();
+                self.state.core.mesh.wake_all();
             }
         }
     }
@@ -475,11 +476,11 @@ impl<B: Backend> Reactor<B> {
         let deadline = match self.drain_deadline_ns {
             Some(d) => d,
             None => {
-                let d = now_ns + self.state.settings.limits.drain_timeout_ms * 1_000_000;
+                let d = now_ns + self.state.core.settings.limits.drain_timeout_ms * 1_000_000;
                 self.drain_deadline_ns = Some(d);
-                self.state.draining = true;
+                self.state.core.draining = true;
                 self.backend.close_listeners();
-                let tokens: Vec<Token> = self.state.conns.tokens().collect();
+                let tokens: Vec<Token> = self.state.core.conns.tokens().collect();
                 for t in tokens {
                     self.state.send_close(
                         t,
@@ -491,13 +492,13 @@ impl<B: Backend> Reactor<B> {
                 d
             }
         };
-        if self.state.conns.is_empty() {
+        if self.state.core.conns.is_empty() {
             return true;
         }
         if now_ns < deadline {
             return false;
         }
-        let tokens: Vec<Token> = self.state.conns.tokens().collect();
+        let tokens: Vec<Token> = self.state.core.conns.tokens().collect();
         for t in tokens {
             if self.state.remove_conn(t) {
                 self.backend.close(t);

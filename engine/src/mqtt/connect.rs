@@ -50,7 +50,7 @@ impl CoreState {
         if self.send_home(token, c) {
             return;
         }
-        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
             m.version = c.version;
         }
         if c.properties
@@ -59,7 +59,7 @@ impl CoreState {
         {
             return self.refuse_connect(token, reason::BAD_AUTH_METHOD, 5);
         }
-        if self.draining {
+        if self.core.draining {
             return self.refuse_connect(token, reason::UNAVAILABLE, 3);
         }
         if c.client_id.is_empty() && !c.clean_start && !c.version.is_v5() {
@@ -83,12 +83,12 @@ impl CoreState {
                 .acl
                 .allows(c.username, Access::Publish, w.topic)
             {
-                metrics::inc(&self.stats.mqtt_acl_denied_total);
+                metrics::inc(&self.core.stats.mqtt_acl_denied_total);
                 return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5);
             }
         }
         let pending = self.connect_params(token, c);
-        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
             m.max_packet_out = match c.properties.get(PropertyId::MAXIMUM_PACKET_SIZE) {
                 Some(PropertyValue::U32(n)) => n,
                 _ => 0,
@@ -119,7 +119,7 @@ impl CoreState {
             keep_alive = max_ka;
             server_keep_alive = Some(max_ka);
         }
-        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
             // §3.1.2.10: 1.5 times the keep-alive.
             m.silence_max_ms = u32::from(keep_alive) * 1500;
         }
@@ -171,8 +171,9 @@ impl CoreState {
     /// CONNACK with a failure (MQTT 5 `v5`, 3.1.1 return code `v3`), then
     /// close.
     fn refuse_connect(&mut self, token: Token, v5: ReasonCode, v3: u8) {
-        metrics::inc(&self.stats.mqtt_connects_refused_total);
+        metrics::inc(&self.core.stats.mqtt_connects_refused_total);
         let is_v5 = self
+            .core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
@@ -197,8 +198,8 @@ impl CoreState {
         let old = self.mqtt.sessions[key].conn();
         self.mqtt.sessions[key].set_conn(None);
         if let Some(old) = old {
-            metrics::inc(&self.stats.mqtt_takeovers_total);
-            if let Some(m) = self.conns.get_mut(old).and_then(Conn::mqtt) {
+            metrics::inc(&self.core.stats.mqtt_takeovers_total);
+            if let Some(m) = self.core.conns.get_mut(old).and_then(Conn::mqtt) {
                 m.session = None;
             }
             self.mqtt_disconnect(old, reason::TAKEN_OVER, "session taken over");
@@ -224,7 +225,7 @@ impl CoreState {
         mut p: PendingConnect,
         existing: Option<usize>,
     ) {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             // Not reached: CONNECT is handled on its live connection.
             if let Some(key) = existing {
                 self.session_left(key);
@@ -255,15 +256,18 @@ impl CoreState {
         // A will delayed by the previous connection is not sent once the
         // session resumes (§3.1.3.2.2).
         self.mqtt.delayed_wills.retain(|w| w.1 != uid);
-        if let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) {
+        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
             m.session = Some(key as u32);
         }
-        if let Some(c) = self.conns.get_mut(token) {
+        if let Some(c) = self.core.conns.get_mut(token) {
             c.phase = Phase::Open;
         }
         self.send_connack(token, &p, session_present, version);
-        metrics::inc(&self.stats.mqtt_connects_total);
-        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
+        metrics::inc(&self.core.stats.mqtt_connects_total);
+        metrics::set(
+            &self.core.stats.mqtt_sessions,
+            self.mqtt.sessions.len() as u64,
+        );
         if session_present {
             self.resend_inflight(key);
             self.pump_session(key);
@@ -312,7 +316,7 @@ impl CoreState {
 
     /// Publishes a will (wills obey the ACL checked at CONNECT).
     pub(crate) fn publish_will(&mut self, msg: Arc<Message>) {
-        metrics::inc(&self.stats.mqtt_wills_published_total);
+        metrics::inc(&self.core.stats.mqtt_wills_published_total);
         self.publish_message((crate::core_state::SERVER_ORIGIN, 0), msg, None);
     }
 }

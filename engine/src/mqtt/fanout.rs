@@ -69,7 +69,7 @@ impl CoreState {
     ) -> Fanout {
         if msg.meta.retain {
             self.retain(msg);
-            self.broadcast(|| MeshMsg::Retain(msg.clone()));
+            self.core.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
         let mut frame = frame;
         let mut f = self.fan_out(origin, msg, &mut frame);
@@ -89,7 +89,7 @@ impl CoreState {
         remote: u64,
         ticket: Option<u32>,
     ) -> bool {
-        let me = self.settings.core;
+        let me = self.core.settings.core;
         let lane = if msg.meta.high_priority {
             Lane::High
         } else {
@@ -110,19 +110,19 @@ impl CoreState {
             let p = MeshMsg::Publish(Box::new(p));
             if msg.meta.droppable {
                 // A droppable message never waits for ring space.
-                if self.mesh.try_send(core, lane, p).is_err() {
-                    metrics::inc(&self.stats.shed_total);
+                if self.core.mesh.try_send(core, lane, p).is_err() {
+                    metrics::inc(&self.core.stats.shed_total);
                     // That core will not answer the ticket: settle its share.
                     if let Some(t) = ticket {
-                        self.on_delivered(t, 0);
+                        self.core.on_delivered(t, 0);
                     }
                 }
                 continue;
             }
-            if !self.mesh.send(core, lane, p) {
-                metrics::inc(&self.stats.mesh_ring_full_total);
+            if !self.core.mesh.send(core, lane, p) {
+                metrics::inc(&self.core.stats.mesh_ring_full_total);
                 if origin.0 == me {
-                    self.mesh.wait_for_ring(core, lane, origin.1);
+                    self.core.mesh.wait_for_ring(core, lane, origin.1);
                     pause = true;
                 }
             }
@@ -140,7 +140,7 @@ impl CoreState {
                 ticket,
                 recipients: f.recipients,
             };
-            self.mesh.send(from, Lane::High, reply);
+            self.core.mesh.send(from, Lane::High, reply);
         }
     }
 
@@ -154,15 +154,15 @@ impl CoreState {
             // The member left since the publishing core picked this one
             // (the presence of its filter was on its way): as MQTT allows
             // for a subscription ending while a message is in flight.
-            None => metrics::inc(&self.stats.mqtt_shared_member_gone_total),
+            None => metrics::inc(&self.core.stats.mqtt_shared_member_gone_total),
         }
     }
 
     /// A retained message published on another core.
     pub(crate) fn retain(&mut self, msg: &Arc<Message>) {
         let max = self.mqtt.cfg().max_retained;
-        if self.mqtt.retained.apply(msg, max, self.unix_ms) == Retained::Full {
-            metrics::inc(&self.stats.mqtt_retained_full_total);
+        if self.mqtt.retained.apply(msg, max, self.core.unix_ms) == Retained::Full {
+            metrics::inc(&self.core.stats.mqtt_retained_full_total);
         }
     }
 
@@ -208,10 +208,10 @@ impl CoreState {
             }
         }
         self.mqtt.shared_packets.end();
-        self.ws_forms.end();
+        self.core.ws_forms.end();
         self.mqtt.matches = matches;
         metrics::add(
-            &self.stats.messages_delivered_total,
+            &self.core.stats.messages_delivered_total,
             u64::from(f.recipients),
         );
         f
@@ -250,7 +250,7 @@ impl CoreState {
                 filter: r.filter,
                 group: r.group,
             };
-            self.mesh.send(r.core as usize, Lane::Normal, m);
+            self.core.mesh.send(r.core as usize, Lane::Normal, m);
         }
         (n, pause)
     }
@@ -273,17 +273,17 @@ impl CoreState {
             } else {
                 Shed::Never
             };
-            if self.sheds(token, shed) {
+            if self.core.sheds(token, shed) {
                 return None;
             }
             let bytes = match frame {
                 Some(b) => b.clone(),
                 None => frame.insert(self.deliver_frame(&out.msg)).clone(),
             };
-            if bytes.len() - wire::HEADER_LEN > self.settings.limits.max_payload_len as usize {
+            if bytes.len() - wire::HEADER_LEN > self.core.settings.limits.max_payload_len as usize {
                 // A `wire` client accepts no payload over the max its
                 // WELCOME stated (an MQTT packet may be larger).
-                metrics::inc(&self.stats.deliver_too_large_total);
+                metrics::inc(&self.core.stats.deliver_too_large_total);
                 return None;
             }
             let lane = if meta.high_priority {
@@ -291,12 +291,12 @@ impl CoreState {
             } else {
                 Lane::Normal
             };
-            let over = self.queue_in(token, lane, bytes)?;
+            let over = self.core.queue_in(token, lane, bytes)?;
             // A droppable message is shed, never waited for.
             (token, over && shed == Shed::Never)
         } else {
             if !self.may_read(sub as usize, out.msg.topic_str()) {
-                metrics::inc(&self.stats.mqtt_acl_denied_total);
+                metrics::inc(&self.core.stats.mqtt_acl_denied_total);
                 return None;
             }
             match self.deliver_to_session(sub as usize, out) {
@@ -304,7 +304,7 @@ impl CoreState {
                 None => return Some(false),
             }
         };
-        Some(over && self.wait_on(token, origin))
+        Some(over && self.core.wait_on(token, origin))
     }
 }
 
@@ -380,12 +380,12 @@ impl CoreState {
             origin: 0,
             id: s.server_id,
         };
-        let arena = crate::core_state::reserve(&mut self.arena);
+        let arena = crate::core_state::reserve(&mut self.core.arena);
         let msg = Arc::new(Message::new(arena, parts, meta));
-        let me = self.settings.core;
+        let me = self.core.settings.core;
         let f = self.publish_here((me, from), &msg, Some(frame.clone()));
         let remote = f.remote & !(1u64 << me);
-        let ticket = self.ack_ticket(
+        let ticket = self.core.ack_ticket(
             from,
             s.header,
             s.server_id,

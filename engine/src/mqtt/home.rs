@@ -50,8 +50,8 @@ impl CoreState {
         if c.client_id.is_empty() {
             return false;
         }
-        let home = home_core(c.client_id, self.mesh.cores());
-        if home == self.settings.core {
+        let home = home_core(c.client_id, self.core.mesh.cores());
+        if home == self.core.settings.core {
             return false;
         }
         let mut bytes = Vec::new();
@@ -59,18 +59,18 @@ impl CoreState {
             // What decoded re-encodes; if not, handle it here.
             return false;
         }
-        metrics::inc(&self.stats.mqtt_connections_sent_home_total);
+        metrics::inc(&self.core.stats.mqtt_connections_sent_home_total);
         self.mqtt.leaving.0.insert(token, (home, bytes));
         // Reads stop; bytes already under way are stashed and go along.
-        self.pause(token);
-        self.intents.detach.push(token);
+        self.core.pause(token);
+        self.core.intents.detach.push(token);
         true
     }
 
     /// A client id for a client that sent none, whose home is this core
     /// (one in `cores` tries hits it, on average).
     pub(crate) fn assigned_client_id(&mut self) -> std::sync::Arc<str> {
-        let (me, cores) = (self.settings.core, self.mesh.cores());
+        let (me, cores) = (self.core.settings.core, self.core.mesh.cores());
         loop {
             let id = format!("sb-{:x}", self.mqtt.next_uid());
             if home_core(&id, cores) == me {
@@ -87,8 +87,11 @@ impl CoreState {
         stream: Box<dyn Any + Send>,
     ) -> Option<(usize, MeshMsg)> {
         let (home, mut bytes) = self.mqtt.leaving.0.remove(&token)?;
-        let conn = self.conns.remove(token)?;
-        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
+        let conn = self.core.conns.remove(token)?;
+        metrics::set(
+            &self.core.stats.connections_open,
+            self.core.conns.len() as u64,
+        );
         if let Input::Mqtt(mut m) = conn.input {
             bytes.extend(m.decoder.take_held());
         }
@@ -104,17 +107,23 @@ impl CoreState {
     /// (to register with the backend under the returned token), or `None`
     /// if this core is full.
     pub fn adopt(&mut self, ws: Option<Box<WsConn>>) -> Option<Token> {
-        if self.conns.len() >= self.settings.limits.max_connections_per_core {
-            metrics::inc(&self.stats.accept_errors_total);
+        if self.core.conns.len() >= self.core.settings.limits.max_connections_per_core {
+            metrics::inc(&self.core.stats.accept_errors_total);
             return None;
         }
-        let mut conn = Conn::new(self.settings.limits.max_payload_len, self.conn_clock());
+        let mut conn = Conn::new(
+            self.core.settings.limits.max_payload_len,
+            self.core.conn_clock(),
+        );
         conn.ws = ws;
         let max = self.mqtt.cfg().max_packet_bytes;
         conn.input = Input::Mqtt(super::MqttConn::new(max));
-        let token = self.conns.insert(conn);
-        metrics::inc(&self.stats.mqtt_connections_adopted_total);
-        metrics::set(&self.stats.connections_open, self.conns.len() as u64);
+        let token = self.core.conns.insert(conn);
+        metrics::inc(&self.core.stats.mqtt_connections_adopted_total);
+        metrics::set(
+            &self.core.stats.connections_open,
+            self.core.conns.len() as u64,
+        );
         Some(token)
     }
 
@@ -122,7 +131,7 @@ impl CoreState {
     /// WebSocket frames its reader still holds.
     pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
         self.feed_mqtt(token, bytes);
-        let paused = self.conns.get(token).is_none_or(|c| c.paused);
+        let paused = self.core.conns.get(token).is_none_or(|c| c.paused);
         if !paused && self.ws_buffered_len(token) > 0 {
             self.on_ws_bytes(token, &[]);
         }
@@ -138,7 +147,7 @@ impl CoreState {
     /// The mesh message that brings a connection home, sent on the high
     /// lane: it is control traffic and must not wait behind data.
     pub fn send_arrival(&mut self, home: usize, msg: MeshMsg) {
-        self.mesh.send(home, Lane::High, msg);
+        self.core.mesh.send(home, Lane::High, msg);
     }
 }
 

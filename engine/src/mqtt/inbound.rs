@@ -55,33 +55,39 @@ impl CoreState {
     /// Decodes `data` as MQTT packets and handles each; pauses a client
     /// over its send watermark.
     pub(crate) fn feed_mqtt(&mut self, token: Token, data: &[u8]) {
-        let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) else {
+        let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) else {
             return;
         };
         let mut decoder = std::mem::replace(&mut m.decoder, PacketDecoder::server(0));
         let result = decoder.feed(data, |packet| self.on_packet(token, packet));
-        let Some(m) = self.conns.get_mut(token).and_then(Conn::mqtt) else {
+        let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) else {
             return;
         };
         m.decoder = decoder;
         if let Err(e) = result {
             return self.on_mqtt_decode_error(token, &e);
         }
-        let high = self.settings.limits.send_queue_high_bytes;
-        if self.conns.get(token).is_some_and(|c| c.queued_bytes > high) {
-            self.pause_for_own_queue(token);
+        let high = self.core.settings.limits.send_queue_high_bytes;
+        if self
+            .core
+            .conns
+            .get(token)
+            .is_some_and(|c| c.queued_bytes > high)
+        {
+            self.core.pause_for_own_queue(token);
         }
     }
 
     fn on_mqtt_decode_error(&mut self, token: Token, e: &MqttError) {
         let connected = self
+            .core
             .conns
             .get(token)
             .is_some_and(|c| c.phase == Phase::Open);
         if !connected && e.reason == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION {
             // The version is unknown, so answer the 3.1.1 way (§3.1.4):
             // return code 1, unacceptable protocol level.
-            metrics::inc(&self.stats.mqtt_connects_refused_total);
+            metrics::inc(&self.core.stats.mqtt_connects_refused_total);
             self.mqtt_send_raw(token, &[0x20, 0x02, 0x00, 0x01]);
             return self.mqtt_close(token, None, e.what);
         }
@@ -89,8 +95,8 @@ impl CoreState {
     }
 
     fn on_packet(&mut self, token: Token, packet: Packet<'_>) -> Control {
-        let clock = self.conn_clock();
-        let Some(conn) = self.conns.get_mut(token) else {
+        let clock = self.core.conn_clock();
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return Control::Pause;
         };
         if conn.phase == Phase::Closing {
@@ -113,7 +119,7 @@ impl CoreState {
             Packet::Auth(_) => self.mqtt_fail(token, reason::BAD_AUTH_METHOD, "AUTH not supported"),
             _ => self.mqtt_fail(token, ReasonCode::PROTOCOL_ERROR, "server-only packet"),
         }
-        match self.conns.get(token) {
+        match self.core.conns.get(token) {
             Some(c) if c.phase != Phase::Closing && !c.paused => Control::Continue,
             _ => Control::Pause,
         }
@@ -123,10 +129,10 @@ impl CoreState {
     /// in MQTT 5 once connected, a plain close otherwise; counted.
     pub(crate) fn mqtt_fail(&mut self, token: Token, reason: ReasonCode, what: &str) {
         let counter = match reason.0 {
-            0x81 => &self.stats.mqtt_malformed_packets_total,
-            0x95 => &self.stats.mqtt_oversized_packets_total,
-            0x93 => &self.stats.mqtt_receive_maximum_exceeded_total,
-            _ => &self.stats.mqtt_protocol_errors_total,
+            0x81 => &self.core.stats.mqtt_malformed_packets_total,
+            0x95 => &self.core.stats.mqtt_oversized_packets_total,
+            0x93 => &self.core.stats.mqtt_receive_maximum_exceeded_total,
+            _ => &self.core.stats.mqtt_protocol_errors_total,
         };
         metrics::inc(counter);
         self.mqtt_disconnect(token, reason, what);
@@ -134,7 +140,7 @@ impl CoreState {
 
     /// Sends DISCONNECT (MQTT 5, connected clients only) and closes.
     pub(crate) fn mqtt_disconnect(&mut self, token: Token, reason: ReasonCode, what: &str) {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -160,16 +166,17 @@ impl CoreState {
     /// Closes once queued packets are written (with a WebSocket close
     /// frame first on the `mqtt` endpoint).
     pub(crate) fn mqtt_close(&mut self, token: Token, ws_code: Option<u16>, what: &str) {
-        if self.conns.get(token).is_some_and(|c| c.ws.is_some()) {
-            self.ws_close(token, Some(ws_code.unwrap_or(1000)), what);
+        if self.core.conns.get(token).is_some_and(|c| c.ws.is_some()) {
+            self.core
+                .ws_close(token, Some(ws_code.unwrap_or(1000)), what);
         }
         self.begin_close(token);
     }
 
     /// Queues bytes already in MQTT form.
     pub(crate) fn mqtt_send_raw(&mut self, token: Token, bytes: &[u8]) {
-        let b = self.arena_bytes(bytes);
-        self.queue_in(token, Lane::Normal, b);
+        let b = self.core.arena_bytes(bytes);
+        self.core.queue_in(token, Lane::Normal, b);
     }
 
     fn on_disconnect_packet(&mut self, token: Token, d: &Disconnect<'_>) {
@@ -202,7 +209,8 @@ impl CoreState {
 
     /// The session key of a connected MQTT connection.
     pub(crate) fn session_of(&self, token: Token) -> Option<usize> {
-        self.conns
+        self.core
+            .conns
             .get(token)?
             .mqtt_ref()?
             .session

@@ -39,7 +39,7 @@ impl CoreState {
     /// The session's client is gone: publish or delay its will, then keep
     /// the session until it expires, or end it now.
     pub(crate) fn session_left(&mut self, key: usize) {
-        let now = self.unix_ms;
+        let now = self.core.unix_ms;
         let Some(s) = self.mqtt.sessions.get_mut(key) else {
             return;
         };
@@ -83,13 +83,16 @@ impl CoreState {
         for msg in due {
             self.publish_will(msg);
         }
-        metrics::set(&self.stats.mqtt_sessions, self.mqtt.sessions.len() as u64);
+        metrics::set(
+            &self.core.stats.mqtt_sessions,
+            self.mqtt.sessions.len() as u64,
+        );
     }
 
     /// Timers, from the reactor's sweep: delayed wills that are due and
     /// sessions that expired, at the tick's `unix_ms`.
     pub fn mqtt_sweep(&mut self) {
-        let now = self.unix_ms;
+        let now = self.core.unix_ms;
         for msg in take_due_wills(&mut self.mqtt.delayed_wills, now) {
             self.publish_will(msg);
         }
@@ -106,7 +109,7 @@ impl CoreState {
             .map(|&(key, _)| key)
             .collect();
         for key in expired {
-            metrics::inc(&self.stats.mqtt_sessions_expired_total);
+            metrics::inc(&self.core.stats.mqtt_sessions_expired_total);
             self.end_session(key);
         }
     }
@@ -115,7 +118,7 @@ impl CoreState {
     /// at `since` (connection clock) and swept at `now`. Returns false for
     /// other connections, which the generic idle timeout then covers.
     pub fn mqtt_sweep_conn(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let Some(conn) = self.conns.get(token) else {
+        let Some(conn) = self.core.conns.get(token) else {
             return false;
         };
         let Some(m) = conn.mqtt_ref() else {
@@ -124,11 +127,11 @@ impl CoreState {
         let connect_timeout_ms = self.mqtt.cfg().connect_timeout_ms;
         match mqtt_timer(conn.phase, m, since, now, connect_timeout_ms) {
             MqttTimer::ConnectTimeout => {
-                metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
+                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
                 self.mqtt_close(token, Some(1001), "no CONNECT in time");
             }
             MqttTimer::KeepAliveTimeout => {
-                metrics::inc(&self.stats.mqtt_keepalive_timeouts_total);
+                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
                 self.mqtt_disconnect(token, reason::KEEP_ALIVE_TIMEOUT, "keep-alive timeout");
             }
             MqttTimer::Idle => {}

@@ -31,18 +31,19 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
         delay_s,
     });
     let key = core.mqtt.sessions.insert(Box::new(s));
-    core.unix_ms = T0;
+    core.core.unix_ms = T0;
     core.session_left(key);
     key
 }
 
 fn sweep_at(core: &mut CoreState, unix_ms: u64) {
-    core.unix_ms = unix_ms;
+    core.core.unix_ms = unix_ms;
     core.mqtt_sweep();
 }
 
 fn wills(core: &CoreState) -> u64 {
-    core.stats
+    core.core
+        .stats
         .mqtt_wills_published_total
         .load(Ordering::Relaxed)
 }
@@ -60,7 +61,8 @@ fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
     assert!(!core.mqtt.sessions.contains(key));
     assert_eq!(wills(&core), 1);
     assert_eq!(
-        core.stats
+        core.core
+            .stats
             .mqtt_sessions_expired_total
             .load(Ordering::Relaxed),
         1

@@ -61,6 +61,7 @@ impl CoreState {
     /// Encodes `packet` for the connection's protocol version and queues it.
     pub(crate) fn mqtt_send(&mut self, token: Token, packet: &Packet<'_>) {
         let Some(v) = self
+            .core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
@@ -71,8 +72,8 @@ impl CoreState {
         let mut out = std::mem::take(&mut self.mqtt.out);
         out.clear();
         if wire::mqtt::encode(packet, v, &mut out).is_ok() {
-            let b = self.arena_bytes(&out);
-            self.queue_in(token, Lane::Normal, b);
+            let b = self.core.arena_bytes(&out);
+            self.core.queue_in(token, Lane::Normal, b);
         }
         self.mqtt.out = out;
     }
@@ -92,7 +93,7 @@ impl CoreState {
             // Away: QoS 0 is not kept for absent clients (MQTT §3.1.2.4
             // leaves it optional; mosquitto does the same by default).
             if out.qos != QoS::AtMostOnce && s.enqueue(out, cap, policy) {
-                metrics::inc(&self.stats.mqtt_queue_dropped_total);
+                metrics::inc(&self.core.stats.mqtt_queue_dropped_total);
             }
             return None;
         };
@@ -103,7 +104,7 @@ impl CoreState {
         }
         if !s.window_open() || s.queued() > 0 {
             if s.enqueue(out, cap, policy) {
-                metrics::inc(&self.stats.mqtt_queue_dropped_total);
+                metrics::inc(&self.core.stats.mqtt_queue_dropped_total);
             }
             // A connected client that acknowledges slower than it is fed
             // pauses its publishers once half its queue is used, so that
@@ -121,6 +122,7 @@ impl CoreState {
     pub(crate) fn mqtt_backlogged(&self, token: Token) -> bool {
         let cap = self.mqtt.cfg().offline_queue_messages;
         let key = self
+            .core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
@@ -131,7 +133,7 @@ impl CoreState {
 
     /// Moves queued messages into the window while it has room.
     pub(crate) fn pump_session(&mut self, key: usize) {
-        let now = self.unix_ms;
+        let now = self.core.unix_ms;
         loop {
             let Some(s) = self.mqtt.sessions.get_mut(key) else {
                 return;
@@ -188,7 +190,7 @@ impl CoreState {
         packet_id: Option<u16>,
         dup: bool,
     ) -> Option<bool> {
-        let conn = self.conns.get_mut(token)?;
+        let conn = self.core.conns.get_mut(token)?;
         let is_ws = conn.ws.is_some();
         let m = conn.mqtt()?;
         let (v, max) = (m.version, m.max_packet_out);
@@ -201,12 +203,12 @@ impl CoreState {
         let variant = usize::from(v.is_v5()) * 2 + usize::from(out.retain);
         if shareable {
             if let Some(packet) = self.mqtt.shared_packets.get(msg, variant) {
-                metrics::inc(&self.stats.mqtt_publishes_out_total);
+                metrics::inc(&self.core.stats.mqtt_publishes_out_total);
                 if max != 0 && packet.len() > max as usize {
-                    metrics::inc(&self.stats.mqtt_oversized_packets_total);
+                    metrics::inc(&self.core.stats.mqtt_oversized_packets_total);
                     return Some(false);
                 }
-                return self.queue_in(token, Lane::Normal, packet);
+                return self.core.queue_in(token, Lane::Normal, packet);
             }
         }
         let mut head = std::mem::take(&mut self.mqtt.out);
@@ -217,9 +219,9 @@ impl CoreState {
         let r = if encoded.is_err() || too_big {
             // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
             // dropped as if it had been delivered.
-            metrics::inc(&self.stats.mqtt_oversized_packets_total);
+            metrics::inc(&self.core.stats.mqtt_oversized_packets_total);
             if let Some(AliasUse::Assign(a)) = alias {
-                let m = self.conns.get_mut(token).and_then(Conn::mqtt);
+                let m = self.core.conns.get_mut(token).and_then(Conn::mqtt);
                 if let Some(aliases) = m.and_then(|m| m.aliases_out.as_mut()) {
                     aliases.forget(a);
                 }
@@ -230,19 +232,19 @@ impl CoreState {
             // as a second iovec, and WebSocket clients get one packet per
             // message.
             head.extend_from_slice(payload);
-            let packet = self.arena_bytes(&head);
+            let packet = self.core.arena_bytes(&head);
             if shareable {
                 self.mqtt.shared_packets.put(msg, variant, &packet);
             }
-            self.queue_in(token, Lane::Normal, packet)
+            self.core.queue_in(token, Lane::Normal, packet)
         } else {
-            let b = self.arena_bytes(&head);
+            let b = self.core.arena_bytes(&head);
             // Head and payload are one message: nothing may come between.
-            self.queue_part(token, Lane::Normal, b, true);
-            self.queue_raw(token, msg.payload_bytes())
+            self.core.queue_part(token, Lane::Normal, b, true);
+            self.core.queue_raw(token, msg.payload_bytes())
         };
         self.mqtt.out = head;
-        metrics::inc(&self.stats.mqtt_publishes_out_total);
+        metrics::inc(&self.core.stats.mqtt_publishes_out_total);
         r
     }
 
@@ -261,7 +263,7 @@ impl CoreState {
         props.clear();
         if v.is_v5() {
             props.extend_from_block(msg.props());
-            if let Some(left) = msg.expiry_left_s(self.unix_ms) {
+            if let Some(left) = msg.expiry_left_s(self.core.unix_ms) {
                 props.push(
                     PropertyId::MESSAGE_EXPIRY_INTERVAL,
                     PropertyValue::U32(left),
@@ -313,6 +315,6 @@ impl CoreState {
             },
             body: msg.payload(),
         };
-        self.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
+        self.core.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
     }
 }

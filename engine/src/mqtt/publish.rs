@@ -36,7 +36,7 @@ pub struct MessageSpec<'a> {
 impl CoreState {
     /// Handles a PUBLISH from a connected client.
     pub(crate) fn on_publish(&mut self, token: Token, p: &Publish<'_>) {
-        metrics::inc(&self.stats.mqtt_publishes_in_total);
+        metrics::inc(&self.core.stats.mqtt_publishes_in_total);
         let Some(key) = self.session_of(token) else {
             return;
         };
@@ -77,15 +77,16 @@ impl CoreState {
                 origin: uid,
                 sender: &client,
             });
-            let me = self.settings.core;
+            let me = self.core.settings.core;
             if self.publish_message((me, token), msg, None) {
-                self.pause(token);
+                self.core.pause(token);
             }
         } else {
-            metrics::inc(&self.stats.mqtt_acl_denied_total);
+            metrics::inc(&self.core.stats.mqtt_acl_denied_total);
             code = reason::NOT_AUTHORIZED;
         }
         let v5 = self
+            .core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
@@ -125,8 +126,9 @@ impl CoreState {
         if alias == 0 || alias > max {
             return Err((reason::TOPIC_ALIAS_INVALID, "topic alias out of range"));
         }
-        let fresh = (!p.topic.is_empty()).then(|| self.arena_bytes(p.topic.as_bytes()));
+        let fresh = (!p.topic.is_empty()).then(|| self.core.arena_bytes(p.topic.as_bytes()));
         let m = self
+            .core
             .conns
             .get_mut(token)
             .and_then(Conn::mqtt)
@@ -206,13 +208,13 @@ impl CoreState {
                 }
                 PropertyId::MESSAGE_EXPIRY_INTERVAL => {
                     if let PropertyValue::U32(s) = p.value {
-                        expires_at = self.unix_ms + u64::from(s) * 1000;
+                        expires_at = self.core.unix_ms + u64::from(s) * 1000;
                     }
                 }
                 _ => {}
             }
         }
-        let id = self.ids.next_id_at(self.unix_ms);
+        let id = self.core.ids.next_id_at(self.core.unix_ms);
         let parts = Parts {
             topic: m.topic,
             payload: m.payload,
@@ -228,7 +230,7 @@ impl CoreState {
             origin: m.origin,
             id,
         };
-        let arena = crate::core_state::reserve(&mut self.arena);
+        let arena = crate::core_state::reserve(&mut self.core.arena);
         Arc::new(Message::new(arena, parts, meta))
     }
 }

@@ -81,7 +81,7 @@ impl CoreState {
             .acl
             .allows(user.as_deref(), Access::Subscribe, f.filter)
         {
-            metrics::inc(&self.stats.mqtt_acl_denied_total);
+            metrics::inc(&self.core.stats.mqtt_acl_denied_total);
             return fail(reason::NOT_AUTHORIZED);
         }
         let max = self.mqtt.cfg().max_subscriptions;
@@ -115,7 +115,7 @@ impl CoreState {
         let mut found = Vec::new();
         self.mqtt
             .retained
-            .matching(filter, self.unix_ms, |m| found.push(m.clone()));
+            .matching(filter, self.core.unix_ms, |m| found.push(m.clone()));
         for msg in found {
             if !self.may_read(key, msg.topic_str()) {
                 continue;
@@ -209,7 +209,7 @@ impl CoreState {
     }
 
     fn announce_filter(&mut self, filter: &str, change: Change) {
-        self.announce(NameKind::Filter, filter, change);
+        self.core.announce(NameKind::Filter, filter, change);
     }
 
     /// Another core gained its first or lost its last subscriber of a

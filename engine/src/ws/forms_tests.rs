@@ -59,7 +59,7 @@ fn open_conn(core: &mut CoreState, kind: Kind) -> Token {
         close_sent: false,
         ping_sent: false,
     })));
-    core.conns.insert(conn)
+    core.core.conns.insert(conn)
 }
 
 /// A DELIVER to a topic with a compressible body of `n` bytes.
@@ -79,7 +79,7 @@ fn deliver(core: &mut CoreState, n: usize) -> Bytes {
         body: &body,
     };
     let h = wire::FrameHeader::new(wire::FrameType::Deliver, 0);
-    core.encode_frame(|enc, out| enc.deliver(out, h, &d))
+    core.core.encode_frame(|enc, out| enc.deliver(out, h, &d))
 }
 
 /// What a connection of `kind` gets for `frame`, written by `w` alone.
@@ -111,7 +111,7 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
 
 /// Takes what was queued to `token`, one `Bytes` per entry.
 fn drain(core: &mut CoreState, token: Token) -> Vec<Bytes> {
-    let conn = core.conns.get_mut(token).expect("open");
+    let conn = core.core.conns.get_mut(token).expect("open");
     std::iter::from_fn(|| conn.send_queue.pop_front().map(|(b, _)| b)).collect()
 }
 
@@ -129,9 +129,10 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
     for n in [4000, 4000, 100] {
         let frame = deliver(&mut core, n);
         for &(_, t) in &tokens {
-            core.queue_in(t, crate::mesh::Lane::Normal, frame.clone());
+            core.core
+                .queue_in(t, crate::mesh::Lane::Normal, frame.clone());
         }
-        core.ws_forms.end();
+        core.core.ws_forms.end();
         let mut first_of_kind: Vec<(Kind, Bytes)> = Vec::new();
         for (i, &(kind, t)) in tokens.iter().enumerate() {
             let queued = drain(&mut core, t);
@@ -149,9 +150,13 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
         }
     }
     // Per frame, the second receiver of each of the 5 shareable kinds.
-    let shared = core.stats.ws_messages_shared_total.load(Ordering::Relaxed);
+    let shared = core
+        .core
+        .stats
+        .ws_messages_shared_total
+        .load(Ordering::Relaxed);
     assert_eq!(shared, 3 * 5);
-    assert_eq!(core.ws_forms.len(), 0);
+    assert_eq!(core.core.ws_forms.len(), 0);
 }
 
 #[test]
@@ -161,14 +166,17 @@ fn forms_of_another_frame_are_never_served() {
     let t2 = open_conn(&mut core, KINDS[1]);
     let a = deliver(&mut core, 3000);
     let b = deliver(&mut core, 3000);
-    core.queue_in(t1, crate::mesh::Lane::Normal, a.clone());
+    core.core.queue_in(t1, crate::mesh::Lane::Normal, a.clone());
     // No end() between: a different frame must not hit a's forms.
-    core.queue_in(t2, crate::mesh::Lane::Normal, b.clone());
+    core.core.queue_in(t2, crate::mesh::Lane::Normal, b.clone());
     let mut w = writer(KINDS[1]);
     let got: Vec<u8> = drain(&mut core, t2).concat();
     assert_eq!(got, per_connection(&mut w, KINDS[1], &b));
     assert_eq!(
-        core.stats.ws_messages_shared_total.load(Ordering::Relaxed),
+        core.core
+            .stats
+            .ws_messages_shared_total
+            .load(Ordering::Relaxed),
         0
     );
 }

@@ -8,12 +8,12 @@ use wire::ws::{self, OpCode};
 use super::forms::FormKey;
 use super::{close_code_for, Endpoint, OpenWs, OutForm, WsConn};
 use crate::conn::Conn;
-use crate::core_state::{reserve, CoreState};
+use crate::core_state::{reserve, Core, CoreState};
 use crate::mesh::Lane;
 use crate::metrics;
 use crate::sys::Token;
 
-impl CoreState {
+impl Core {
     /// Queues a `wire` frame to an upgraded connection as one message on
     /// `lane` (the header and the frame it wraps travel as one message).
     /// Receivers of one fan-out whose writers share an output form share
@@ -128,14 +128,21 @@ impl CoreState {
         self.ws_close(token, Some(close_code_for(code)), reason);
         true
     }
+}
 
+impl CoreState {
     /// Sweep: a silent upgraded connection gets one ping per silence;
     /// a handshake past its deadline gets 408. `since` and `now` are
     /// connection clock readings. Returns true if handled.
     pub(crate) fn ws_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let cfg = &self.settings.websocket;
+        let cfg = &self.core.settings.websocket;
         let intervals_ms = (cfg.handshake_timeout_ms, cfg.ping_interval_ms);
-        let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
+        let Some(ws) = self
+            .core
+            .conns
+            .get_mut(token)
+            .and_then(|c| c.ws.as_deref_mut())
+        else {
             return false;
         };
         let timer = ws_timer(ws, since, now, intervals_ms);
@@ -148,8 +155,8 @@ impl CoreState {
                 if let WsConn::Open(open) = ws {
                     open.ping_sent = true;
                 }
-                metrics::inc(&self.stats.ws_pings_sent_total);
-                self.ws_write(token, OpCode::Ping, b"");
+                metrics::inc(&self.core.stats.ws_pings_sent_total);
+                self.core.ws_write(token, OpCode::Ping, b"");
             }
             WsTimer::Idle => {}
         }

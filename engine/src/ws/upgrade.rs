@@ -26,12 +26,12 @@ const MAX_HEADERS: usize = 32;
 impl CoreState {
     /// Bytes of an upgrade request arrived.
     pub(crate) fn on_ws_handshake(&mut self, token: Token, data: &[u8]) {
-        let cfg = self.settings.websocket.clone();
+        let cfg = self.core.settings.websocket.clone();
         let limits = HandshakeLimits {
             max_request_bytes: cfg.max_request_bytes,
             max_headers: MAX_HEADERS,
         };
-        let Some(conn) = self.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
         let Some(WsConn::Handshake(buf)) = conn.ws.as_deref_mut() else {
@@ -67,10 +67,10 @@ impl CoreState {
 
     /// Answers an upgrade that cannot proceed and closes once written.
     pub(crate) fn reject_upgrade(&mut self, token: Token, e: &HandshakeError) {
-        metrics::inc(&self.stats.ws_handshake_failures_total);
+        metrics::inc(&self.core.stats.ws_handshake_failures_total);
         let mut out = Vec::new();
         e.write_response(&mut out);
-        self.queue_raw(token, Bytes::from(out));
+        self.core.queue_raw(token, Bytes::from(out));
         self.begin_close(token);
     }
 
@@ -141,8 +141,8 @@ impl CoreState {
             close_sent: false,
             ping_sent: false,
         };
-        let clock = self.conn_clock();
-        let Some(conn) = self.conns.get_mut(token) else {
+        let clock = self.core.conn_clock();
+        let Some(conn) = self.core.conns.get_mut(token) else {
             return Ok(());
         };
         conn.ws = Some(Box::new(WsConn::Open(open)));
@@ -154,14 +154,14 @@ impl CoreState {
             let max = self.mqtt.cfg().max_packet_bytes;
             conn.input = crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max));
         }
-        metrics::inc(&self.stats.ws_upgrades_total);
-        self.queue_raw(token, Bytes::from(response));
+        metrics::inc(&self.core.stats.ws_upgrades_total);
+        self.core.queue_raw(token, Bytes::from(response));
         Ok(())
     }
 
     /// An upgrade request did not complete in time: 408, then close.
     pub(crate) fn ws_handshake_timeout(&mut self, token: Token) {
-        metrics::inc(&self.stats.timeouts_total);
+        metrics::inc(&self.core.stats.timeouts_total);
         self.reject_upgrade(token, &status(408, "upgrade request took too long"));
     }
 }
