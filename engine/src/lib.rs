@@ -39,6 +39,7 @@ pub mod conn;
 pub mod core_state;
 pub mod delivery;
 pub mod ids;
+pub mod machine;
 pub mod mem;
 pub mod mesh;
 pub mod metrics;

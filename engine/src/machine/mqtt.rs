@@ -1,0 +1,1 @@
+//! The mqtt machine (being built: see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The wire machine (being built: see docs/architecture.md).

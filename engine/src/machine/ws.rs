@@ -1,0 +1,1 @@
+//! The ws machine (being built: see docs/architecture.md).
