@@ -7,7 +7,6 @@
 //! its own send queue (it sends but does not read its answers) is resumed
 //! by its own drain.
 
-use crate::conn::Phase;
 use crate::core_state::{Core, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
@@ -42,9 +41,7 @@ impl Core {
     /// Marks a connection paused; the reactor stops its reads.
     pub fn pause(&mut self, token: Token) {
         if let Some(conn) = self.conns.get_mut(token) {
-            // A lingering connection must keep reading to the end.
-            if !conn.paused && conn.phase != Phase::Lingering {
-                conn.paused = true;
+            if conn.pause_reading(false) {
                 metrics::inc(&self.stats.backpressure_pauses_total);
                 self.intents.pause.push(token);
             }
@@ -53,9 +50,11 @@ impl Core {
 
     /// Pauses a connection whose own send queue is over its watermark.
     pub fn pause_for_own_queue(&mut self, token: Token) {
-        self.pause(token);
         if let Some(conn) = self.conns.get_mut(token) {
-            conn.paused_on_own_queue = true;
+            if conn.pause_reading(true) {
+                metrics::inc(&self.stats.backpressure_pauses_total);
+                self.intents.pause.push(token);
+            }
         }
     }
 
@@ -69,10 +68,10 @@ impl Core {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if conn.queued_bytes >= low {
+        if conn.queued_bytes() >= low {
             return;
         }
-        if conn.paused && conn.paused_on_own_queue {
+        if conn.reading().waits_for_own_queue() {
             self.intents.resume.push(token);
         }
         if backlogged {

@@ -121,7 +121,7 @@ impl CoreState {
             return;
         }
         conn.phase = Phase::Closing;
-        if conn.send_queue.is_empty() && !conn.send_in_flight {
+        if conn.is_flushed() {
             self.core.intents.linger.push(token);
         }
     }
@@ -158,8 +158,7 @@ impl CoreState {
         let user = conn.user.take();
         let input = std::mem::replace(&mut conn.input, Input::Frames(wire::FrameDecoder::new(0)));
         conn.ws = None;
-        conn.send_queue.clear();
-        conn.queued_bytes = 0;
+        conn.drop_queued();
         if let Some(user) = &user {
             let change = self.core.registry.users.leave(user, token);
             self.core.announce(NameKind::User, user, change);
@@ -194,21 +193,16 @@ impl CoreState {
         let Some(conn) = self.core.conns.get(token) else {
             return AfterFlush::Nothing;
         };
-        if conn.phase != Phase::Closing || conn.send_in_flight || !conn.send_queue.is_empty() {
+        if conn.phase != Phase::Closing || !conn.is_flushed() {
             return AfterFlush::Nothing;
         }
-        if conn.recv_closed {
+        if conn.reading().peer_finished() {
             return AfterFlush::Close;
         }
         self.unroute(token);
         let now = self.core.conn_clock();
         let conn = self.core.conns.get_mut(token).expect("live");
-        let resume_recv = conn.paused;
-        conn.paused = false;
-        conn.paused_on_own_queue = false;
-        conn.last_active = now;
-        conn.phase = Phase::Lingering;
-        conn.queued_bytes = 0;
+        let resume_recv = conn.start_lingering(now);
         self.core.lingering += 1;
         metrics::inc(&self.core.stats.connections_lingered_total);
         metrics::set(
@@ -226,10 +220,8 @@ impl CoreState {
         if conn.phase != Phase::Lingering {
             return;
         }
-        let before = conn.queued_bytes;
-        conn.queued_bytes = before.saturating_add(len as u32);
         // Once: later reads in the same tick find it over already.
-        if before <= LINGER_BYTES_MAX && conn.queued_bytes > LINGER_BYTES_MAX {
+        if conn.discard(len, LINGER_BYTES_MAX) {
             self.end_linger_early(token);
         }
     }

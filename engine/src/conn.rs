@@ -7,10 +7,13 @@
 
 use std::rc::Rc;
 
+use bytes::Bytes;
 use wire::FrameDecoder;
 
+use crate::flow::{Reading, Writing};
+use crate::priority::Lane;
 use crate::send_queue::SendQueue;
-use crate::sys::Token;
+use crate::sys::{SendBatch, Token};
 
 /// Generation bits in a token (bits 32..56; the top 8 are the backend's).
 const GEN_MASK: u32 = (1 << 24) - 1;
@@ -44,25 +47,21 @@ impl Phase {
 
 /// A connection's state on its owning core. Kept small: an idle open
 /// connection owns no heap memory besides its user id.
+///
+/// Its flow (reading, writing) and its send queue are private: they change
+/// only through the methods below, which keep them in step and assert the
+/// invariants that tie them together.
 #[derive(Debug)]
 pub struct Conn {
     /// Lifecycle.
     pub phase: Phase,
-    /// Reading is paused (backpressure) until a resume.
-    pub paused: bool,
-    /// The pause is for this connection's own send queue (it sends but
-    /// does not read its answers), so its own drain resumes it; other
-    /// pauses wait for the connections they feed.
-    pub paused_on_own_queue: bool,
-    /// The peer will send no more bytes.
-    pub recv_closed: bool,
-    /// A send batch is with the backend.
-    pub send_in_flight: bool,
-    /// Already on the reactor's flush list this tick.
-    pub dirty: bool,
+    /// Whether input is read (backpressure, the peer's EOF).
+    reading: Reading,
+    /// The flush list and the send in flight.
+    writing: Writing,
     /// Bytes queued or in flight to this connection; once `Lingering`
     /// (when nothing can be queued), bytes read and thrown away.
-    pub queued_bytes: u32,
+    queued_bytes: u32,
     /// The connection clock ([`crate::timers::conn_clock`], ms) when the
     /// last frame or packet was read, or the connection was accepted.
     pub last_active: u32,
@@ -71,7 +70,7 @@ pub struct Conn {
     /// What reads are decoded as: `wire` frames or MQTT packets.
     pub input: Input,
     /// Frames waiting for the socket, in two lanes.
-    pub send_queue: SendQueue,
+    send_queue: SendQueue,
     /// Subscriptions and waiters; most connections never have either, so
     /// they cost an idle connection one pointer.
     pub lists: Option<Box<ConnLists>>,
@@ -123,11 +122,8 @@ impl Conn {
     pub fn new(max_payload_len: u32, now: u32) -> Conn {
         Conn {
             phase: Phase::ExpectHello,
-            paused: false,
-            paused_on_own_queue: false,
-            recv_closed: false,
-            send_in_flight: false,
-            dirty: false,
+            reading: Reading::Open,
+            writing: Writing::Idle,
             queued_bytes: 0,
             last_active: now,
             user: None,
@@ -170,6 +166,213 @@ impl Conn {
             .as_mut()
             .map(|l| std::mem::take(&mut l.waiters))
             .unwrap_or_default()
+    }
+}
+
+/// Reading: backpressure and the peer's EOF ([`Reading`]).
+impl Conn {
+    /// Whether and why input is read.
+    pub fn reading(&self) -> Reading {
+        self.reading
+    }
+
+    /// Whether reads are paused (backpressure).
+    pub fn is_paused(&self) -> bool {
+        self.reading.is_paused()
+    }
+
+    /// Pauses reads until the connections it fed drain; `own_queue`: until
+    /// its own send queue drains instead. Returns whether it was reading.
+    /// A lingering connection reads to the end: it is never paused.
+    pub fn pause_reading(&mut self, own_queue: bool) -> bool {
+        if self.phase == Phase::Lingering {
+            return false;
+        }
+        if own_queue {
+            self.reading.pause_for_own_queue()
+        } else {
+            self.reading.pause_for_peers()
+        }
+    }
+
+    /// Ends a pause; returns whether reads were paused.
+    pub fn resume_reading(&mut self) -> bool {
+        self.reading.resume()
+    }
+
+    /// The peer's EOF arrived: it will send nothing more.
+    pub fn peer_finished_sending(&mut self) {
+        self.reading.finish();
+    }
+}
+
+/// Writing: the send queue, the flush list and the send in flight
+/// ([`Writing`]).
+impl Conn {
+    /// Bytes queued or in flight (while lingering: bytes thrown away).
+    pub fn queued_bytes(&self) -> u32 {
+        self.queued_bytes
+    }
+
+    /// Whether a send batch is with the backend.
+    pub fn send_in_flight(&self) -> bool {
+        self.writing.in_flight()
+    }
+
+    /// Whether everything queued is written: nothing waits, nothing is in
+    /// flight.
+    pub fn is_flushed(&self) -> bool {
+        !self.writing.in_flight() && self.send_queue.is_empty()
+    }
+
+    /// Queues one buffer on `lane` (`more`: the message goes on in the
+    /// next buffer of this lane). Returns true if the connection must go on
+    /// the flush list: it was not on it yet.
+    pub fn queue(&mut self, lane: Lane, bytes: Bytes, more: bool) -> bool {
+        debug_assert_ne!(
+            self.phase,
+            Phase::Lingering,
+            "queued to a lingering connection"
+        );
+        self.queued_bytes = self.queued_bytes.saturating_add(bytes.len() as u32);
+        self.send_queue.push_back(lane, bytes, more);
+        let list = self.writing.list();
+        self.check();
+        list
+    }
+
+    /// The flush visits the connection: it is off the flush list now.
+    /// Returns whether a send may start: frames wait and no send is in
+    /// flight (a send in flight lists the connection again when it
+    /// completes, if frames remain).
+    pub fn leave_flush_list(&mut self) -> bool {
+        self.writing.unlist();
+        !self.writing.in_flight() && !self.send_queue.is_empty()
+    }
+
+    /// Moves frames from the queue into `batch` for the backend, high lane
+    /// first, ending only where a message ends, once it holds `bufs_max`
+    /// buffers or `bytes_max` bytes. Only once
+    /// [`Conn::leave_flush_list`] allows a send.
+    pub fn fill_batch(&mut self, batch: &mut SendBatch, bufs_max: usize, bytes_max: usize) {
+        debug_assert!(!self.writing.in_flight() && !self.send_queue.is_empty());
+        let mut bytes = 0;
+        while let Some((b, more)) = self.send_queue.pop_front() {
+            bytes += b.len();
+            batch.bufs.push(b);
+            let full = batch.bufs.len() >= bufs_max || bytes >= bytes_max;
+            if full && !more {
+                break;
+            }
+        }
+        self.writing.start_send();
+    }
+
+    /// The send in flight completed: `written` bytes of `batch` went out
+    /// (what is left goes back in front of the queue), or `None`: it
+    /// failed, the peer is gone and nothing more can be written. Returns
+    /// true if the connection must go on the flush list (frames remain and
+    /// it is not on it yet).
+    pub fn sent(&mut self, written: Option<usize>, batch: &mut SendBatch) -> bool {
+        #[cfg(debug_assertions)]
+        {
+            let in_flight: usize = batch.bufs.iter().map(Bytes::len).sum();
+            let queued = self.send_queue.bytes() + in_flight;
+            debug_assert_eq!(
+                self.queued_bytes as usize, queued,
+                "queued_bytes out of step"
+            );
+        }
+        self.writing.send_done();
+        match written {
+            Some(written) => {
+                self.queued_bytes = self.queued_bytes.saturating_sub(written as u32);
+                requeue_unwritten(batch, written, &mut self.send_queue);
+            }
+            None => self.drop_queued(),
+        }
+        let list = !self.send_queue.is_empty() && self.writing.list();
+        // Give the queue's memory back: idle connections hold none.
+        self.send_queue.release_if_empty();
+        self.check();
+        list
+    }
+
+    /// Drops everything queued (the connection leaves routing, or its
+    /// peer is gone).
+    pub fn drop_queued(&mut self) {
+        self.send_queue.clear();
+        self.queued_bytes = 0;
+    }
+
+    /// The final frames are written and the connection leaves routing
+    /// (done by the caller): it lingers from `now`, reading and throwing
+    /// away. Returns whether reads were paused (they must start again).
+    pub fn start_lingering(&mut self, now: u32) -> bool {
+        debug_assert_eq!(self.phase, Phase::Closing);
+        debug_assert!(self.is_flushed(), "lingering with frames unwritten");
+        debug_assert!(
+            self.user.is_none() && self.lists.is_none(),
+            "lingering in routing"
+        );
+        let was_paused = self.reading.resume();
+        self.last_active = now;
+        self.phase = Phase::Lingering;
+        self.queued_bytes = 0;
+        was_paused
+    }
+
+    /// Counts `len` bytes a lingering peer sent (thrown away). Returns
+    /// true if they took the count past `max`, once.
+    pub fn discard(&mut self, len: usize, max: u32) -> bool {
+        debug_assert_eq!(self.phase, Phase::Lingering);
+        debug_assert!(self.is_flushed() && !self.reading.is_paused());
+        let before = self.queued_bytes;
+        self.queued_bytes = before.saturating_add(len as u32);
+        before <= max && self.queued_bytes > max
+    }
+
+    /// Frames queued, for tests that look at what a connection was sent.
+    #[cfg(test)]
+    pub(crate) fn pop_queued(&mut self) -> Option<Bytes> {
+        let (bytes, _) = self.send_queue.pop_front()?;
+        self.queued_bytes -= bytes.len() as u32;
+        Some(bytes)
+    }
+
+    /// The invariants between the send queue, the flush state and the
+    /// byte count, at the end of each mutation.
+    fn check(&self) {
+        if self.phase == Phase::Lingering {
+            debug_assert!(self.is_flushed(), "a lingering connection holds frames");
+            return;
+        }
+        #[cfg(debug_assertions)]
+        if !self.writing.in_flight() {
+            let queued = self.send_queue.bytes();
+            debug_assert_eq!(
+                self.queued_bytes as usize, queued,
+                "queued_bytes out of step"
+            );
+        }
+    }
+}
+
+/// Puts what a short write left behind back at the front of the queue,
+/// ahead of both lanes: those bytes were committed when the batch was made.
+fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut SendQueue) {
+    let mut skip = written;
+    batch.bufs.retain_mut(|b| {
+        if skip >= b.len() {
+            skip -= b.len();
+            return false;
+        }
+        let _ = b.split_to(skip);
+        skip = 0;
+        true
+    });
+    if !batch.bufs.is_empty() {
+        queue.push_unwritten(&mut batch.bufs);
     }
 }
 

@@ -56,13 +56,10 @@ impl Core {
             // Its last frame is written and its write side shut.
             return None;
         }
-        conn.queued_bytes = conn.queued_bytes.saturating_add(bytes.len() as u32);
-        conn.send_queue.push_back(lane, bytes, more);
-        if !conn.dirty {
-            conn.dirty = true;
+        if conn.queue(lane, bytes, more) {
             self.intents.flush.push(token);
         }
-        Some(conn.queued_bytes > high)
+        Some(conn.queued_bytes() > high)
     }
 
     /// Whether a droppable message to `token` must be shed: the receiver
@@ -72,7 +69,10 @@ impl Core {
             return false;
         }
         let high = self.settings.limits.send_queue_high_bytes;
-        let behind = self.conns.get(token).is_some_and(|c| c.queued_bytes > high);
+        let behind = self
+            .conns
+            .get(token)
+            .is_some_and(|c| c.queued_bytes() > high);
         if behind {
             metrics::inc(&self.stats.shed_total);
         }

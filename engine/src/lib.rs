@@ -10,6 +10,7 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`send_queue`]: a connection's two-lane send queue.
+//! - [`flow`]: a connection's reading and writing states.
 //! - [`priority`]: a message's lane and whether it may be shed.
 //! - [`delivery`]: frames into send queues on their lane; shedding.
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
@@ -38,6 +39,7 @@ pub mod config;
 pub mod conn;
 pub mod core_state;
 pub mod delivery;
+pub mod flow;
 pub mod ids;
 pub mod machine;
 pub mod mem;

@@ -30,7 +30,7 @@ impl CoreState {
         }
         match conn.phase {
             Phase::Closing | Phase::Lingering => return,
-            _ if conn.paused => {
+            _ if conn.is_paused() => {
                 conn.input.stash(data);
                 return;
             }
@@ -67,7 +67,7 @@ impl CoreState {
             self.refuse(token, &wire_session::decode_error(None, &e));
             return;
         }
-        let over = conn.queued_bytes > self.core.settings.limits.send_queue_high_bytes;
+        let over = conn.queued_bytes() > self.core.settings.limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
             self.core.pause_for_own_queue(token);
@@ -80,22 +80,20 @@ impl CoreState {
         let Some(conn) = self.core.conns.get_mut(token) else {
             return false;
         };
-        if !conn.paused {
+        if !conn.resume_reading() {
             return false;
         }
-        conn.paused = false;
-        conn.paused_on_own_queue = false;
         if conn.input.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
             self.on_bytes(token, &[]);
         }
         let Some(conn) = self.core.conns.get(token) else {
             return false;
         };
-        if conn.recv_closed && !conn.paused {
+        if conn.reading() == crate::flow::Reading::Finished {
             self.begin_close(token);
             return false;
         }
-        !conn.paused && conn.phase.takes_input()
+        !conn.is_paused() && conn.phase.takes_input()
     }
 
     fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {

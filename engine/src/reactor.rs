@@ -10,7 +10,6 @@ use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
 use crate::metrics;
-use crate::send_queue::SendQueue;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
 use crate::timers;
 
@@ -265,11 +264,11 @@ impl<B: Backend> Reactor<B> {
         let Some(conn) = self.state.core.conns.get_mut(token) else {
             return;
         };
-        conn.recv_closed = true;
+        conn.peer_finished_sending();
         if conn.phase == Phase::Lingering {
             // The peer read its reason and closed: the linger is over.
             self.state.core.intents.close.push(token);
-        } else if !conn.paused {
+        } else if !conn.is_paused() {
             self.state.begin_close(token);
         }
     }
@@ -280,33 +279,18 @@ impl<B: Backend> Reactor<B> {
             recycle(&mut self.batches, batch);
             return;
         };
-        conn.send_in_flight = false;
-        match result {
-            Ok(written) => {
-                metrics::add(&s.core.stats.bytes_out_total, written as u64);
-                conn.queued_bytes = conn.queued_bytes.saturating_sub(written as u32);
-                requeue_unwritten(&mut batch, written, &mut conn.send_queue);
-            }
-            Err(_) => {
-                // The peer is gone; nothing more can be written.
-                conn.send_queue.clear();
-                conn.queued_bytes = 0;
-                s.core.intents.close.push(token);
-            }
+        let written = result.ok();
+        match written {
+            Some(written) => metrics::add(&s.core.stats.bytes_out_total, written as u64),
+            // The peer is gone; nothing more can be written.
+            None => s.core.intents.close.push(token),
+        }
+        if conn.sent(written, &mut batch) {
+            s.core.intents.flush.push(token);
+        } else if conn.is_flushed() && conn.phase == Phase::Closing {
+            s.core.intents.linger.push(token);
         }
         recycle(&mut self.batches, batch);
-        if !conn.send_queue.is_empty() {
-            if !conn.dirty {
-                conn.dirty = true;
-                s.core.intents.flush.push(token);
-            }
-        } else {
-            // Give the queue's memory back: idle connections hold none.
-            conn.send_queue.release_if_empty();
-            if conn.phase == Phase::Closing {
-                s.core.intents.linger.push(token);
-            }
-        }
         let backlogged = s.mqtt_backlogged(token);
         s.core.after_drain(token, backlogged);
     }
@@ -314,7 +298,13 @@ impl<B: Backend> Reactor<B> {
     fn apply_intents(&mut self) {
         let mut pause = std::mem::take(&mut self.state.core.intents.pause);
         for token in pause.drain(..) {
-            if self.state.core.conns.get(token).is_some_and(|c| c.paused) {
+            if self
+                .state
+                .core
+                .conns
+                .get(token)
+                .is_some_and(Conn::is_paused)
+            {
                 self.backend.pause_recv(token);
             }
         }
@@ -372,23 +362,13 @@ impl<B: Backend> Reactor<B> {
             let Some(conn) = self.state.core.conns.get_mut(token) else {
                 continue;
             };
-            conn.dirty = false;
-            if conn.send_in_flight || conn.send_queue.is_empty() {
+            if !conn.leave_flush_list() {
                 continue;
             }
             let mut batch = self.batches.pop().unwrap_or_default();
-            let mut bytes = 0;
             // High lane first; a batch ends only where a message ends, so
             // that the next one may start with the high lane again.
-            while let Some((b, more)) = conn.send_queue.pop_front() {
-                bytes += b.len();
-                batch.bufs.push(b);
-                let full = batch.bufs.len() >= BATCH_BUFS_MAX || bytes >= BATCH_BYTES_MAX;
-                if full && !more {
-                    break;
-                }
-            }
-            conn.send_in_flight = true;
+            conn.fill_batch(&mut batch, BATCH_BUFS_MAX, BATCH_BYTES_MAX);
             self.backend.send(token, batch);
         }
         self.state.core.intents.flush = flush;
@@ -406,7 +386,7 @@ impl<B: Backend> Reactor<B> {
             if matches!(conn.phase, Phase::Closing | Phase::Lingering) {
                 return false;
             }
-            if conn.send_in_flight || !conn.send_queue.is_empty() {
+            if !conn.is_flushed() {
                 return true;
             }
             self.backend.detach(token);
@@ -539,24 +519,6 @@ fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
     if pool.len() < BATCHES_RETAINED {
         batch.bufs.clear();
         pool.push(batch);
-    }
-}
-
-/// Puts what a short write left behind back at the front of the queue,
-/// ahead of both lanes: those bytes were committed when the batch was made.
-fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut SendQueue) {
-    let mut skip = written;
-    batch.bufs.retain_mut(|b| {
-        if skip >= b.len() {
-            skip -= b.len();
-            return false;
-        }
-        let _ = b.split_to(skip);
-        skip = 0;
-        true
-    });
-    if !batch.bufs.is_empty() {
-        queue.push_unwritten(&mut batch.bufs);
     }
 }
 

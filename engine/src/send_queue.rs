@@ -28,6 +28,10 @@ struct Part {
 struct Lanes {
     /// Indexed by `Lane as usize`: high first.
     lanes: [VecDeque<Part>; 2],
+    /// Bytes held, kept in debug builds only: the connection asserts that
+    /// its `queued_bytes` agrees with it.
+    #[cfg(debug_assertions)]
+    bytes: usize,
 }
 
 /// Frames waiting for the socket, in two lanes. Allocated only while it
@@ -43,6 +47,10 @@ impl SendQueue {
     /// queue is next drained).
     pub fn push_back(&mut self, lane: Lane, bytes: Bytes, more: bool) {
         let lanes = self.0.get_or_insert_with(Box::default);
+        #[cfg(debug_assertions)]
+        {
+            lanes.bytes += bytes.len();
+        }
         lanes.lanes[lane as usize].push_back(Part { bytes, more });
     }
 
@@ -54,10 +62,13 @@ impl SendQueue {
     /// ends at a message boundary, so its last buffer ends a message.)
     pub fn push_unwritten(&mut self, rest: &mut Vec<Bytes>) {
         let lanes = self.0.get_or_insert_with(Box::default);
-        let high = &mut lanes.lanes[Lane::High as usize];
         let mut more = false;
         while let Some(bytes) = rest.pop() {
-            high.push_front(Part { bytes, more });
+            #[cfg(debug_assertions)]
+            {
+                lanes.bytes += bytes.len();
+            }
+            lanes.lanes[Lane::High as usize].push_front(Part { bytes, more });
             more = true;
         }
     }
@@ -71,6 +82,10 @@ impl SendQueue {
         let lanes = self.0.as_mut()?;
         let [high, normal] = &mut lanes.lanes;
         let part = high.pop_front().or_else(|| normal.pop_front())?;
+        #[cfg(debug_assertions)]
+        {
+            lanes.bytes -= part.bytes.len();
+        }
         Some((part.bytes, part.more))
     }
 
@@ -79,6 +94,13 @@ impl SendQueue {
         self.0
             .as_ref()
             .is_none_or(|q| q.lanes.iter().all(VecDeque::is_empty))
+    }
+
+    /// Bytes held (debug builds only: counting them costs the message
+    /// path an addition per buffer that release builds do not need).
+    #[cfg(debug_assertions)]
+    pub fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.bytes)
     }
 
     /// Drops every frame and the queue's memory.

@@ -131,7 +131,7 @@ impl CoreState {
     /// WebSocket frames its reader still holds.
     pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
         self.feed_mqtt(token, bytes);
-        let paused = self.core.conns.get(token).is_none_or(|c| c.paused);
+        let paused = self.core.conns.get(token).is_none_or(|c| c.is_paused());
         if !paused && self.ws_buffered_len(token) > 0 {
             self.on_ws_bytes(token, &[]);
         }

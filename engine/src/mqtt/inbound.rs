@@ -72,7 +72,7 @@ impl CoreState {
             .core
             .conns
             .get(token)
-            .is_some_and(|c| c.queued_bytes > high)
+            .is_some_and(|c| c.queued_bytes() > high)
         {
             self.core.pause_for_own_queue(token);
         }
@@ -120,7 +120,7 @@ impl CoreState {
             _ => self.mqtt_fail(token, ReasonCode::PROTOCOL_ERROR, "server-only packet"),
         }
         match self.core.conns.get(token) {
-            Some(c) if c.phase != Phase::Closing && !c.paused => Control::Continue,
+            Some(c) if c.phase != Phase::Closing && !c.is_paused() => Control::Continue,
             _ => Control::Pause,
         }
     }

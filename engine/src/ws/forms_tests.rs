@@ -112,7 +112,7 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
 /// Takes what was queued to `token`, one `Bytes` per entry.
 fn drain(core: &mut CoreState, token: Token) -> Vec<Bytes> {
     let conn = core.core.conns.get_mut(token).expect("open");
-    std::iter::from_fn(|| conn.send_queue.pop_front().map(|(b, _)| b)).collect()
+    std::iter::from_fn(|| conn.pop_queued()).collect()
 }
 
 #[test]

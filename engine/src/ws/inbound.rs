@@ -22,12 +22,13 @@ impl CoreState {
         if conn.phase == Phase::Closing {
             return;
         }
+        let paused = conn.is_paused();
         let open = match conn.ws.as_deref_mut() {
             Some(WsConn::Open(open)) => open,
             Some(WsConn::Handshake(_)) => return self.on_ws_handshake(token, data),
             None => return,
         };
-        if conn.paused {
+        if paused {
             if let Some(r) = open.reader.as_mut() {
                 r.stash(data);
             }
@@ -44,7 +45,7 @@ impl CoreState {
         // Frames a paused message left in the `wire` decoder go first.
         if conn.input.buffered_len() > 0 {
             self.feed_input(token, &[]);
-            if self.core.conns.get(token).is_none_or(|c| c.paused) {
+            if self.core.conns.get(token).is_none_or(|c| c.is_paused()) {
                 self.stash_ws(token, data);
                 return;
             }
@@ -145,10 +146,10 @@ impl CoreState {
         if conn.phase == Phase::Closing {
             return Control::Pause;
         }
-        if conn.queued_bytes > high {
+        if conn.queued_bytes() > high {
             self.core.pause_for_own_queue(token);
         }
-        if self.core.conns.get(token).is_some_and(|c| c.paused) {
+        if self.core.conns.get(token).is_some_and(|c| c.is_paused()) {
             Control::Pause
         } else {
             Control::Continue
