@@ -7,7 +7,7 @@
 //! its own send queue (it sends but does not read its answers) is resumed
 //! by its own drain.
 
-use crate::core_state::{Core, SERVER_ORIGIN};
+use crate::core::{Core, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
@@ -64,7 +64,6 @@ impl Core {
     /// wait for that too).
     pub fn after_drain(&mut self, token: Token, backlogged: bool) {
         let low = self.settings.limits.send_queue_low_bytes;
-        let me = self.settings.core;
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -77,14 +76,7 @@ impl Core {
         if backlogged {
             return;
         }
-        let conn = self.conns.get_mut(token).expect("checked above");
-        for (core, t) in conn.take_waiters() {
-            if core == me {
-                self.intents.resume.push(t);
-            } else {
-                self.mesh
-                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
-            }
-        }
+        let waiters = conn.take_waiters();
+        self.mesh.resume_waiters(waiters, &mut self.intents.resume);
     }
 }

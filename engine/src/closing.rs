@@ -1,8 +1,11 @@
-//! How a connection ends, for every protocol: the reason is queued
-//! (`fail`: ERROR + CLOSE, or the MQTT / WebSocket equivalent), the
-//! connection stops taking input (`begin_close`), and once the reason is
-//! written it lingers before its socket closes (`remove_conn`, which also
-//! takes it out of routing: `detach`).
+//! How a connection ends, the core's half: once its reason is queued (the
+//! stages choose it: `CoreState::fail` sends ERROR + CLOSE, or the MQTT /
+//! WebSocket equivalent) the connection stops taking input
+//! ([`Core::begin_close`]), and once the reason is written it leaves
+//! routing and lingers ([`Core::after_final_flush`]) before its socket
+//! closes ([`Core::remove_conn`]). Both hand back what the stages must
+//! still clean up ([`Unrouted`]: its subscriptions, its MQTT state), which
+//! the glue passes to them.
 //!
 //! Lingering: a connection refused for a fatal error may belong to a peer
 //! that is still writing and has not read the reason yet. Closing the
@@ -14,16 +17,16 @@
 //! below, whichever comes first.
 //!
 //! A lingering connection is out of routing from its first moment
-//! ([`CoreState::detach`]): no user, no subscriptions, no MQTT session,
+//! ([`Core::after_final_flush`]): no user, no subscriptions, no MQTT session,
 //! nothing can be queued to it, and it holds no receive buffer (each one
 //! is released as soon as it is counted). It keeps its table slot only
 //! because the slot names its socket in the backend.
 
-use wire::{ErrorCode, FrameHeader, FrameType};
+use std::rc::Rc;
 
 use crate::conn::{Input, Phase};
-use crate::core_state::CoreState;
-use crate::mesh::{Lane, MeshMsg, NameKind};
+use crate::core::Core;
+use crate::mesh::NameKind;
 use crate::metrics;
 use crate::sys::Token;
 
@@ -53,168 +56,113 @@ pub enum AfterFlush {
     Nothing,
 }
 
-impl CoreState {
-    /// Sends ERROR and CLOSE, then closes once they are written.
-    pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        self.fail_about(token, None, code, reason);
-    }
+/// What a connection that left routing leaves for the stages to clean up,
+/// in this order: its `wire` subscriptions, its MQTT state (session and
+/// will); then the senders that waited on it resume
+/// ([`crate::mesh::MeshPort::resume_waiters`]).
+#[derive(Debug)]
+pub struct Unrouted {
+    /// The connection.
+    pub token: Token,
+    /// Topics it subscribed to as a `wire` client.
+    pub topics: Vec<Rc<str>>,
+    /// Its decoder, holding its MQTT state if it spoke MQTT.
+    pub input: Input,
+    /// Senders paused because its queue was full: (core, token).
+    pub waiters: Vec<(u16, Token)>,
+}
 
-    /// [`CoreState::fail`] for an error a frame caused: the ERROR carries
-    /// that frame's message id and stream id, so that the client can tell
-    /// which request failed (errors about the stream itself carry 0s).
-    pub fn fail_about(
-        &mut self,
-        token: Token,
-        about: Option<&FrameHeader>,
-        code: ErrorCode,
-        reason: &str,
-    ) {
-        let Some(conn) = self.core.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code as u16);
-        }
-        let mut h = FrameHeader::new(FrameType::Error, 0);
-        if let Some(about) = about {
-            h.message_id = about.message_id;
-            h.stream_id = about.stream_id;
-        }
-        self.core.send_error(token, h, code, reason);
-        self.send_close(token, code as u16, reason);
-    }
+/// What [`Core::remove_conn`] removed.
+#[derive(Debug)]
+pub enum Removed {
+    /// No such connection (closed already).
+    Gone,
+    /// A lingering connection: out of routing already.
+    Lingered,
+    /// A connection in routing: what the stages must clean up.
+    Unrouted(Unrouted),
+}
 
-    /// Queues CLOSE and moves the connection to `Closing` (unless it is
-    /// closing already: its last frame is queued).
-    pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let Some(conn) = self.core.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code);
-        }
-        let h = FrameHeader::new(FrameType::Close, 0);
-        let f = self
-            .core
-            .encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        if !self.core.ws_send_close(token, &f, code, reason) {
-            // CLOSE is the last frame: it goes behind everything queued.
-            self.core.queue_in(token, Lane::Normal, f);
-        }
-        self.begin_close(token);
-    }
-
+impl Core {
     /// Stops taking input; the connection lingers once its queue is
-    /// written (see [`crate::linger`]). The one way every protocol ends a
-    /// connection with a reason: the reason is queued first.
+    /// written. The one way every protocol ends a connection with a
+    /// reason: the reason is queued first.
     pub fn begin_close(&mut self, token: Token) {
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if conn.phase == Phase::Lingering {
-            return;
-        }
-        conn.phase = Phase::Closing;
-        if conn.is_flushed() {
-            self.core.intents.linger.push(token);
+        if conn.begin_closing() {
+            self.intents.linger.push(token);
         }
     }
 
-    /// Removes a connection and everything that refers to it (a lingering
-    /// one was taken out of routing already).
-    pub fn remove_conn(&mut self, token: Token) -> bool {
-        let Some(conn) = self.core.conns.get(token) else {
-            return false;
+    /// Removes a connection from the table, and from routing unless it was
+    /// lingering (out of routing already).
+    pub fn remove_conn(&mut self, token: Token) -> Removed {
+        let Some(conn) = self.conns.get(token) else {
+            return Removed::Gone;
         };
-        if conn.phase == Phase::Lingering {
-            self.core.lingering -= 1;
-            metrics::set(
-                &self.core.stats.connections_lingering,
-                self.core.lingering as u64,
-            );
-        } else {
-            self.unroute(token);
+        let removed = match conn.phase {
+            Phase::Lingering => Removed::Lingered,
+            _ => self.unroute(token).map_or(Removed::Gone, Removed::Unrouted),
+        };
+        self.conns.remove(token);
+        let gauge = match removed {
+            Removed::Lingered => (&self.stats.connections_lingering, self.conns.lingering()),
+            _ => (&self.stats.connections_open, self.conns.open()),
+        };
+        metrics::set(gauge.0, gauge.1 as u64);
+        debug_assert_eq!(self.conns.lingering(), self.conns.count_lingering());
+        removed
+    }
+
+    /// A closing connection's final frames are written: it leaves routing
+    /// and starts to linger, or closes at once if the peer will send
+    /// nothing more.
+    pub fn after_final_flush(&mut self, token: Token) -> (AfterFlush, Option<Unrouted>) {
+        let Some(conn) = self.conns.get(token) else {
+            return (AfterFlush::Nothing, None);
+        };
+        if conn.phase != Phase::Closing || !conn.is_flushed() {
+            return (AfterFlush::Nothing, None);
         }
-        self.core.conns.remove(token);
-        true
+        if conn.reading().peer_finished() {
+            return (AfterFlush::Close, None);
+        }
+        let unrouted = self.unroute(token);
+        let now = self.conn_clock();
+        let resume_recv = self.conns.start_lingering(token, now).expect("live");
+        metrics::inc(&self.stats.connections_lingered_total);
+        let lingering = self.conns.lingering() as u64;
+        metrics::set(&self.stats.connections_lingering, lingering);
+        metrics::set(&self.stats.connections_open, self.conns.open() as u64);
+        debug_assert_eq!(self.conns.lingering(), self.conns.count_lingering());
+        (AfterFlush::Linger { resume_recv }, unrouted)
     }
 
     /// Takes a connection out of routing and frees its per-protocol state,
     /// leaving only its slot (which names its socket in the backend): its
-    /// user and subscriptions go, its MQTT session is left behind, the
-    /// senders waiting on it resume. Counted as closed from here on.
-    pub(crate) fn unroute(&mut self, token: Token) {
-        self.forget_leaving(token);
-        let Some(conn) = self.core.conns.get_mut(token) else {
-            return;
-        };
-        let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
-        let user = conn.user.take();
-        let input = std::mem::replace(&mut conn.input, Input::Frames(wire::FrameDecoder::new(0)));
-        conn.ws = None;
-        conn.drop_queued();
+    /// user goes, and what the stages hold for it is handed back. Counted
+    /// as closed from here on.
+    fn unroute(&mut self, token: Token) -> Option<Unrouted> {
+        let conn = self.conns.get_mut(token)?;
+        let (user, lists, input) = conn.take_routing();
         if let Some(user) = &user {
-            let change = self.core.registry.users.leave(user, token);
-            self.core.announce(NameKind::User, user, change);
+            let change = self.registry.users.leave(user, token);
+            self.announce(NameKind::User, user, change);
         }
-        for topic in &lists.topics {
-            self.unsubscribe_frames(token, topic);
-        }
-        if let Input::Mqtt(m) = &input {
-            self.mqtt_conn_removed(token, m);
-        }
-        let me = self.core.settings.core;
-        for (core, t) in lists.waiters {
-            if core == me {
-                self.core.intents.resume.push(t);
-            } else {
-                self.core
-                    .mesh
-                    .send(core as usize, Lane::High, MeshMsg::Resume(t));
-            }
-        }
-        metrics::inc(&self.core.stats.connections_closed_total);
-        let open = self.core.conns.len() - self.core.lingering;
-        metrics::set(
-            &self.core.stats.connections_open,
-            open.saturating_sub(1) as u64,
-        );
-    }
-
-    /// A closing connection's final frames are written: it starts to
-    /// linger, or closes at once if the peer will send nothing more.
-    pub fn after_final_flush(&mut self, token: Token) -> AfterFlush {
-        let Some(conn) = self.core.conns.get(token) else {
-            return AfterFlush::Nothing;
-        };
-        if conn.phase != Phase::Closing || !conn.is_flushed() {
-            return AfterFlush::Nothing;
-        }
-        if conn.reading().peer_finished() {
-            return AfterFlush::Close;
-        }
-        self.unroute(token);
-        let now = self.core.conn_clock();
-        let conn = self.core.conns.get_mut(token).expect("live");
-        let resume_recv = conn.start_lingering(now);
-        self.core.lingering += 1;
-        metrics::inc(&self.core.stats.connections_lingered_total);
-        metrics::set(
-            &self.core.stats.connections_lingering,
-            self.core.lingering as u64,
-        );
-        AfterFlush::Linger { resume_recv }
+        metrics::inc(&self.stats.connections_closed_total);
+        Some(Unrouted {
+            token,
+            topics: lists.topics,
+            input,
+            waiters: lists.waiters,
+        })
     }
 
     /// Bytes from a lingering peer: thrown away, counted against the bound.
-    pub(crate) fn on_linger_bytes(&mut self, token: Token, len: usize) {
-        let Some(conn) = self.core.conns.get_mut(token) else {
+    pub fn on_linger_bytes(&mut self, token: Token, len: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
         if conn.phase != Phase::Lingering {
@@ -222,27 +170,25 @@ impl CoreState {
         }
         // Once: later reads in the same tick find it over already.
         if conn.discard(len, LINGER_BYTES_MAX) {
-            self.end_linger_early(token);
+            metrics::inc(&self.stats.connections_linger_expired_total);
+            self.intents.close.push(token);
         }
     }
 
-    /// From the sweep: closes a connection that has lingered `age` ticks
-    /// if that is past the bound. Returns whether `token` is lingering.
-    pub(crate) fn linger_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let Some(conn) = self.core.conns.get(token) else {
+    /// From the sweep: closes a connection that has lingered since `since`
+    /// if that is past the bound at `now` (connection clock readings).
+    /// Returns whether `token` is lingering.
+    pub fn linger_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
+        let Some(conn) = self.conns.get(token) else {
             return false;
         };
         if conn.phase != Phase::Lingering {
             return false;
         }
         if crate::timers::conn_passed(since, now, LINGER_MS) {
-            self.end_linger_early(token);
+            metrics::inc(&self.stats.connections_linger_expired_total);
+            self.intents.close.push(token);
         }
         true
-    }
-
-    fn end_linger_early(&mut self, token: Token) {
-        metrics::inc(&self.core.stats.connections_linger_expired_total);
-        self.core.intents.close.push(token);
     }
 }

@@ -169,6 +169,32 @@ impl Conn {
     }
 }
 
+/// Lifecycle: the end of a connection ([`Phase`]).
+impl Conn {
+    /// Stops taking input: the reason is queued, and the connection
+    /// lingers once everything queued is written. Returns true if that is
+    /// now (nothing waits). A lingering connection stays as it is.
+    pub fn begin_closing(&mut self) -> bool {
+        if self.phase == Phase::Lingering {
+            return false;
+        }
+        self.phase = Phase::Closing;
+        self.is_flushed()
+    }
+
+    /// Takes the connection out of routing, leaving only what its slot
+    /// needs: returns its user, its lists and its decoder (the MQTT state)
+    /// for the core and the stages to unregister. Its WebSocket state and
+    /// everything queued go.
+    pub fn take_routing(&mut self) -> (Option<Rc<str>>, ConnLists, Input) {
+        let lists = self.lists.take().map(|l| *l).unwrap_or_default();
+        let input = std::mem::replace(&mut self.input, Input::Frames(FrameDecoder::new(0)));
+        self.ws = None;
+        self.drop_queued();
+        (self.user.take(), lists, input)
+    }
+}
+
 /// Reading: backpressure and the peer's EOF ([`Reading`]).
 impl Conn {
     /// Whether and why input is read.
@@ -308,7 +334,7 @@ impl Conn {
     /// The final frames are written and the connection leaves routing
     /// (done by the caller): it lingers from `now`, reading and throwing
     /// away. Returns whether reads were paused (they must start again).
-    pub fn start_lingering(&mut self, now: u32) -> bool {
+    fn start_lingering(&mut self, now: u32) -> bool {
         debug_assert_eq!(self.phase, Phase::Closing);
         debug_assert!(self.is_flushed(), "lingering with frames unwritten");
         debug_assert!(
@@ -386,6 +412,8 @@ pub struct ConnTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
+    /// Live connections in `Phase::Lingering`: they are no longer open.
+    lingering: usize,
 }
 
 impl ConnTable {
@@ -402,12 +430,40 @@ impl ConnTable {
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             live: 0,
+            lingering: 0,
         }
     }
 
     /// Number of live connections.
     pub fn len(&self) -> usize {
         self.live
+    }
+
+    /// Live connections that are not lingering: open, or closing with
+    /// their reason still being written.
+    pub fn open(&self) -> usize {
+        self.live - self.lingering
+    }
+
+    /// Live connections lingering (reason written, input thrown away).
+    pub fn lingering(&self) -> usize {
+        self.lingering
+    }
+
+    /// Moves a closing connection whose final frames are written to
+    /// `Lingering` from `now` (the caller took it out of routing). Returns
+    /// whether its reads were paused (they must start again), or `None`
+    /// if the token is stale.
+    pub fn start_lingering(&mut self, token: Token, now: u32) -> Option<bool> {
+        let resume = self.get_mut(token)?.start_lingering(now);
+        self.lingering += 1;
+        Some(resume)
+    }
+
+    /// Counts the lingering slots one by one (debug checks).
+    pub fn count_lingering(&self) -> usize {
+        let lingering = |s: &&Slot| s.conn.as_ref().is_some_and(|c| c.phase == Phase::Lingering);
+        self.slots.iter().filter(lingering).count()
     }
 
     /// Whether no connection is live.
@@ -417,6 +473,11 @@ impl ConnTable {
 
     /// Stores a connection and returns its token.
     pub fn insert(&mut self, conn: Conn) -> Token {
+        debug_assert_ne!(
+            conn.phase,
+            Phase::Lingering,
+            "a lingering connection is inserted"
+        );
         self.live += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
@@ -459,6 +520,9 @@ impl ConnTable {
         slot.generation = (slot.generation + 1) & GEN_MASK;
         self.free.push(index);
         self.live -= 1;
+        if conn.phase == Phase::Lingering {
+            self.lingering -= 1;
+        }
         Some(conn)
     }
 

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use crate::core_state::Core;
+use crate::core::Core;
 use crate::metrics;
 use crate::priority::{Lane, Shed};
 use crate::sys::Token;

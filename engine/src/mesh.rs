@@ -250,6 +250,50 @@ impl MeshPort {
         }
     }
 
+    /// Sends a copy of `d` to each core in the bitmask `cores`, on its
+    /// lane. A droppable message never waits for ring space: it is shed
+    /// where the ring is full. Any other message waits in the outbox and
+    /// parks its origin connection until the ring drains. Returns how many
+    /// cores shed it and how many made it wait (the origin pauses).
+    pub fn send_delivery(&mut self, cores: u64, d: &Delivery) -> (u32, u32) {
+        let (lane, shed) = d.priority;
+        let (mut shed_count, mut waited) = (0, 0);
+        let mut bits = cores;
+        while bits != 0 {
+            let core = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let msg = MeshMsg::Deliver(Delivery {
+                kind: d.kind,
+                target: d.target.clone(),
+                frame: d.frame.clone(),
+                ..*d
+            });
+            if shed == Shed::IfBehind {
+                if self.try_send(core, lane, msg).is_err() {
+                    shed_count += 1;
+                }
+                continue;
+            }
+            if !self.send(core, lane, msg) {
+                self.wait_for_ring(core, lane, d.origin_token);
+                waited += 1;
+            }
+        }
+        (shed_count, waited)
+    }
+
+    /// Resumes the connections in `waiters` (core, token): those on this
+    /// core through `local`, the others with a `Resume` on the high lane.
+    pub fn resume_waiters(&mut self, waiters: Vec<(u16, Token)>, local: &mut Vec<Token>) {
+        for (core, t) in waiters {
+            if usize::from(core) == self.me {
+                local.push(t);
+            } else {
+                self.send(usize::from(core), Lane::High, MeshMsg::Resume(t));
+            }
+        }
+    }
+
     /// Moves outboxed messages into rings, each lane on its own (a full
     /// normal ring never holds up the high lane); appends to `resumed`
     /// the connections whose wait is over.

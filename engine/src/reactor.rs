@@ -230,8 +230,7 @@ impl<B: Backend> Reactor<B> {
             return;
         }
         metrics::inc(&s.core.stats.connections_accepted_total);
-        let open = s.core.conns.len() - s.core.lingering;
-        metrics::set(&s.core.stats.connections_open, open as u64);
+        metrics::set(&s.core.stats.connections_open, s.core.conns.open() as u64);
         if s.core.draining {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
@@ -414,7 +413,7 @@ impl<B: Backend> Reactor<B> {
             };
             let conn = s.core.conns.get(token).expect("live slot");
             let since = conn.last_active;
-            if s.linger_sweep(token, since, now) {
+            if s.core.linger_sweep(token, since, now) {
                 continue;
             }
             let conn = s.core.conns.get(token).expect("live slot");

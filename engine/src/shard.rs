@@ -84,7 +84,8 @@ impl Engine {
         let zipped = ports.into_iter().zip(listeners).zip(wakers).enumerate();
         for (core, ((port, listener), waker)) in zipped {
             let start = CoreStart {
-                settings: core_settings(cfg, core, &broker),
+                settings: core_settings(cfg, core),
+                broker: broker.clone(),
                 epoch,
                 port,
                 ids: ids.clone(),
@@ -162,6 +163,8 @@ impl Stopper {
 /// What a core thread needs to start.
 struct CoreStart {
     settings: CoreSettings,
+    /// What every core shares of the MQTT broker.
+    broker: Arc<crate::mqtt::BrokerShared>,
     epoch: Epoch,
     port: MeshPort,
     ids: Arc<IdGenerator>,
@@ -199,26 +202,21 @@ impl CoreStart {
         self.ready.wait();
         // Built on its own thread: core state is `!Send` (it shares
         // interned names through `Rc`).
-        let state = CoreState::new(self.settings, self.port, self.ids, self.stats);
+        let state = CoreState::new(self.settings, self.broker, self.port, self.ids, self.stats);
         let mut reactor = Reactor::new(state, backend?, self.epoch, self.stop, self.cores_draining);
         reactor.set_listener_kinds(kinds);
         reactor.run()
     }
 }
 
-/// What core `core` is told at start-up; `broker` is shared by all cores.
-pub fn core_settings(
-    cfg: &Config,
-    core: usize,
-    broker: &Arc<crate::mqtt::BrokerShared>,
-) -> CoreSettings {
+/// What core `core` is told at start-up.
+pub fn core_settings(cfg: &Config, core: usize) -> CoreSettings {
     CoreSettings {
         core: core as u16,
         node_id: cfg.node_id,
         server_name: Arc::from(cfg.server_name.as_str()),
         limits: cfg.limits.clone(),
         websocket: Arc::new(cfg.websocket.clone()),
-        mqtt: broker.clone(),
     }
 }
 

@@ -92,8 +92,14 @@ impl World {
                     backend.add_listener(SimListener(p)).expect("sim listen");
                     kinds.push(kind);
                 }
-                let settings = core_settings(cfg, core, &broker);
-                let state = CoreState::new(settings, port, ids.clone(), stats[core].clone());
+                let settings = core_settings(cfg, core);
+                let state = CoreState::new(
+                    settings,
+                    broker.clone(),
+                    port,
+                    ids.clone(),
+                    stats[core].clone(),
+                );
                 let mut r = Reactor::new(state, backend, epoch, stop.clone(), draining.clone());
                 r.set_listener_kinds(kinds);
                 r

@@ -1,0 +1,139 @@
+//! ACK tickets: a SEND whose target has members on other cores is
+//! answered (ACK with the recipient count, or ERROR `NoSuchTarget`) once
+//! every one of those cores has said how many it delivered to.
+
+use bytes::{Bytes, BytesMut};
+use slab::Slab;
+use wire::{Encoder, ErrorCode, FrameHeader, FrameType};
+
+use crate::core::{reserve, Core};
+use crate::metrics::{self, CoreStats};
+use crate::sys::Token;
+
+/// The answer a SEND is owed once its recipients are counted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answer {
+    /// The SEND's header: its ids and flags are what the answer echoes.
+    pub send: FrameHeader,
+    /// The id the server gave the message.
+    pub server_message_id: u64,
+    /// Recipients counted so far.
+    pub recipients: u32,
+    /// A user target with nobody online is an error, a topic is not.
+    pub empty_is_error: bool,
+}
+
+impl Answer {
+    /// Encodes the answer into `arena`: ERROR `NoSuchTarget` (counted) if
+    /// nobody received a message whose target must exist, else an ACK if
+    /// the SEND asked for one, else nothing.
+    fn frame(&self, enc: &mut Encoder, arena: &mut BytesMut, stats: &CoreStats) -> Option<Bytes> {
+        let header = |kind| {
+            let mut h = FrameHeader::new(kind, 0);
+            h.message_id = self.send.message_id;
+            h.stream_id = self.send.stream_id;
+            h
+        };
+        let arena = reserve(arena);
+        if self.recipients == 0 && self.empty_is_error {
+            metrics::inc(&stats.no_target_total);
+            let error = wire::ErrorMsg {
+                code: ErrorCode::NoSuchTarget,
+                reason: "no such target",
+            };
+            enc.error(arena, header(FrameType::Error), &error);
+        } else if self.send.flags.contains(wire::Flags::ACK_REQUESTED) {
+            let ack = wire::Ack {
+                server_message_id: self.server_message_id,
+                recipients: self.recipients,
+            };
+            enc.ack(arena, header(FrameType::Ack), &ack);
+        } else {
+            return None;
+        }
+        Some(arena.split().freeze())
+    }
+}
+
+/// An ACK owed to a sender once every remote core has answered.
+#[derive(Debug)]
+struct PendingAck {
+    token: Token,
+    answer: Answer,
+    cores_left: u32,
+}
+
+/// The SENDs waiting for other cores' counts, by ticket.
+#[derive(Debug, Default)]
+pub(crate) struct Acks(Slab<PendingAck>);
+
+impl Acks {
+    /// Opens a ticket that `cores` answers settle.
+    fn open(&mut self, token: Token, answer: Answer, cores: u32) -> u32 {
+        debug_assert!(cores > 0, "a ticket no core answers");
+        let pending = PendingAck {
+            token,
+            answer,
+            cores_left: cores,
+        };
+        self.0.insert(pending) as u32
+    }
+
+    /// One core's answer: `recipients` more. Returns the sender and its
+    /// answer once the last core has answered.
+    fn settle(&mut self, ticket: u32, recipients: u32) -> Option<(Token, Answer)> {
+        let p = self.0.get_mut(ticket as usize)?;
+        debug_assert!(p.cores_left > 0);
+        p.answer.recipients += recipients;
+        p.cores_left -= 1;
+        if p.cores_left > 0 {
+            return None;
+        }
+        let p = self.0.remove(ticket as usize);
+        Some((p.token, p.answer))
+    }
+}
+
+impl Core {
+    /// Answers a SEND whose local recipients are counted: now if no other
+    /// core is involved, else through an ack ticket that the other cores'
+    /// `Delivered` answers settle (if the sender asked for an ACK).
+    pub(crate) fn ack_ticket(
+        &mut self,
+        from: Token,
+        header: &FrameHeader,
+        server_id: u64,
+        recipients: u32,
+        remote: u64,
+        empty_is_error: bool,
+    ) -> Option<u32> {
+        let answer = Answer {
+            send: *header,
+            server_message_id: server_id,
+            recipients,
+            empty_is_error,
+        };
+        if remote == 0 {
+            if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+                self.queue_control(from, f);
+            }
+            return None;
+        }
+        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
+        wants_ack.then(|| self.acks.open(from, answer, remote.count_ones()))
+    }
+
+    /// A core's answer to a ticketed delivery: `recipients` more; the
+    /// last answer sends the ACK.
+    pub(crate) fn on_delivered(&mut self, ticket: u32, recipients: u32) {
+        let Some((token, answer)) = self.acks.settle(ticket, recipients) else {
+            return;
+        };
+        if self.conns.get(token).is_none() {
+            return;
+        }
+        if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+            self.queue_control(token, f);
+        }
+    }
+}

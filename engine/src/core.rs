@@ -1,0 +1,225 @@
+//! What one reactor core owns besides its I/O backend and its protocol
+//! stages: connections, routing, the mesh port, and delivery between them.
+//!
+//! `Core` never calls the backend. It records what the backend must do
+//! (flush, pause, resume, close) in intent lists that the reactor applies
+//! after each batch of completions; this keeps the logic testable and lets
+//! a received buffer stay borrowed from the backend while frames are
+//! handled. Its methods live beside the concept they serve: queueing
+//! (`delivery.rs`), routing to local and remote members (`routing.rs`),
+//! ACK tickets (`acks.rs`), backpressure (`backpressure.rs`), the end of a
+//! connection (`closing.rs`). It knows no protocol stage: the stages (`wire`
+//! in `proto.rs`, `mqtt/`, `ws/`) act on it, and the glue
+//! ([`crate::core_state::CoreState`]) joins them.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use wire::{ErrorCode, FrameHeader, TargetKind};
+
+use crate::acks::Acks;
+use crate::config::Limits;
+use crate::conn::ConnTable;
+use crate::ids::IdGenerator;
+use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
+use crate::metrics::CoreStats;
+use crate::route::{Change, Registry};
+use crate::sys::Token;
+use crate::targets::Targets;
+
+/// The origin core of messages the server publishes itself (wills): no
+/// connection to pause.
+pub const SERVER_ORIGIN: u16 = u16::MAX;
+
+/// Arena refill size: frames are encoded into one growing buffer and split
+/// off as `Bytes`, so encoding allocates once per this many bytes.
+const ARENA_BYTES: usize = 64 * 1024;
+
+/// Work for the backend, collected while handling completions.
+#[derive(Debug, Default)]
+pub struct Intents {
+    /// Connections with frames to write.
+    pub flush: Vec<Token>,
+    /// Connections whose reads must stop.
+    pub pause: Vec<Token>,
+    /// Connections whose reads may start again.
+    pub resume: Vec<Token>,
+    /// Connections to close now.
+    pub close: Vec<Token>,
+    /// Connections to detach from the backend (once no send is in
+    /// flight) and send to another core (`mqtt::home`).
+    pub detach: Vec<Token>,
+    /// Connections whose final frames are written: linger, then close.
+    pub linger: Vec<Token>,
+}
+
+/// Static per-core settings.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// This core's index in the mesh.
+    pub core: u16,
+    /// Node id (WELCOME).
+    pub node_id: u16,
+    /// Server name (WELCOME).
+    pub server_name: Arc<str>,
+    /// Bounds.
+    pub limits: Limits,
+    /// The WebSocket endpoints and limits.
+    pub websocket: Arc<crate::config::WebSocketConfig>,
+}
+
+/// What one reactor core owns besides its backend and its protocol
+/// stages: connections, routing, the mesh port and delivery between them.
+pub struct Core {
+    /// Static settings.
+    pub settings: CoreSettings,
+    /// Live connections.
+    pub conns: ConnTable,
+    /// Users and topics.
+    pub registry: Registry,
+    /// Rings to and from other cores.
+    pub mesh: MeshPort,
+    /// Message ids, shared by the node's cores.
+    pub ids: Arc<IdGenerator>,
+    /// Counters.
+    pub stats: Arc<CoreStats>,
+    /// Work for the backend.
+    pub intents: Intents,
+    /// Monotonic clock, in milliseconds since the process epoch, read once
+    /// per tick (timers: see [`crate::timers`]).
+    pub now_ms: u64,
+    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
+    /// `now_ms`, so it never steps and agrees between cores (message ids,
+    /// wills, session and message expiry).
+    pub unix_ms: u64,
+    /// SIGTERM received: no new connections or HELLOs.
+    pub draining: bool,
+    pub(crate) encoder: wire::Encoder,
+    pub(crate) arena: BytesMut,
+    /// A JSON text message's frame, reused (WebSocket envelope endpoint).
+    pub(crate) json_frame: BytesMut,
+    /// An outbound frame's JSON form, reused.
+    pub(crate) json_text: Vec<u8>,
+    /// The WebSocket messages of the frame being fanned out, per form.
+    pub(crate) ws_forms: crate::ws::SharedForms,
+    /// SENDs waiting for other cores' answers before their ACK.
+    pub(crate) acks: Acks,
+    /// The local members of the target being delivered to.
+    pub(crate) targets: Targets,
+}
+
+impl Core {
+    /// The core part of one core's state.
+    pub fn new(
+        settings: CoreSettings,
+        mesh: MeshPort,
+        ids: Arc<IdGenerator>,
+        stats: Arc<CoreStats>,
+    ) -> Core {
+        let max_conns = settings.limits.max_connections_per_core;
+        Core {
+            settings,
+            conns: ConnTable::with_capacity(max_conns),
+            registry: Registry::default(),
+            mesh,
+            ids,
+            stats,
+            intents: Intents::default(),
+            now_ms: 0,
+            unix_ms: crate::ids::unix_ms(),
+            draining: false,
+            encoder: wire::Encoder::new(),
+            arena: BytesMut::new(),
+            json_frame: BytesMut::new(),
+            json_text: Vec::new(),
+            ws_forms: crate::ws::SharedForms::new(),
+            acks: Acks::default(),
+            targets: Targets::default(),
+        }
+    }
+
+    /// The clock reading in the form connections store it
+    /// ([`crate::timers::conn_clock`]).
+    pub fn conn_clock(&self) -> u32 {
+        crate::timers::conn_clock(self.now_ms)
+    }
+
+    /// Encodes one frame into the arena with the core's encoder and returns
+    /// it. Borrows the two fields apart: swapping the encoder out would
+    /// build (and allocate) a fresh one per frame.
+    pub fn encode_frame<F>(&mut self, f: F) -> Bytes
+    where
+        F: FnOnce(&mut wire::Encoder, &mut BytesMut),
+    {
+        f(&mut self.encoder, reserve(&mut self.arena));
+        self.arena.split().freeze()
+    }
+
+    /// Copies a short name into the arena and returns it as `Bytes`.
+    pub(crate) fn arena_bytes(&mut self, s: &[u8]) -> Bytes {
+        let arena = reserve(&mut self.arena);
+        arena.put_slice(s);
+        arena.split().freeze()
+    }
+
+    /// Sends a message built by `f` to every other core.
+    pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
+        let me = self.settings.core as usize;
+        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
+            self.mesh.send(core, Lane::High, f());
+        }
+    }
+
+    /// Tells every other core about a presence change.
+    pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
+        if change == Change::None {
+            return;
+        }
+        let me = self.settings.core as usize;
+        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
+            let msg = MeshMsg::Presence {
+                kind,
+                name: Bytes::copy_from_slice(name.as_bytes()),
+                present: change == Change::Up,
+            };
+            self.mesh.send(core, Lane::High, msg);
+        }
+    }
+
+    /// The connection id clients see: core in the top byte, token below.
+    pub fn connection_id(&self, token: Token) -> u64 {
+        (u64::from(self.settings.core) << 56) | token
+    }
+
+    /// Queues an ERROR frame (the connection stays open).
+    pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
+        let f = self.encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
+        self.queue_control(token, f);
+    }
+}
+
+/// The encode arena with room for a frame: refilled in [`ARENA_BYTES`]
+/// steps so that encoding allocates once per that many bytes.
+pub(crate) fn reserve(arena: &mut BytesMut) -> &mut BytesMut {
+    if arena.capacity() - arena.len() < 4096 {
+        arena.reserve(ARENA_BYTES);
+    }
+    arena
+}
+
+/// Topic name of a topic or conversation target: conversations live
+/// beside topics as `$conversation/<id>` until the dispatcher stage owns
+/// them (the `$` keeps MQTT wildcards off them).
+pub(crate) fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str> {
+    if kind == TargetKind::Conversation {
+        format!("$conversation/{id}").into()
+    } else {
+        id.into()
+    }
+}
+
+/// Parses a connection id (decimal) into (core, token).
+pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
+    let n: u64 = id.parse().ok()?;
+    Some(((n >> 56) as u16, n & ((1 << 56) - 1)))
+}
