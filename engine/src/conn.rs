@@ -32,7 +32,7 @@ pub enum Phase {
     /// (FIN sent); what the peer still sends is read and thrown away, so
     /// that a peer still writing reads the reason instead of a reset.
     /// Already out of routing; closes on the peer's EOF or at the linger
-    /// bounds (`crate::closing`). Nothing is queued to it any more, so
+    /// bounds (`crate::core::closing`). Nothing is queued to it any more, so
     /// `Conn::queued_bytes` counts the bytes thrown away instead (the
     /// slot stays at its size budget).
     Lingering,
@@ -73,7 +73,7 @@ pub struct Conn {
     send_queue: SendQueue,
     /// Subscriptions and waiters; most connections never have either, so
     /// they cost an idle connection one pointer.
-    pub lists: Option<Box<ConnLists>>,
+    lists: Option<Box<ConnLists>>,
     /// WebSocket state, for connections that came in on the WebSocket
     /// listener.
     pub ws: Option<Box<crate::ws::WsConn>>,
@@ -157,6 +157,20 @@ impl Conn {
         match &self.input {
             Input::Mqtt(m) => Some(m),
             Input::Frames(_) => None,
+        }
+    }
+
+    /// Remembers a sender (core, token) paused because this connection's
+    /// queue is full, once: this connection's drain resumes it.
+    pub fn add_waiter(&mut self, origin: (u16, Token)) {
+        debug_assert_ne!(
+            self.phase,
+            Phase::Lingering,
+            "a lingering connection holds waiters"
+        );
+        let waiters = &mut self.lists_mut().waiters;
+        if !waiters.contains(&origin) {
+            waiters.push(origin);
         }
     }
 

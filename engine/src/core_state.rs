@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use wire::{ErrorCode, FrameHeader, FrameType};
 
-use crate::closing::{AfterFlush, Removed, Unrouted};
 use crate::conn::Input;
+use crate::core::closing::{AfterFlush, Removed, Unrouted};
 pub use crate::core::{parse_connection_id, Core, CoreSettings, Intents, SERVER_ORIGIN};
 pub(crate) use crate::core::{reserve, topic_name};
 use crate::ids::IdGenerator;

@@ -10,19 +10,20 @@
 //!   drain the mesh, flush sends, run timers.
 //! - [`core_state`]: the glue: one core's [`core::Core`] and the stages
 //!   on it, the mesh dispatch, the protocol choices when a connection ends.
-//! - [`core`]: what a core owns: connections, routing, mesh, delivery.
+//! - [`core`]: what a core owns (connections, routing, mesh, delivery),
+//!   one concept per file: [`core::delivery`] (frames into send queues on
+//!   their lane; shedding), [`core::routing`] (a message to a user or
+//!   connection target, here and on other cores; [`core::targets`]: who
+//!   that target is on this core), [`core::acks`] (a SEND's ACK once every
+//!   core has counted its recipients), [`core::backpressure`] (pausing
+//!   whoever feeds a connection that does not drain), [`core::closing`]
+//!   (how every connection ends, the core's half: out of routing, a
+//!   bounded linger that lets a peer still writing read its reason, then
+//!   the close).
 //! - [`conn`]: the connection table with generational tokens.
 //! - [`send_queue`]: a connection's two-lane send queue.
 //! - [`flow`]: a connection's reading and writing states.
 //! - [`priority`]: a message's lane and whether it may be shed.
-//! - [`delivery`]: frames into send queues on their lane; shedding.
-//! - [`routing`]: a message to a user or connection target, here and on
-//!   other cores; [`targets`]: who that target is on this core.
-//! - [`acks`]: a SEND's ACK once every core has counted its recipients.
-//! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
-//! - [`closing`]: how every connection ends, the core's half: out of
-//!   routing, a bounded linger that lets a peer still writing read its
-//!   reason, then the close.
 //! - [`wire_session`]: the `wire` protocol's session rules, sans-IO.
 //! - [`proto`]: feeds bytes to `wire`'s decoders and applies the session's
 //!   steps (admission, routing, subscriptions).
@@ -39,15 +40,11 @@
 //!   simulated backend in one thread (docs/simulation.md).
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod acks;
 pub mod admin;
-pub mod backpressure;
-pub mod closing;
 pub mod config;
 pub mod conn;
 pub mod core;
 pub mod core_state;
-pub mod delivery;
 pub mod flow;
 pub mod ids;
 pub mod machine;
@@ -59,13 +56,11 @@ pub mod priority;
 pub mod proto;
 pub mod reactor;
 pub mod route;
-pub mod routing;
 pub mod send_queue;
 pub mod shard;
 #[cfg(test)]
 mod sim;
 pub mod sys;
-pub mod targets;
 pub mod timers;
 pub mod wire_session;
 pub mod ws;

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::closing::AfterFlush;
 use crate::conn::{Conn, Phase};
+use crate::core::closing::AfterFlush;
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
@@ -322,7 +322,7 @@ impl<B: Backend> Reactor<B> {
     }
 
     /// Connections whose final frames are written: shut their write side
-    /// and keep reading (see [`crate::closing`]), or close them.
+    /// and keep reading (see [`crate::core::closing`]), or close them.
     fn start_lingering(&mut self) {
         let mut linger = std::mem::take(&mut self.state.core.intents.linger);
         for token in linger.drain(..) {

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use wire::{FrameHeader, TargetKind};
 
-use crate::core::Core;
+use super::Core;
 use crate::mesh::{Delivery, Lane, MeshMsg};
 use crate::metrics;
 use crate::priority::{priority_of, Shed};
@@ -42,7 +42,7 @@ impl Core {
         }
         let target = match kind {
             TargetKind::Connection => {
-                let token = crate::core::parse_connection_id(id).map_or(0, |(_, t)| t);
+                let token = super::parse_connection_id(id).map_or(0, |(_, t)| t);
                 self.arena_bytes(&token.to_be_bytes())
             }
             _ => self.arena_bytes(id.as_bytes()),

@@ -7,7 +7,7 @@
 //! its own send queue (it sends but does not read its answers) is resumed
 //! by its own drain.
 
-use crate::core::{Core, SERVER_ORIGIN};
+use super::{Core, SERVER_ORIGIN};
 use crate::mesh::{Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
@@ -26,10 +26,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(member) else {
             return false;
         };
-        let waiters = &mut conn.lists_mut().waiters;
-        if !waiters.contains(&origin) {
-            waiters.push(origin);
-        }
+        conn.add_waiter(origin);
         if origin.0 == me {
             return true;
         }

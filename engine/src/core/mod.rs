@@ -12,12 +12,20 @@
 //! in `proto.rs`, `mqtt/`, `ws/`) act on it, and the glue
 //! ([`crate::core_state::CoreState`]) joins them.
 
+pub mod acks;
+pub mod backpressure;
+pub mod closing;
+pub mod delivery;
+pub mod routing;
+pub mod targets;
+
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use wire::{ErrorCode, FrameHeader, TargetKind};
 
-use crate::acks::Acks;
+use self::acks::Acks;
+use self::targets::Targets;
 use crate::config::Limits;
 use crate::conn::ConnTable;
 use crate::ids::IdGenerator;
@@ -25,7 +33,6 @@ use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
 use crate::route::{Change, Registry};
 use crate::sys::Token;
-use crate::targets::Targets;
 
 /// The origin core of messages the server publishes itself (wills): no
 /// connection to pause.
@@ -103,9 +110,9 @@ pub struct Core {
     /// The WebSocket messages of the frame being fanned out, per form.
     pub(crate) ws_forms: crate::ws::SharedForms,
     /// SENDs waiting for other cores' answers before their ACK.
-    pub(crate) acks: Acks,
+    acks: Acks,
     /// The local members of the target being delivered to.
-    pub(crate) targets: Targets,
+    targets: Targets,
 }
 
 impl Core {

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use slab::Slab;
 use wire::{Encoder, ErrorCode, FrameHeader, FrameType};
 
-use crate::core::{reserve, Core};
+use super::{reserve, Core};
 use crate::metrics::{self, CoreStats};
 use crate::sys::Token;
 

@@ -4,8 +4,8 @@
 
 use wire::TargetKind;
 
+use super::parse_connection_id;
 use crate::conn::{ConnTable, Phase};
-use crate::core::parse_connection_id;
 use crate::mesh::Delivery;
 use crate::route::Registry;
 use crate::sys::Token;

@@ -24,8 +24,8 @@
 
 use std::rc::Rc;
 
+use super::Core;
 use crate::conn::{Input, Phase};
-use crate::core::Core;
 use crate::mesh::NameKind;
 use crate::metrics;
 use crate::sys::Token;

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use crate::core::Core;
+use super::Core;
 use crate::metrics;
 use crate::priority::{Lane, Shed};
 use crate::sys::Token;
