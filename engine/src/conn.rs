@@ -254,11 +254,6 @@ impl Conn {
         self.queued_bytes
     }
 
-    /// Whether a send batch is with the backend.
-    pub fn send_in_flight(&self) -> bool {
-        self.writing.in_flight()
-    }
-
     /// Whether everything queued is written: nothing waits, nothing is in
     /// flight.
     pub fn is_flushed(&self) -> bool {
@@ -340,7 +335,7 @@ impl Conn {
 
     /// Drops everything queued (the connection leaves routing, or its
     /// peer is gone).
-    pub fn drop_queued(&mut self) {
+    fn drop_queued(&mut self) {
         self.send_queue.clear();
         self.queued_bytes = 0;
     }
@@ -592,6 +587,77 @@ mod tests {
         assert!(t.remove(a).is_none());
         assert_eq!(t.len(), 1);
         assert!(b < (1 << crate::sys::TOKEN_BITS));
+    }
+}
+
+#[cfg(test)]
+mod flow_tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn bytes(n: usize) -> Bytes {
+        Bytes::from(vec![0u8; n])
+    }
+
+    #[test]
+    fn a_short_write_keeps_the_rest_in_front_and_the_byte_count_in_step() {
+        let mut c = Conn::new(1024, 0);
+        assert!(c.queue(Lane::Normal, bytes(10), false));
+        assert!(!c.queue(Lane::High, bytes(5), false), "listed once");
+        assert_eq!(c.queued_bytes(), 15);
+        assert!(c.leave_flush_list());
+        let mut batch = SendBatch::default();
+        c.fill_batch(&mut batch, 64, 1 << 20);
+        assert_eq!(batch.bufs.len(), 2);
+        // Queued while the batch is out: listed again, sent after it.
+        assert!(c.queue(Lane::Normal, bytes(3), false));
+        assert!(!c.leave_flush_list(), "a send is in flight");
+        assert!(c.sent(Some(7), &mut batch), "frames remain: listed again");
+        assert_eq!(c.queued_bytes(), 11);
+        assert!(!c.is_flushed());
+        assert!(!c.queue(Lane::Normal, bytes(1), false), "listed already");
+        assert!(c.leave_flush_list());
+        let mut batch = SendBatch::default();
+        c.fill_batch(&mut batch, 64, 1 << 20);
+        let lens: Vec<usize> = batch.bufs.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [8, 3, 1], "the unwritten rest goes first");
+        assert!(!c.sent(Some(12), &mut batch));
+        assert!(c.is_flushed());
+        assert_eq!(c.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn a_failed_send_drops_the_queue() {
+        let mut c = Conn::new(1024, 0);
+        c.queue(Lane::Normal, bytes(10), false);
+        assert!(c.leave_flush_list());
+        let mut batch = SendBatch::default();
+        c.fill_batch(&mut batch, 1, 1);
+        c.queue(Lane::Normal, bytes(4), false);
+        c.leave_flush_list();
+        assert!(!c.sent(None, &mut batch));
+        assert!(c.is_flushed());
+        assert_eq!(c.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn a_closing_connection_lingers_out_of_routing_and_counts_what_it_discards() {
+        let mut t = ConnTable::new();
+        let token = t.insert(Conn::new(1024, 0));
+        let c = t.get_mut(token).expect("live");
+        assert!(c.pause_reading(false));
+        assert!(c.begin_closing(), "nothing queued: it lingers now");
+        c.take_routing();
+        assert_eq!(t.start_lingering(token, 7), Some(true), "reads resume");
+        assert_eq!((t.lingering(), t.open(), t.count_lingering()), (1, 0, 1));
+        let c = t.get_mut(token).expect("live");
+        assert!(!c.pause_reading(false), "a lingering connection reads on");
+        assert!(!c.discard(10, 16));
+        assert!(c.discard(10, 16), "past the bound, once");
+        assert!(!c.discard(10, 16));
+        assert!(t.remove(token).is_some());
+        assert_eq!((t.lingering(), t.open()), (0, 0));
     }
 }
 

@@ -1,12 +1,13 @@
 //! ACK tickets: a SEND whose target has members on other cores is
 //! answered (ACK with the recipient count, or ERROR `NoSuchTarget`) once
-//! every one of those cores has said how many it delivered to.
+//! every one of those cores has said how many it delivered to
+//! (`Core::ack_ticket` and `Core::on_delivered`, in `routing.rs`).
 
 use bytes::{Bytes, BytesMut};
 use slab::Slab;
 use wire::{Encoder, ErrorCode, FrameHeader, FrameType};
 
-use super::{reserve, Core};
+use super::arena::reserve;
 use crate::metrics::{self, CoreStats};
 use crate::sys::Token;
 
@@ -14,20 +15,41 @@ use crate::sys::Token;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Answer {
     /// The SEND's header: its ids and flags are what the answer echoes.
-    pub send: FrameHeader,
+    send: FrameHeader,
     /// The id the server gave the message.
-    pub server_message_id: u64,
+    server_message_id: u64,
     /// Recipients counted so far.
-    pub recipients: u32,
+    recipients: u32,
     /// A user target with nobody online is an error, a topic is not.
-    pub empty_is_error: bool,
+    empty_is_error: bool,
 }
 
 impl Answer {
+    /// The answer to the SEND `send`, given `server_message_id`, with
+    /// `recipients` counted so far.
+    pub(super) fn new(
+        send: &FrameHeader,
+        server_message_id: u64,
+        recipients: u32,
+        empty_is_error: bool,
+    ) -> Answer {
+        Answer {
+            send: *send,
+            server_message_id,
+            recipients,
+            empty_is_error,
+        }
+    }
+
     /// Encodes the answer into `arena`: ERROR `NoSuchTarget` (counted) if
     /// nobody received a message whose target must exist, else an ACK if
     /// the SEND asked for one, else nothing.
-    fn frame(&self, enc: &mut Encoder, arena: &mut BytesMut, stats: &CoreStats) -> Option<Bytes> {
+    pub(super) fn frame(
+        &self,
+        enc: &mut Encoder,
+        arena: &mut BytesMut,
+        stats: &CoreStats,
+    ) -> Option<Bytes> {
         let header = |kind| {
             let mut h = FrameHeader::new(kind, 0);
             h.message_id = self.send.message_id;
@@ -69,7 +91,7 @@ pub(crate) struct Acks(Slab<PendingAck>);
 
 impl Acks {
     /// Opens a ticket that `cores` answers settle.
-    fn open(&mut self, token: Token, answer: Answer, cores: u32) -> u32 {
+    pub(super) fn open(&mut self, token: Token, answer: Answer, cores: u32) -> u32 {
         debug_assert!(cores > 0, "a ticket no core answers");
         let pending = PendingAck {
             token,
@@ -81,7 +103,7 @@ impl Acks {
 
     /// One core's answer: `recipients` more. Returns the sender and its
     /// answer once the last core has answered.
-    fn settle(&mut self, ticket: u32, recipients: u32) -> Option<(Token, Answer)> {
+    pub(super) fn settle(&mut self, ticket: u32, recipients: u32) -> Option<(Token, Answer)> {
         let p = self.0.get_mut(ticket as usize)?;
         debug_assert!(p.cores_left > 0);
         p.answer.recipients += recipients;
@@ -91,49 +113,5 @@ impl Acks {
         }
         let p = self.0.remove(ticket as usize);
         Some((p.token, p.answer))
-    }
-}
-
-impl Core {
-    /// Answers a SEND whose local recipients are counted: now if no other
-    /// core is involved, else through an ack ticket that the other cores'
-    /// `Delivered` answers settle (if the sender asked for an ACK).
-    pub(crate) fn ack_ticket(
-        &mut self,
-        from: Token,
-        header: &FrameHeader,
-        server_id: u64,
-        recipients: u32,
-        remote: u64,
-        empty_is_error: bool,
-    ) -> Option<u32> {
-        let answer = Answer {
-            send: *header,
-            server_message_id: server_id,
-            recipients,
-            empty_is_error,
-        };
-        if remote == 0 {
-            if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
-                self.queue_control(from, f);
-            }
-            return None;
-        }
-        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
-        wants_ack.then(|| self.acks.open(from, answer, remote.count_ones()))
-    }
-
-    /// A core's answer to a ticketed delivery: `recipients` more; the
-    /// last answer sends the ACK.
-    pub(crate) fn on_delivered(&mut self, ticket: u32, recipients: u32) {
-        let Some((token, answer)) = self.acks.settle(ticket, recipients) else {
-            return;
-        };
-        if self.conns.get(token).is_none() {
-            return;
-        }
-        if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
-            self.queue_control(token, f);
-        }
     }
 }

@@ -13,6 +13,7 @@
 //! ([`crate::core_state::CoreState`]) joins them.
 
 pub mod acks;
+mod arena;
 pub mod backpressure;
 pub mod closing;
 pub mod delivery;
@@ -25,6 +26,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use wire::{ErrorCode, FrameHeader, TargetKind};
 
 use self::acks::Acks;
+pub(crate) use self::arena::reserve;
+pub use self::targets::parse_connection_id;
 use self::targets::Targets;
 use crate::config::Limits;
 use crate::conn::ConnTable;
@@ -37,10 +40,6 @@ use crate::sys::Token;
 /// The origin core of messages the server publishes itself (wills): no
 /// connection to pause.
 pub const SERVER_ORIGIN: u16 = u16::MAX;
-
-/// Arena refill size: frames are encoded into one growing buffer and split
-/// off as `Bytes`, so encoding allocates once per this many bytes.
-const ARENA_BYTES: usize = 64 * 1024;
 
 /// Work for the backend, collected while handling completions.
 #[derive(Debug, Default)]
@@ -205,15 +204,6 @@ impl Core {
     }
 }
 
-/// The encode arena with room for a frame: refilled in [`ARENA_BYTES`]
-/// steps so that encoding allocates once per that many bytes.
-pub(crate) fn reserve(arena: &mut BytesMut) -> &mut BytesMut {
-    if arena.capacity() - arena.len() < 4096 {
-        arena.reserve(ARENA_BYTES);
-    }
-    arena
-}
-
 /// Topic name of a topic or conversation target: conversations live
 /// beside topics as `$conversation/<id>` until the dispatcher stage owns
 /// them (the `$` keeps MQTT wildcards off them).
@@ -223,10 +213,4 @@ pub(crate) fn topic_name(kind: TargetKind, id: &str) -> std::borrow::Cow<'_, str
     } else {
         id.into()
     }
-}
-
-/// Parses a connection id (decimal) into (core, token).
-pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
-    let n: u64 = id.parse().ok()?;
-    Some(((n >> 56) as u16, n & ((1 << 56) - 1)))
 }

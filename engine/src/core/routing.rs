@@ -1,11 +1,13 @@
 //! Routing a `wire` message to a user or connection target: queued to its
 //! members on this core, and sent over the mesh to every core that has
 //! others; the cores that receive it queue it to theirs and count them
-//! for the sender's ACK ([`crate::acks`]).
+//! for the sender's ACK, answered once every core has counted
+//! ([`super::acks`]).
 
 use bytes::Bytes;
 use wire::{FrameHeader, TargetKind};
 
+use super::acks::Answer;
 use super::Core;
 use crate::mesh::{Delivery, Lane, MeshMsg};
 use crate::metrics;
@@ -86,6 +88,43 @@ impl Core {
                 recipients: count,
             };
             self.mesh.send(from, Lane::High, reply);
+        }
+    }
+
+    /// Answers a SEND whose local recipients are counted: now if no other
+    /// core is involved, else through an ack ticket that the other cores'
+    /// `Delivered` answers settle (if the sender asked for an ACK).
+    pub(crate) fn ack_ticket(
+        &mut self,
+        from: Token,
+        header: &FrameHeader,
+        server_id: u64,
+        recipients: u32,
+        remote: u64,
+        empty_is_error: bool,
+    ) -> Option<u32> {
+        let answer = Answer::new(header, server_id, recipients, empty_is_error);
+        if remote == 0 {
+            if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+                self.queue_control(from, f);
+            }
+            return None;
+        }
+        let wants_ack = header.flags.contains(wire::Flags::ACK_REQUESTED);
+        wants_ack.then(|| self.acks.open(from, answer, remote.count_ones()))
+    }
+
+    /// A core's answer to a ticketed delivery: `recipients` more; the
+    /// last answer sends the ACK.
+    pub(crate) fn on_delivered(&mut self, ticket: u32, recipients: u32) {
+        let Some((token, answer)) = self.acks.settle(ticket, recipients) else {
+            return;
+        };
+        if self.conns.get(token).is_none() {
+            return;
+        }
+        if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+            self.queue_control(token, f);
         }
     }
 }

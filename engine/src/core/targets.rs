@@ -4,7 +4,6 @@
 
 use wire::TargetKind;
 
-use super::parse_connection_id;
 use crate::conn::{ConnTable, Phase};
 use crate::mesh::Delivery;
 use crate::route::Registry;
@@ -89,4 +88,10 @@ impl Targets {
 /// only those).
 fn is_open(conns: &ConnTable, token: Token) -> bool {
     conns.get(token).is_some_and(|c| c.phase == Phase::Open)
+}
+
+/// Parses a connection id (decimal) into (core, token).
+pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
+    let n: u64 = id.parse().ok()?;
+    Some(((n >> 56) as u16, n & ((1 << 56) - 1)))
 }
