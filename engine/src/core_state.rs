@@ -167,21 +167,17 @@ impl CoreState {
     /// leaving for its home core, its `wire` subscriptions go, its MQTT
     /// session is left behind; then the senders waiting on it resume.
     fn unrouted(&mut self, unrouted: Unrouted) {
-        let Unrouted {
-            token,
-            topics,
-            input,
-            waiters,
-        } = unrouted;
+        let token = unrouted.token();
         self.forget_leaving(token);
-        for topic in &topics {
+        for topic in unrouted.topics() {
             self.unsubscribe_frames(token, topic);
         }
-        if let Input::Mqtt(m) = &input {
+        if let Input::Mqtt(m) = unrouted.input() {
             self.mqtt_conn_removed(token, m);
         }
         let core = &mut self.core;
-        core.mesh.resume_waiters(waiters, &mut core.intents.resume);
+        core.mesh
+            .resume_waiters(unrouted.into_waiters(), &mut core.intents.resume);
     }
 }
 

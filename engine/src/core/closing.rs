@@ -63,13 +63,35 @@ pub enum AfterFlush {
 #[derive(Debug)]
 pub struct Unrouted {
     /// The connection.
-    pub token: Token,
+    token: Token,
     /// Topics it subscribed to as a `wire` client.
-    pub topics: Vec<Rc<str>>,
+    topics: Vec<Rc<str>>,
     /// Its decoder, holding its MQTT state if it spoke MQTT.
-    pub input: Input,
+    input: Input,
     /// Senders paused because its queue was full: (core, token).
-    pub waiters: Vec<(u16, Token)>,
+    waiters: Vec<(u16, Token)>,
+}
+
+impl Unrouted {
+    /// The connection.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Topics it subscribed to as a `wire` client.
+    pub fn topics(&self) -> &[Rc<str>] {
+        &self.topics
+    }
+
+    /// Its decoder, holding its MQTT state if it spoke MQTT.
+    pub fn input(&self) -> &Input {
+        &self.input
+    }
+
+    /// The senders that waited on it (core, token), to resume last.
+    pub fn into_waiters(self) -> Vec<(u16, Token)> {
+        self.waiters
+    }
 }
 
 /// What [`Core::remove_conn`] removed.
