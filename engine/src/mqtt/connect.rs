@@ -10,17 +10,13 @@ use wire::mqtt::{
 
 use super::auth::{Access, AuthResult};
 use super::inbound::reason;
-use super::message::Message;
 use super::publish::MessageSpec;
 use super::session::{Session, WillMessage};
 use crate::conn::{Conn, Phase};
 use crate::core_state::CoreState;
+use crate::machine::mqtt::Message;
 use crate::metrics;
 use crate::sys::Token;
-
-/// Most aliases the server uses towards one client, whatever larger
-/// maximum the client allows: each costs the connection a topic handle.
-const ALIASES_OUT_MAX: u16 = 32;
 
 /// What a CONNECT asked for.
 #[derive(Debug)]
@@ -46,12 +42,14 @@ pub struct PendingConnect {
 impl CoreState {
     /// Handles CONNECT; returns once CONNACK is queued or the session is
     /// on its way from another core.
-    pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
+    pub(crate) fn on_connect(
+        &mut self,
+        token: Token,
+        c: &Connect<'_>,
+        server_keep_alive: Option<u16>,
+    ) {
         if self.send_home(token, c) {
             return;
-        }
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.version = c.version;
         }
         if c.properties
             .get(PropertyId::AUTHENTICATION_METHOD)
@@ -87,42 +85,20 @@ impl CoreState {
                 return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5);
             }
         }
-        let pending = self.connect_params(token, c);
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.max_packet_out = match c.properties.get(PropertyId::MAXIMUM_PACKET_SIZE) {
-                Some(PropertyValue::U32(n)) => n,
-                _ => 0,
-            };
-            m.aliases_out = match c.properties.get(PropertyId::TOPIC_ALIAS_MAXIMUM) {
-                Some(PropertyValue::U16(n)) if n > 0 => Some(Box::new(
-                    super::alias::OutboundAliases::new(n.min(ALIASES_OUT_MAX)),
-                )),
-                _ => None,
-            };
-        }
+        let pending = self.connect_params(c, server_keep_alive);
         // This is the client id's home core (`home`): its session, if it
         // has one, is here.
         let existing = self.detach_local_session(&pending.client_id, pending.clean_start);
         self.finish_connect(token, pending, existing);
     }
 
-    fn connect_params(&mut self, token: Token, c: &Connect<'_>) -> PendingConnect {
+    fn connect_params(
+        &mut self,
+        c: &Connect<'_>,
+        server_keep_alive: Option<u16>,
+    ) -> PendingConnect {
         let cfg = self.mqtt.cfg();
-        let (max_ka, max_expiry, max_inflight) = (
-            cfg.max_keep_alive_s,
-            cfg.max_session_expiry_s,
-            cfg.max_inflight,
-        );
-        let mut keep_alive = c.keep_alive;
-        let mut server_keep_alive = None;
-        if max_ka > 0 && (keep_alive == 0 || keep_alive > max_ka) {
-            keep_alive = max_ka;
-            server_keep_alive = Some(max_ka);
-        }
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            // §3.1.2.10: 1.5 times the keep-alive.
-            m.silence_max_ms = u32::from(keep_alive) * 1500;
-        }
+        let (max_expiry, max_inflight) = (cfg.max_session_expiry_s, cfg.max_inflight);
         let expiry_s = match c.version {
             ProtocolVersion::V5 => match c.properties.get(PropertyId::SESSION_EXPIRY_INTERVAL) {
                 Some(PropertyValue::U32(e)) => e.min(max_expiry),
@@ -177,7 +153,7 @@ impl CoreState {
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .is_some_and(|m| m.version.is_v5());
+            .is_some_and(|m| m.version().is_v5());
         let connack = Connack {
             session_present: false,
             reason: if is_v5 { v5 } else { ReasonCode(v3) },
@@ -199,10 +175,11 @@ impl CoreState {
         self.mqtt.sessions[key].set_conn(None);
         if let Some(old) = old {
             metrics::inc(&self.core.stats.mqtt_takeovers_total);
-            if let Some(m) = self.core.conns.get_mut(old).and_then(Conn::mqtt) {
-                m.session = None;
-            }
             self.mqtt_disconnect(old, reason::TAKEN_OVER, "session taken over");
+            // Its end no longer leaves the session behind.
+            if let Some(m) = self.core.conns.get_mut(old).and_then(Conn::mqtt) {
+                m.take_session();
+            }
             // The old connection's will goes out now unless the session
             // lives on and a will delay covers the gap (§3.1.3.2.2).
             let s = &mut self.mqtt.sessions[key];
@@ -232,7 +209,9 @@ impl CoreState {
             }
             return;
         };
-        let version = conn.mqtt_ref().map_or(ProtocolVersion::V311, |m| m.version);
+        let version = conn
+            .mqtt_ref()
+            .map_or(ProtocolVersion::V311, |m| m.version());
         let session_present = existing.is_some();
         let key = match existing {
             Some(key) => key,
@@ -257,7 +236,7 @@ impl CoreState {
         // session resumes (§3.1.3.2.2).
         self.mqtt.delayed_wills.retain(|w| w.1 != uid);
         if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.session = Some(key as u32);
+            m.accept(key as u32);
         }
         if let Some(c) = self.core.conns.get_mut(token) {
             c.phase = Phase::Open;

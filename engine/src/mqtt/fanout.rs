@@ -13,11 +13,11 @@ use bytes::Bytes;
 use wire::mqtt::QoS;
 
 use super::auth::Access;
-use super::message::{Message, Meta, Parts};
 use super::retained::Retained;
 use super::session::{Outgoing, SubOptions};
 use super::FRAME_SUBSCRIBER;
 use crate::core_state::{CoreState, SERVER_ORIGIN};
+use crate::machine::mqtt::{Message, Meta, Parts};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
 use crate::priority::Shed;

@@ -93,7 +93,7 @@ impl CoreState {
             self.core.conns.len() as u64,
         );
         if let Input::Mqtt(mut m) = conn.input {
-            bytes.extend(m.decoder.take_held());
+            bytes.extend(m.take_held());
         }
         let arrival = Arrival {
             stream,

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::conn::Phase;
 use crate::core_state::CoreState;
 use crate::mesh::MeshMsg;
 use crate::metrics;
@@ -12,8 +11,7 @@ use crate::sys::Token;
 use crate::timers;
 
 use super::inbound::reason;
-use super::message::Message;
-use super::MqttConn;
+use crate::machine::mqtt::{Limits, Message, MqttConn};
 
 /// A will waiting out its delay: (due at, in `unix_ms`; the session's uid;
 /// the message).
@@ -22,8 +20,8 @@ pub(crate) type DelayedWill = (u64, u64, Arc<Message>);
 impl CoreState {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
-    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &super::MqttConn) {
-        let Some(key) = m.session.map(|k| k as usize) else {
+    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &MqttConn) {
+        let Some(key) = m.session().map(|k| k as usize) else {
             return;
         };
         if self
@@ -124,17 +122,12 @@ impl CoreState {
         let Some(m) = conn.mqtt_ref() else {
             return false;
         };
-        let connect_timeout_ms = self.mqtt.cfg().connect_timeout_ms;
-        match mqtt_timer(conn.phase, m, since, now, connect_timeout_ms) {
-            MqttTimer::ConnectTimeout => {
-                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
-                self.mqtt_close(token, Some(1001), "no CONNECT in time");
+        // A connection closing for another reason has no timer left.
+        if conn.phase.takes_input() {
+            let limits = Limits::new(self.mqtt.cfg());
+            if let Some(close) = m.handle_timeout(since, now, &limits) {
+                self.mqtt_end(token, close);
             }
-            MqttTimer::KeepAliveTimeout => {
-                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
-                self.mqtt_disconnect(token, reason::KEEP_ALIVE_TIMEOUT, "keep-alive timeout");
-            }
-            MqttTimer::Idle => {}
         }
         true
     }
@@ -163,40 +156,6 @@ impl CoreState {
             MeshMsg::Retain(msg) => self.retain(&msg),
             _ => {}
         }
-    }
-}
-
-/// What an MQTT connection's timers ask for.
-#[derive(Debug, PartialEq, Eq)]
-enum MqttTimer {
-    /// Nothing yet.
-    Idle,
-    /// No CONNECT within `connect_timeout_ms` of the accept.
-    ConnectTimeout,
-    /// Silent for longer than 1.5 times its keep-alive.
-    KeepAliveTimeout,
-}
-
-/// The timer decision for an MQTT connection in `phase`, last active at
-/// `since` (connection clock), at `now`.
-fn mqtt_timer(
-    phase: Phase,
-    m: &MqttConn,
-    since: u32,
-    now: u32,
-    connect_timeout_ms: u64,
-) -> MqttTimer {
-    match phase {
-        Phase::ExpectHello if timers::conn_passed(since, now, connect_timeout_ms) => {
-            MqttTimer::ConnectTimeout
-        }
-        Phase::Open
-            if m.silence_max_ms > 0
-                && timers::conn_passed(since, now, u64::from(m.silence_max_ms)) =>
-        {
-            MqttTimer::KeepAliveTimeout
-        }
-        _ => MqttTimer::Idle,
     }
 }
 

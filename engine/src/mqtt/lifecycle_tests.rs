@@ -9,7 +9,7 @@ use wire::mqtt::ProtocolVersion;
 
 use super::*;
 use crate::config::Config;
-use crate::mqtt::message::test_message;
+use crate::machine::mqtt::message::test_message;
 use crate::mqtt::session::{Session, WillMessage};
 
 /// A clock reading far from zero, as a Unix clock is.
@@ -105,29 +105,6 @@ fn due_wills_are_taken_past_their_deadline() {
     assert_eq!(take_due_wills(&mut delayed, T0 + 1).len(), 1);
     assert_eq!(delayed.len(), 1);
     assert_eq!(delayed[0].1, 2);
-}
-
-#[test]
-fn connect_and_keep_alive_timeouts_wait_out_their_interval() {
-    let mut m = MqttConn::new(1 << 20);
-    for since_ms in [0_u64, 63, 64, 4_294_967_000] {
-        let since = timers::conn_clock(since_ms);
-        let at = |ms: u64| timers::conn_clock(since_ms + ms);
-        let timer = |m: &MqttConn, phase, ms| mqtt_timer(phase, m, since, at(ms), 10_000);
-        assert_eq!(timer(&m, Phase::ExpectHello, 9_999), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::ExpectHello, 10_000), MqttTimer::Idle);
-        assert_eq!(
-            timer(&m, Phase::ExpectHello, 10_001),
-            MqttTimer::ConnectTimeout
-        );
-        // Keep-alive 1 s: silent for up to 1.5 s.
-        m.silence_max_ms = 1_500;
-        assert_eq!(timer(&m, Phase::Open, 1_499), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::Open, 1_500), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::Open, 1_501), MqttTimer::KeepAliveTimeout);
-        m.silence_max_ms = 0;
-        assert_eq!(timer(&m, Phase::Open, 1_000_000), MqttTimer::Idle);
-    }
 }
 
 #[test]

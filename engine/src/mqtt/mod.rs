@@ -18,14 +18,12 @@
 //! - [`session`], [`message`], [`retained`], [`auth`]: the
 //!   state these act on.
 
-pub mod alias;
 pub mod auth;
 pub mod connect;
 pub mod fanout;
 pub mod home;
 pub mod inbound;
 pub mod lifecycle;
-pub mod message;
 pub mod outbound;
 pub mod publish;
 pub mod retained;
@@ -35,10 +33,10 @@ pub mod subscribe;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
+use wire::mqtt::PropertiesBuf;
 
 use crate::config::MqttConfig;
+pub use crate::machine::mqtt::MqttConn;
 use crate::route::topic_index::{SubscriberId, TopicIndex};
 use auth::{Acl, Authenticator};
 use retained::RetainedStore;
@@ -71,42 +69,6 @@ impl BrokerShared {
             cfg: cfg.clone(),
             auth: Box::new(auth::StaticUsers::new(cfg)),
             acl: Acl::new(cfg),
-        })
-    }
-}
-
-/// An MQTT connection's state beside its slot.
-#[derive(Debug)]
-pub struct MqttConn {
-    /// Incremental packet decoder; holds bytes only mid-packet.
-    pub decoder: PacketDecoder,
-    /// The session (a key of [`Broker::sessions`]) once connected.
-    pub session: Option<u32>,
-    /// Protocol version, from CONNECT.
-    pub version: ProtocolVersion,
-    /// How long the client may stay silent: 1.5 times its keep-alive, in
-    /// ms (at most 98,302,500); 0 for no limit.
-    pub silence_max_ms: u32,
-    /// Topic aliases the client set (MQTT 5), by alias - 1; allocated
-    /// when the client first sets one.
-    pub aliases_in: Option<Box<[Option<Bytes>]>>,
-    /// The client's Maximum Packet Size (MQTT 5); 0 for none.
-    pub max_packet_out: u32,
-    /// Aliases towards the client, if it allows any.
-    pub aliases_out: Option<Box<alias::OutboundAliases>>,
-}
-
-impl MqttConn {
-    /// A fresh connection expecting CONNECT.
-    pub fn new(max_packet_bytes: u32) -> Box<MqttConn> {
-        Box::new(MqttConn {
-            decoder: PacketDecoder::server(max_packet_bytes),
-            session: None,
-            version: ProtocolVersion::V311,
-            silence_max_ms: 0,
-            aliases_in: None,
-            max_packet_out: 0,
-            aliases_out: None,
         })
     }
 }
@@ -177,7 +139,7 @@ mod size_tests {
     /// memory per idle connection).
     #[test]
     fn idle_device_state_stays_small() {
-        let conn = std::mem::size_of::<super::MqttConn>();
+        let conn = std::mem::size_of::<crate::machine::mqtt::MqttConn>();
         let session = std::mem::size_of::<super::session::Session>();
         println!("MqttConn {conn} Session {session}");
         assert!(

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use wire::mqtt::{Ack, Packet, PropertyId, PropertyValue, ProtocolVersion, Publish, QoS};
 
-use super::alias::AliasUse;
-use super::message::Message;
 use super::session::{AwaitAck, Inflight, Outgoing};
 use crate::conn::Conn;
 use crate::core_state::CoreState;
+use crate::machine::mqtt::{AliasUse, Message};
 use crate::mesh::Lane;
 use crate::metrics;
 use crate::sys::Token;
@@ -65,7 +64,7 @@ impl CoreState {
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .map(|m| m.version)
+            .map(|m| m.version())
         else {
             return;
         };
@@ -126,7 +125,7 @@ impl CoreState {
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .and_then(|m| m.session);
+            .and_then(|m| m.session());
         key.and_then(|k| self.mqtt.sessions.get(k as usize))
             .is_some_and(|s| s.queued() * 4 > cap)
     }
@@ -193,9 +192,9 @@ impl CoreState {
         let conn = self.core.conns.get_mut(token)?;
         let is_ws = conn.ws.is_some();
         let m = conn.mqtt()?;
-        let (v, max) = (m.version, m.max_packet_out);
+        let (v, max) = (m.version(), m.max_packet_out());
         let msg: &Arc<Message> = &out.msg;
-        let alias = m.aliases_out.as_mut().map(|a| a.for_topic(msg));
+        let alias = m.alias_for(msg);
         let shareable = packet_id.is_none()
             && alias.is_none()
             && out.sub_ids.is_empty()
@@ -221,9 +220,8 @@ impl CoreState {
             // dropped as if it had been delivered.
             metrics::inc(&self.core.stats.mqtt_oversized_packets_total);
             if let Some(AliasUse::Assign(a)) = alias {
-                let m = self.core.conns.get_mut(token).and_then(Conn::mqtt);
-                if let Some(aliases) = m.and_then(|m| m.aliases_out.as_mut()) {
-                    aliases.forget(a);
+                if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
+                    m.forget_alias(a);
                 }
             }
             Some(false)

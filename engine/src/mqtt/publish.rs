@@ -3,15 +3,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use wire::mqtt::{Ack, Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode};
+use wire::mqtt::{Ack, Packet, Properties, PropertyId, PropertyValue, QoS, ReasonCode};
 
 use super::auth::Access;
 use super::inbound::reason;
-use super::message::{Message, Meta, Parts};
-use super::session::AwaitAck;
 use crate::conn::Conn;
 use crate::core_state::CoreState;
+use crate::machine::mqtt::{AwaitAck, Message, Meta, Parts, PublishIn};
 use crate::metrics;
 use crate::sys::Token;
 
@@ -35,16 +33,12 @@ pub struct MessageSpec<'a> {
 
 impl CoreState {
     /// Handles a PUBLISH from a connected client.
-    pub(crate) fn on_publish(&mut self, token: Token, p: &Publish<'_>) {
+    pub(crate) fn on_publish(&mut self, token: Token, publish: &PublishIn<'_>) {
         metrics::inc(&self.core.stats.mqtt_publishes_in_total);
         let Some(key) = self.session_of(token) else {
             return;
         };
-        let aliased = match self.resolve_alias(token, p) {
-            Ok(t) => t,
-            Err((code, what)) => return self.mqtt_fail(token, code, what),
-        };
-        let topic = aliased.as_ref().map_or(p.topic, topic_str);
+        let (p, topic) = (publish.packet(), publish.topic());
         if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
             let s = &self.mqtt.sessions[key];
             if s.awaits_release(id) {
@@ -90,7 +84,7 @@ impl CoreState {
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .is_some_and(|m| m.version.is_v5());
+            .is_some_and(|m| m.version().is_v5());
         let ack = |id| Ack {
             packet_id: id,
             reason: if v5 { code } else { ReasonCode::SUCCESS },
@@ -105,47 +99,6 @@ impl CoreState {
                 self.mqtt_send(token, &Packet::Pubrec(ack(id)));
             }
             _ => {}
-        }
-    }
-
-    /// The topic of a PUBLISH, through the connection's topic aliases
-    /// (MQTT 5 §3.3.2.3.4).
-    fn resolve_alias(
-        &mut self,
-        token: Token,
-        p: &Publish<'_>,
-    ) -> Result<Option<Bytes>, (ReasonCode, &'static str)> {
-        // Most PUBLISHes carry no properties at all: skip the lookup.
-        if p.properties.is_empty() {
-            return Ok(None);
-        }
-        let Some(PropertyValue::U16(alias)) = p.properties.get(PropertyId::TOPIC_ALIAS) else {
-            return Ok(None);
-        };
-        let max = self.mqtt.cfg().topic_alias_maximum;
-        if alias == 0 || alias > max {
-            return Err((reason::TOPIC_ALIAS_INVALID, "topic alias out of range"));
-        }
-        let fresh = (!p.topic.is_empty()).then(|| self.core.arena_bytes(p.topic.as_bytes()));
-        let m = self
-            .core
-            .conns
-            .get_mut(token)
-            .and_then(Conn::mqtt)
-            .ok_or((reason::UNSPECIFIED, "gone"))?;
-        let slot = usize::from(alias - 1);
-        let table = m
-            .aliases_in
-            .get_or_insert_with(|| vec![None; usize::from(max)].into_boxed_slice());
-        match fresh {
-            Some(t) => {
-                table[slot] = Some(t);
-                Ok(None)
-            }
-            None => table[slot]
-                .clone()
-                .map(Some)
-                .ok_or((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
         }
     }
 
@@ -233,9 +186,4 @@ impl CoreState {
         let arena = crate::core_state::reserve(&mut self.core.arena);
         Arc::new(Message::new(arena, parts, meta))
     }
-}
-
-/// A topic held as bytes, as text (it came from a `&str`).
-fn topic_str(b: &Bytes) -> &str {
-    std::str::from_utf8(b).unwrap_or("")
 }
