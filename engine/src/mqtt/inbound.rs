@@ -1,134 +1,127 @@
-//! A connection's MQTT packets: decoded by `wire::mqtt`, dispatched here;
-//! and the ways a connection ends with a reason (DISCONNECT in MQTT 5,
-//! a plain close in 3.1.1).
+//! A connection's MQTT events, applied: its machine decodes and checks
+//! each packet (`crate::machine::mqtt`), the broker does what the event
+//! asks; and the ways a connection ends with a reason (DISCONNECT in
+//! MQTT 5, a plain close in 3.1.1).
+
+use std::sync::atomic::AtomicU64;
 
 use wire::mqtt::ReasonCode;
 use wire::Control;
 
+use super::Broker;
 use crate::conn::{Conn, Phase};
-use crate::core_state::CoreState;
+use crate::core_state::Core;
 use crate::machine::mqtt::reason::Counter;
-use crate::machine::mqtt::{ws_code, Close, Event, Host, Limits, MqttConn};
-use crate::mesh::Lane;
+use crate::machine::mqtt::{Close, Event, Host, Limits, MqttConn};
 use crate::metrics;
 use crate::sys::Token;
 
 pub use crate::machine::mqtt::reason;
 
-impl CoreState {
+impl Broker {
     /// Feeds `data` to the connection's MQTT machine and applies what it
     /// returns; pauses a client over its send watermark.
-    pub(crate) fn feed_mqtt(&mut self, token: Token, data: &[u8]) {
-        let limits = Limits::new(self.mqtt.cfg());
-        MqttConn::handle_input(&mut Fed { s: self, token }, data, &limits);
-        let high = self.core.settings.limits.send_queue_high_bytes;
-        if self
-            .core
-            .conns
-            .get(token)
-            .is_some_and(|c| c.queued_bytes > high)
-        {
-            self.core.pause_for_own_queue(token);
+    pub fn feed(&mut self, core: &mut Core, token: Token, data: &[u8]) {
+        let limits = Limits::new(self.cfg());
+        let mut fed = Fed {
+            core,
+            broker: self,
+            token,
+        };
+        MqttConn::handle_input(&mut fed, data, &limits);
+        let high = core.settings.limits.send_queue_high_bytes;
+        if core.conns.get(token).is_some_and(|c| c.queued_bytes > high) {
+            core.pause_for_own_queue(token);
         }
     }
 
-    fn on_event(&mut self, token: Token, event: Event<'_>) -> Control {
+    fn on_event(&mut self, core: &mut Core, token: Token, event: Event<'_>) -> Control {
         match event {
             Event::Connect {
                 packet,
                 server_keep_alive,
-            } => self.on_connect(token, &packet, server_keep_alive),
-            Event::Publish(p) => self.on_publish(token, &p),
-            Event::Ack(a, got) => self.on_ack_in(token, &a, got),
-            Event::Pubrel(a) => self.on_pubrel(token, &a),
-            Event::Subscribe(s) => self.on_mqtt_subscribe(token, &s),
-            Event::Unsubscribe(u) => self.on_mqtt_unsubscribe(token, &u),
+            } => self.on_connect(core, token, &packet, server_keep_alive),
+            Event::Publish(p) => self.on_publish(core, token, &p),
+            Event::Ack(a, got) => self.on_ack_in(core, token, &a, got),
+            Event::Pubrel(a) => self.on_pubrel(core, token, &a),
+            Event::Subscribe(s) => self.on_subscribe(core, token, &s),
+            Event::Unsubscribe(u) => self.on_unsubscribe(core, token, &u),
             Event::Disconnect {
                 keep_will,
                 expiry_s,
-            } => self.on_disconnect_packet(token, keep_will, expiry_s),
-            Event::Transmit(bytes) => self.mqtt_send_raw(token, bytes),
-            Event::Close(close) => self.mqtt_end(token, close),
+            } => self.on_disconnect(core, token, keep_will, expiry_s),
+            Event::Transmit(bytes) => super::outbound::send_raw(core, token, bytes),
+            Event::Close(close) => self.end(core, token, close),
         }
-        match self.core.conns.get(token) {
+        match core.conns.get(token) {
             Some(c) if c.phase != Phase::Closing && !c.paused => Control::Continue,
             _ => Control::Pause,
         }
     }
 
-    /// Ends the connection as the machine asked: counted, DISCONNECT
-    /// (when one is owed) or a plain close.
-    pub(crate) fn mqtt_end(&mut self, token: Token, close: Close) {
-        metrics::inc(self.counter(close.counter));
-        match close.reason {
-            Some(reason) => self.mqtt_disconnect(token, reason, close.what),
-            None => self.mqtt_close(token, Some(close.ws_code), close.what),
-        }
-    }
-
-    fn counter(&self, c: Counter) -> &std::sync::atomic::AtomicU64 {
-        let stats = &self.core.stats;
-        match c {
-            Counter::Malformed => &stats.mqtt_malformed_packets_total,
-            Counter::Oversized => &stats.mqtt_oversized_packets_total,
-            Counter::ReceiveMaximum => &stats.mqtt_receive_maximum_exceeded_total,
-            Counter::Protocol => &stats.mqtt_protocol_errors_total,
-            Counter::ConnectRefused => &stats.mqtt_connects_refused_total,
-            Counter::KeepAlive => &stats.mqtt_keepalive_timeouts_total,
+    /// Ends the connection as its machine asked: counted, then a
+    /// DISCONNECT (when one is owed) or a plain close.
+    pub fn end(&mut self, core: &mut Core, token: Token, c: Close) {
+        metrics::inc(counter(core, c.counter));
+        match c.reason {
+            Some(reason) => self.hub.outbox.disconnect(core, token, reason, c.what),
+            None => close(core, token, Some(c.ws_code), c.what),
         }
     }
 
     /// Ends the connection for a protocol reason: DISCONNECT with `reason`
     /// in MQTT 5 once connected, a plain close otherwise; counted.
-    pub(crate) fn mqtt_fail(&mut self, token: Token, reason: ReasonCode, what: &str) {
-        metrics::inc(self.counter(Counter::of(reason)));
-        self.mqtt_disconnect(token, reason, what);
+    pub fn fail(&mut self, core: &mut Core, token: Token, reason: ReasonCode, what: &str) {
+        metrics::inc(counter(core, Counter::of(reason)));
+        self.hub.outbox.disconnect(core, token, reason, what);
     }
 
-    /// Sends DISCONNECT (MQTT 5, connected clients only) and closes.
-    pub(crate) fn mqtt_disconnect(&mut self, token: Token, reason: ReasonCode, what: &str) {
-        let Some(conn) = self.core.conns.get_mut(token) else {
-            return;
+    /// Ends an MQTT connection for an engine reason (drain, overload):
+    /// DISCONNECT with the matching MQTT 5 code.
+    pub fn close_for(&mut self, core: &mut Core, token: Token, code: u16) {
+        use wire::ErrorCode as E;
+        let r = match code {
+            c if c == E::GoingAway as u16 => reason::SHUTTING_DOWN,
+            c if c == E::IdleTimeout as u16 => reason::KEEP_ALIVE_TIMEOUT,
+            c if c == E::Overload as u16 => reason::QUOTA_EXCEEDED,
+            0 => reason::NORMAL,
+            _ => reason::UNSPECIFIED,
         };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        let Some(m) = conn.mqtt() else {
-            return;
+        self.hub
+            .outbox
+            .disconnect(core, token, r, "closed by the server");
+    }
+
+    /// Keep-alive and CONNECT timeouts of one MQTT connection, last read
+    /// at `since` (connection clock) and swept at `now`. Returns false for
+    /// other connections, which the generic idle timeout then covers.
+    pub fn sweep_conn(&mut self, core: &mut Core, token: Token, since: u32, now: u32) -> bool {
+        let Some(conn) = core.conns.get(token) else {
+            return false;
         };
-        let mut out = std::mem::take(&mut self.mqtt.out);
-        out.clear();
-        if m.close(reason, what, &mut out) {
-            let b = self.core.arena_bytes(&out);
-            self.core.queue_in(token, Lane::Normal, b);
+        let Some(m) = conn.mqtt_ref() else {
+            return false;
+        };
+        // A connection closing for another reason has no timer left.
+        if conn.phase.takes_input() {
+            let limits = Limits::new(self.cfg());
+            if let Some(close) = m.handle_timeout(since, now, &limits) {
+                self.end(core, token, close);
+            }
         }
-        self.mqtt.out = out;
-        self.mqtt_close(token, Some(ws_code(reason)), what);
+        true
     }
 
-    /// Closes once queued packets are written (with a WebSocket close
-    /// frame first on the `mqtt` endpoint).
-    pub(crate) fn mqtt_close(&mut self, token: Token, ws_code: Option<u16>, what: &str) {
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.shut();
-        }
-        if self.core.conns.get(token).is_some_and(|c| c.ws.is_some()) {
-            self.core
-                .ws_close(token, Some(ws_code.unwrap_or(1000)), what);
-        }
-        self.begin_close(token);
-    }
-
-    /// Queues bytes already in MQTT form.
-    pub(crate) fn mqtt_send_raw(&mut self, token: Token, bytes: &[u8]) {
-        let b = self.core.arena_bytes(bytes);
-        self.core.queue_in(token, Lane::Normal, b);
-    }
-
-    fn on_disconnect_packet(&mut self, token: Token, keep_will: bool, expiry: Option<u32>) {
-        let key = self.session_of(token);
-        let max_expiry = self.mqtt.cfg().max_session_expiry_s;
-        if let Some(s) = key.and_then(|k| self.mqtt.sessions.get_mut(k)) {
+    fn on_disconnect(
+        &mut self,
+        core: &mut Core,
+        token: Token,
+        keep_will: bool,
+        expiry: Option<u32>,
+    ) {
+        let key = session_of(core, token);
+        let max_expiry = self.cfg().max_session_expiry_s;
+        if let Some(s) = key.and_then(|k| self.hub.sessions.get_mut(k)) {
             if !keep_will {
                 s.will = None;
             }
@@ -136,7 +129,8 @@ impl CoreState {
                 if s.expiry_s == 0 && e != 0 {
                     // §3.14.2.2.2: a session that was to end cannot be
                     // made persistent at DISCONNECT.
-                    return self.mqtt_fail(
+                    return self.fail(
+                        core,
                         token,
                         ReasonCode::PROTOCOL_ERROR,
                         "session expiry was 0",
@@ -145,35 +139,81 @@ impl CoreState {
                 s.expiry_s = e.min(max_expiry);
             }
         }
-        self.mqtt_close(token, Some(1000), "client disconnected");
-    }
-
-    /// The session key of a connected MQTT connection.
-    pub(crate) fn session_of(&self, token: Token) -> Option<usize> {
-        self.core
-            .conns
-            .get(token)?
-            .mqtt_ref()?
-            .session()
-            .map(|k| k as usize)
+        close(core, token, Some(1000), "client disconnected");
     }
 }
 
-/// The machine's host while one connection's bytes are read: the core's
-/// state, and the connection they came from.
+/// The counter a close is counted in.
+fn counter(core: &Core, c: Counter) -> &AtomicU64 {
+    let stats = &core.stats;
+    match c {
+        Counter::Malformed => &stats.mqtt_malformed_packets_total,
+        Counter::Oversized => &stats.mqtt_oversized_packets_total,
+        Counter::ReceiveMaximum => &stats.mqtt_receive_maximum_exceeded_total,
+        Counter::Protocol => &stats.mqtt_protocol_errors_total,
+        Counter::ConnectRefused => &stats.mqtt_connects_refused_total,
+        Counter::KeepAlive => &stats.mqtt_keepalive_timeouts_total,
+    }
+}
+
+/// Closes once queued packets are written (with a WebSocket close frame
+/// first on the `mqtt` endpoint); the machine acts on no more packets.
+pub fn close(core: &mut Core, token: Token, ws_code: Option<u16>, what: &str) {
+    let Some(conn) = core.conns.get_mut(token) else {
+        return;
+    };
+    if let Some(m) = conn.mqtt() {
+        m.shut();
+    }
+    if conn.ws.is_some() {
+        core.ws_close(token, Some(ws_code.unwrap_or(1000)), what);
+    }
+    begin_close(core, token);
+}
+
+/// Stops taking input; the connection lingers once its queue is written.
+///
+/// What `CoreState::begin_close` (closing.rs) does, on the core alone:
+/// the stage needs it with `&mut Core`. When the core owns it as
+/// `Core::begin_close`, this goes (one call site).
+fn begin_close(core: &mut Core, token: Token) {
+    let Some(conn) = core.conns.get_mut(token) else {
+        return;
+    };
+    if conn.phase == Phase::Lingering {
+        return;
+    }
+    conn.phase = Phase::Closing;
+    if conn.send_queue.is_empty() && !conn.send_in_flight {
+        core.intents.linger.push(token);
+    }
+}
+
+/// The session key of a connected MQTT connection.
+pub fn session_of(core: &Core, token: Token) -> Option<usize> {
+    core.conns
+        .get(token)?
+        .mqtt_ref()?
+        .session()
+        .map(|k| k as usize)
+}
+
+/// The machine's host while one connection's bytes are read: the core
+/// and the broker, and the connection they came from.
 struct Fed<'a> {
-    s: &'a mut CoreState,
+    core: &'a mut Core,
+    broker: &'a mut Broker,
     token: Token,
 }
 
 impl Host for Fed<'_> {
     fn machine(&mut self) -> Option<&mut MqttConn> {
-        self.s.core.conns.get_mut(self.token).and_then(Conn::mqtt)
+        self.core.conns.get_mut(self.token).and_then(Conn::mqtt)
     }
 
     fn begin_packet(&mut self) -> bool {
-        let clock = self.s.core.conn_clock();
-        let Some(conn) = self.s.core.conns.get_mut(self.token) else {
+        let clock = self.core.conn_clock();
+        let Some(conn) = self.core.conns.get_mut(self.token) else {
             return false;
         };
         if conn.phase == Phase::Closing {
@@ -184,6 +224,6 @@ impl Host for Fed<'_> {
     }
 
     fn apply(&mut self, event: Event<'_>) -> Control {
-        self.s.on_event(self.token, event)
+        self.broker.on_event(self.core, self.token, event)
     }
 }

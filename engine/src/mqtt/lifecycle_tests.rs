@@ -9,6 +9,7 @@ use wire::mqtt::ProtocolVersion;
 
 use super::*;
 use crate::config::Config;
+use crate::core_state::CoreState;
 use crate::machine::mqtt::message::test_message;
 use crate::mqtt::session::{Session, WillMessage};
 
@@ -30,9 +31,9 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
         msg: Arc::new(test_message(1, 0)),
         delay_s,
     });
-    let key = core.mqtt.sessions.insert(Box::new(s));
+    let key = core.mqtt.hub.sessions.insert(Box::new(s));
     core.core.unix_ms = T0;
-    core.session_left(key);
+    core.mqtt.hub.session_left(&mut core.core, key);
     key
 }
 
@@ -55,10 +56,10 @@ fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
     let key = left_at_t0(&mut core, 2, 5);
     sweep_at(&mut core, T0 + 1_999);
     sweep_at(&mut core, T0 + 2_000);
-    assert!(core.mqtt.sessions.contains(key), "expired early");
+    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
     assert_eq!(wills(&core), 0, "will published early");
     sweep_at(&mut core, T0 + 2_001);
-    assert!(!core.mqtt.sessions.contains(key));
+    assert!(!core.mqtt.hub.sessions.contains(key));
     assert_eq!(wills(&core), 1);
     assert_eq!(
         core.core
@@ -78,13 +79,13 @@ fn a_delayed_will_waits_out_its_delay() {
     sweep_at(&mut core, T0 + 3_001);
     assert_eq!(wills(&core), 1);
     assert!(
-        core.mqtt.sessions.contains(key),
+        core.mqtt.hub.sessions.contains(key),
         "the session outlives the will"
     );
     sweep_at(&mut core, T0 + 60_000);
-    assert!(core.mqtt.sessions.contains(key), "expired early");
+    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
     sweep_at(&mut core, T0 + 60_001);
-    assert!(!core.mqtt.sessions.contains(key));
+    assert!(!core.mqtt.hub.sessions.contains(key));
     assert_eq!(wills(&core), 1, "one will only");
 }
 
@@ -94,7 +95,7 @@ fn a_session_that_never_expires_stays() {
     let key = left_at_t0(&mut core, u32::MAX, 0);
     assert_eq!(wills(&core), 1, "a will without delay goes at once");
     sweep_at(&mut core, u64::MAX);
-    assert!(core.mqtt.sessions.contains(key));
+    assert!(core.mqtt.hub.sessions.contains(key));
 }
 
 #[test]
