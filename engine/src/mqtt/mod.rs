@@ -1,6 +1,6 @@
 //! The MQTT 3.1.1 and 5.0 broker on the reactor: the stage that applies
 //! what each connection's MQTT machine ([`crate::machine::mqtt`]) returns,
-//! with the core ([`Core`]) as a parameter.
+//! with the core ([`Core`](crate::core_state::Core)) as a parameter.
 //!
 //! An MQTT connection is an ordinary [`Conn`](crate::conn::Conn) whose
 //! input is an [`MqttConn`] machine (over TCP, or inside WebSocket binary

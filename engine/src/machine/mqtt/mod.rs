@@ -2,7 +2,7 @@
 //! hold per connection, whatever the broker does with its packets.
 //!
 //! What it owns: the decoder (bytes in any split, packets out), where the
-//! connection is ([`State`]: CONNECT next, the broker's answer next,
+//! connection is (its `State`: CONNECT next, the broker's answer next,
 //! connected, closing), the protocol version, the keep-alive (how long
 //! the client may stay silent, and when that is over), the topic aliases
 //! the client set, the client's Maximum Packet Size, the aliases towards
