@@ -87,7 +87,7 @@ pub enum Input {
     /// `wire` frames; holds bytes only mid-frame.
     Frames(FrameDecoder),
     /// MQTT packets and the connection's MQTT state.
-    Mqtt(Box<crate::mqtt::MqttConn>),
+    Mqtt(Box<crate::machine::mqtt::MqttConn>),
 }
 
 impl Input {
@@ -95,7 +95,7 @@ impl Input {
     pub fn buffered_len(&self) -> usize {
         match self {
             Input::Frames(d) => d.buffered_len(),
-            Input::Mqtt(m) => m.decoder.buffered_len(),
+            Input::Mqtt(m) => m.buffered_len(),
         }
     }
 
@@ -103,7 +103,7 @@ impl Input {
     pub fn stash(&mut self, data: &[u8]) {
         match self {
             Input::Frames(d) => d.stash(data),
-            Input::Mqtt(m) => m.decoder.stash(data),
+            Input::Mqtt(m) => m.stash(data),
         }
     }
 }
@@ -145,7 +145,7 @@ impl Conn {
     }
 
     /// The MQTT state, for MQTT connections.
-    pub fn mqtt(&mut self) -> Option<&mut crate::mqtt::MqttConn> {
+    pub fn mqtt(&mut self) -> Option<&mut crate::machine::mqtt::MqttConn> {
         match &mut self.input {
             Input::Mqtt(m) => Some(m),
             Input::Frames(_) => None,
@@ -153,7 +153,7 @@ impl Conn {
     }
 
     /// The MQTT state, read only.
-    pub fn mqtt_ref(&self) -> Option<&crate::mqtt::MqttConn> {
+    pub fn mqtt_ref(&self) -> Option<&crate::machine::mqtt::MqttConn> {
         match &self.input {
             Input::Mqtt(m) => Some(m),
             Input::Frames(_) => None,

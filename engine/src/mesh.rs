@@ -20,7 +20,7 @@ use bytes::Bytes;
 use rtrb::{Consumer, Producer, RingBuffer};
 use wire::TargetKind;
 
-use crate::mqtt::message::Message;
+use crate::machine::mqtt::Message;
 pub use crate::priority::Lane;
 use crate::priority::Shed;
 use crate::sys::{Token, Waker};

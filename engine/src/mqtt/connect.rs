@@ -9,18 +9,14 @@ use wire::mqtt::{
 };
 
 use super::auth::{Access, AuthResult};
-use super::inbound::reason;
-use super::message::Message;
+use super::inbound::{close, reason};
 use super::publish::MessageSpec;
 use super::session::{Session, WillMessage};
+use super::Broker;
 use crate::conn::{Conn, Phase};
-use crate::core_state::CoreState;
+use crate::core_state::Core;
 use crate::metrics;
 use crate::sys::Token;
-
-/// Most aliases the server uses towards one client, whatever larger
-/// maximum the client allows: each costs the connection a topic handle.
-const ALIASES_OUT_MAX: u16 = 32;
 
 /// What a CONNECT asked for.
 #[derive(Debug)]
@@ -43,86 +39,63 @@ pub struct PendingConnect {
     pub username: Option<Box<str>>,
 }
 
-impl CoreState {
+impl Broker {
     /// Handles CONNECT; returns once CONNACK is queued or the session is
     /// on its way from another core.
-    pub(crate) fn on_connect(&mut self, token: Token, c: &Connect<'_>) {
-        if self.send_home(token, c) {
+    pub fn on_connect(
+        &mut self,
+        core: &mut Core,
+        token: Token,
+        c: &Connect<'_>,
+        server_keep_alive: Option<u16>,
+    ) {
+        if self.leaving.send_home(core, token, c) {
             return;
-        }
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.version = c.version;
         }
         if c.properties
             .get(PropertyId::AUTHENTICATION_METHOD)
             .is_some()
         {
-            return self.refuse_connect(token, reason::BAD_AUTH_METHOD, 5);
+            return self.refuse_connect(core, token, reason::BAD_AUTH_METHOD, 5);
         }
-        if self.core.draining {
-            return self.refuse_connect(token, reason::UNAVAILABLE, 3);
+        if core.draining {
+            return self.refuse_connect(core, token, reason::UNAVAILABLE, 3);
         }
         if c.client_id.is_empty() && !c.clean_start && !c.version.is_v5() {
             // 3.1.1 §3.1.3.1: a zero-length id needs CleanSession = 1.
-            return self.refuse_connect(token, reason::CLIENT_ID_INVALID, 2);
+            return self.refuse_connect(core, token, reason::CLIENT_ID_INVALID, 2);
         }
-        let auth = &self.mqtt.shared.auth;
+        let auth = &self.shared.auth;
         match auth.check(c.client_id, c.username, c.password) {
             AuthResult::Allowed => {}
             AuthResult::BadCredentials => {
-                return self.refuse_connect(token, reason::BAD_CREDENTIALS, 4)
+                return self.refuse_connect(core, token, reason::BAD_CREDENTIALS, 4)
             }
             AuthResult::NotAuthorized => {
-                return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5)
+                return self.refuse_connect(core, token, reason::NOT_AUTHORIZED, 5)
             }
         }
         if let Some(w) = &c.will {
-            if !self
-                .mqtt
-                .shared
-                .acl
-                .allows(c.username, Access::Publish, w.topic)
-            {
-                metrics::inc(&self.core.stats.mqtt_acl_denied_total);
-                return self.refuse_connect(token, reason::NOT_AUTHORIZED, 5);
+            if !self.shared.acl.allows(c.username, Access::Publish, w.topic) {
+                metrics::inc(&core.stats.mqtt_acl_denied_total);
+                return self.refuse_connect(core, token, reason::NOT_AUTHORIZED, 5);
             }
         }
-        let pending = self.connect_params(token, c);
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.max_packet_out = match c.properties.get(PropertyId::MAXIMUM_PACKET_SIZE) {
-                Some(PropertyValue::U32(n)) => n,
-                _ => 0,
-            };
-            m.aliases_out = match c.properties.get(PropertyId::TOPIC_ALIAS_MAXIMUM) {
-                Some(PropertyValue::U16(n)) if n > 0 => Some(Box::new(
-                    super::alias::OutboundAliases::new(n.min(ALIASES_OUT_MAX)),
-                )),
-                _ => None,
-            };
-        }
+        let pending = self.connect_params(core, c, server_keep_alive);
         // This is the client id's home core (`home`): its session, if it
         // has one, is here.
-        let existing = self.detach_local_session(&pending.client_id, pending.clean_start);
-        self.finish_connect(token, pending, existing);
+        let existing = self.detach_local_session(core, &pending.client_id, pending.clean_start);
+        self.finish_connect(core, token, pending, existing);
     }
 
-    fn connect_params(&mut self, token: Token, c: &Connect<'_>) -> PendingConnect {
-        let cfg = self.mqtt.cfg();
-        let (max_ka, max_expiry, max_inflight) = (
-            cfg.max_keep_alive_s,
-            cfg.max_session_expiry_s,
-            cfg.max_inflight,
-        );
-        let mut keep_alive = c.keep_alive;
-        let mut server_keep_alive = None;
-        if max_ka > 0 && (keep_alive == 0 || keep_alive > max_ka) {
-            keep_alive = max_ka;
-            server_keep_alive = Some(max_ka);
-        }
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            // §3.1.2.10: 1.5 times the keep-alive.
-            m.silence_max_ms = u32::from(keep_alive) * 1500;
-        }
+    fn connect_params(
+        &mut self,
+        core: &mut Core,
+        c: &Connect<'_>,
+        server_keep_alive: Option<u16>,
+    ) -> PendingConnect {
+        let cfg = self.cfg();
+        let (max_expiry, max_inflight) = (cfg.max_session_expiry_s, cfg.max_inflight);
         let expiry_s = match c.version {
             ProtocolVersion::V5 => match c.properties.get(PropertyId::SESSION_EXPIRY_INTERVAL) {
                 Some(PropertyValue::U32(e)) => e.min(max_expiry),
@@ -136,7 +109,7 @@ impl CoreState {
             _ => u16::MAX,
         };
         let (client_id, assigned) = if c.client_id.is_empty() {
-            (self.assigned_client_id(), true)
+            (self.assigned_client_id(core), true)
         } else {
             (Arc::from(c.client_id), false)
         };
@@ -145,15 +118,18 @@ impl CoreState {
                 Some(PropertyValue::U32(d)) => d,
                 _ => 0,
             };
-            let msg = self.new_message(MessageSpec {
-                topic: w.topic,
-                payload: w.payload,
-                props: w.properties,
-                qos: w.qos,
-                retain: w.retain,
-                origin: 0,
-                sender: &client_id,
-            });
+            let msg = self.hub.outbox.new_message(
+                core,
+                MessageSpec {
+                    topic: w.topic,
+                    payload: w.payload,
+                    props: w.properties,
+                    qos: w.qos,
+                    retain: w.retain,
+                    origin: 0,
+                    sender: &client_id,
+                },
+            );
             WillMessage { msg, delay_s }
         });
         PendingConnect {
@@ -170,80 +146,86 @@ impl CoreState {
 
     /// CONNACK with a failure (MQTT 5 `v5`, 3.1.1 return code `v3`), then
     /// close.
-    fn refuse_connect(&mut self, token: Token, v5: ReasonCode, v3: u8) {
-        metrics::inc(&self.core.stats.mqtt_connects_refused_total);
-        let is_v5 = self
-            .core
+    fn refuse_connect(&mut self, core: &mut Core, token: Token, v5: ReasonCode, v3: u8) {
+        metrics::inc(&core.stats.mqtt_connects_refused_total);
+        let is_v5 = core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .is_some_and(|m| m.version.is_v5());
+            .is_some_and(|m| m.version().is_v5());
         let connack = Connack {
             session_present: false,
             reason: if is_v5 { v5 } else { ReasonCode(v3) },
             properties: wire::mqtt::Properties::EMPTY,
         };
-        self.mqtt_send(token, &Packet::Connack(connack));
-        self.mqtt_close(token, Some(1008), "CONNECT refused");
+        self.hub.outbox.send(core, token, &Packet::Connack(connack));
+        close(core, token, Some(1008), "CONNECT refused");
     }
 
     /// Takes the local session of `client_id` off its connection (which is
     /// told 0x8E and closed) and returns its key; a clean start ends it.
-    pub(crate) fn detach_local_session(
+    pub fn detach_local_session(
         &mut self,
+        core: &mut Core,
         client_id: &str,
         clean_start: bool,
     ) -> Option<usize> {
-        let key = self.mqtt.sessions.key_of(client_id)?;
-        let old = self.mqtt.sessions[key].conn();
-        self.mqtt.sessions[key].set_conn(None);
+        let key = self.hub.sessions.key_of(client_id)?;
+        let old = self.hub.sessions[key].conn();
+        self.hub.sessions[key].set_conn(None);
         if let Some(old) = old {
-            metrics::inc(&self.core.stats.mqtt_takeovers_total);
-            if let Some(m) = self.core.conns.get_mut(old).and_then(Conn::mqtt) {
-                m.session = None;
+            metrics::inc(&core.stats.mqtt_takeovers_total);
+            self.hub
+                .outbox
+                .disconnect(core, old, reason::TAKEN_OVER, "session taken over");
+            // Its end no longer leaves the session behind.
+            if let Some(m) = core.conns.get_mut(old).and_then(Conn::mqtt) {
+                m.take_session();
             }
-            self.mqtt_disconnect(old, reason::TAKEN_OVER, "session taken over");
             // The old connection's will goes out now unless the session
             // lives on and a will delay covers the gap (§3.1.3.2.2).
-            let s = &mut self.mqtt.sessions[key];
+            let s = &mut self.hub.sessions[key];
             let will = s.will.take();
             if let Some(w) = will.filter(|w| clean_start || w.delay_s == 0) {
-                self.publish_will(w.msg);
+                self.hub.publish_will(core, w.msg);
             }
         }
         if clean_start {
-            self.end_session(key);
+            self.hub.end_session(core, key);
             return None;
         }
         Some(key)
     }
 
     /// Binds the connection to its session and sends CONNACK.
-    pub(crate) fn finish_connect(
+    pub fn finish_connect(
         &mut self,
+        core: &mut Core,
         token: Token,
         mut p: PendingConnect,
         existing: Option<usize>,
     ) {
-        let Some(conn) = self.core.conns.get(token) else {
+        let Some(conn) = core.conns.get(token) else {
             // Not reached: CONNECT is handled on its live connection.
             if let Some(key) = existing {
-                self.session_left(key);
+                self.hub.session_left(core, key);
             }
             return;
         };
-        let version = conn.mqtt_ref().map_or(ProtocolVersion::V311, |m| m.version);
+        let version = conn
+            .mqtt_ref()
+            .map_or(ProtocolVersion::V311, |m| m.version());
         let session_present = existing.is_some();
         let key = match existing {
             Some(key) => key,
             None => {
-                let uid = self.mqtt.next_uid();
+                let uid = self.next_uid();
                 let s = Session::new(p.client_id.clone(), uid, version);
-                self.mqtt.sessions.insert(Box::new(s))
+                self.hub.sessions.insert(Box::new(s))
             }
         };
         let uid = {
-            let s = &mut self.mqtt.sessions[key];
+            let s = &mut self.hub.sessions[key];
             s.version = version;
             s.set_conn(Some(token));
             s.expiry_s = p.expiry_s;
@@ -252,30 +234,27 @@ impl CoreState {
             s.username = p.username.take();
             s.uid
         };
-        self.mqtt.away.retain(|&(k, _)| k != key);
         // A will delayed by the previous connection is not sent once the
-        // session resumes (§3.1.3.2.2).
-        self.mqtt.delayed_wills.retain(|w| w.1 != uid);
-        if let Some(m) = self.core.conns.get_mut(token).and_then(Conn::mqtt) {
-            m.session = Some(key as u32);
+        // session resumes (§3.1.3.2.2); the session is not away any more.
+        self.hub.wills.resumed(key, uid);
+        if let Some(m) = core.conns.get_mut(token).and_then(Conn::mqtt) {
+            m.accept(key as u32);
         }
-        if let Some(c) = self.core.conns.get_mut(token) {
+        if let Some(c) = core.conns.get_mut(token) {
             c.phase = Phase::Open;
         }
-        self.send_connack(token, &p, session_present, version);
-        metrics::inc(&self.core.stats.mqtt_connects_total);
-        metrics::set(
-            &self.core.stats.mqtt_sessions,
-            self.mqtt.sessions.len() as u64,
-        );
+        self.send_connack(core, token, &p, session_present, version);
+        metrics::inc(&core.stats.mqtt_connects_total);
+        metrics::set(&core.stats.mqtt_sessions, self.hub.sessions.len() as u64);
         if session_present {
-            self.resend_inflight(key);
-            self.pump_session(key);
+            self.hub.resend_inflight(core, key);
+            self.hub.pump(core, key);
         }
     }
 
     fn send_connack(
         &mut self,
+        core: &mut Core,
         token: Token,
         p: &PendingConnect,
         present: bool,
@@ -283,7 +262,7 @@ impl CoreState {
     ) {
         let mut props = PropertiesBuf::new();
         if v.is_v5() {
-            let cfg = self.mqtt.cfg();
+            let cfg = self.cfg();
             props.push(
                 PropertyId::RECEIVE_MAXIMUM,
                 PropertyValue::U16(cfg.receive_maximum),
@@ -311,12 +290,6 @@ impl CoreState {
             reason: ReasonCode::SUCCESS,
             properties: props.as_properties(),
         };
-        self.mqtt_send(token, &Packet::Connack(connack));
-    }
-
-    /// Publishes a will (wills obey the ACL checked at CONNECT).
-    pub(crate) fn publish_will(&mut self, msg: Arc<Message>) {
-        metrics::inc(&self.core.stats.mqtt_wills_published_total);
-        self.publish_message((crate::core_state::SERVER_ORIGIN, 0), msg, None);
+        self.hub.outbox.send(core, token, &Packet::Connack(connack));
     }
 }

@@ -13,11 +13,13 @@ use bytes::Bytes;
 use wire::mqtt::QoS;
 
 use super::auth::Access;
-use super::message::{Message, Meta, Parts};
+use super::outbound::deliver_frame;
 use super::retained::Retained;
 use super::session::{Outgoing, SubOptions};
-use super::FRAME_SUBSCRIBER;
-use crate::core_state::{CoreState, SERVER_ORIGIN};
+use super::sessions::Sessions;
+use super::{BrokerShared, Hub, FRAME_SUBSCRIBER};
+use crate::core_state::{Core, SERVER_ORIGIN};
+use crate::machine::mqtt::{Message, Meta, Parts};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
 use crate::priority::Shed;
@@ -42,38 +44,40 @@ struct RemotePick {
     group: Box<str>,
 }
 
-impl CoreState {
+impl Hub {
     /// Publishes `msg` from `origin` (core, token; core [`SERVER_ORIGIN`]
     /// for the server itself, e.g. a will): retained store, subscribers here, shared
     /// groups, then the other cores. `ticket` is a `wire` SEND's ack
     /// ticket for the other cores' answers. Returns whether the origin
     /// connection must pause.
-    pub(crate) fn publish_message(
+    pub fn publish_message(
         &mut self,
+        core: &mut Core,
         origin: (u16, Token),
         msg: Arc<Message>,
         ticket: Option<u32>,
     ) -> bool {
-        let f = self.publish_here(origin, &msg, None);
-        self.publish_remote(origin, msg, None, f.remote, ticket) || f.pause
+        let f = self.publish_here(core, origin, &msg, None);
+        self.publish_remote(core, origin, msg, None, f.remote, ticket) || f.pause
     }
 
     /// The local half of a publish: retained store, subscribers on this
     /// core, shared groups. `frame` is the DELIVER frame if the caller
     /// has it already.
-    pub(crate) fn publish_here(
+    pub fn publish_here(
         &mut self,
+        core: &mut Core,
         origin: (u16, Token),
         msg: &Arc<Message>,
         frame: Option<Bytes>,
     ) -> Fanout {
         if msg.meta.retain {
-            self.retain(msg);
-            self.core.broadcast(|| MeshMsg::Retain(msg.clone()));
+            self.retain(core, msg);
+            core.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
         let mut frame = frame;
-        let mut f = self.fan_out(origin, msg, &mut frame);
-        let (n, pause) = self.fan_out_shared(origin, msg);
+        let mut f = self.fan_out(core, origin, msg, &mut frame);
+        let (n, pause) = self.fan_out_shared(core, origin, msg);
         f.recipients += n;
         f.pause |= pause;
         f
@@ -81,15 +85,16 @@ impl CoreState {
 
     /// Sends `msg` to the cores in `remote`; returns whether the origin
     /// must pause (a ring was full).
-    pub(crate) fn publish_remote(
+    pub fn publish_remote(
         &mut self,
+        core: &mut Core,
         origin: (u16, Token),
         msg: Arc<Message>,
         frame: Option<Bytes>,
         remote: u64,
         ticket: Option<u32>,
     ) -> bool {
-        let me = self.core.settings.core;
+        let me = core.settings.core;
         let lane = if msg.meta.high_priority {
             Lane::High
         } else {
@@ -98,7 +103,7 @@ impl CoreState {
         let mut pause = false;
         let mut bits = remote & !(1u64 << me);
         while bits != 0 {
-            let core = bits.trailing_zeros() as usize;
+            let to = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let p = TopicPublish {
                 msg: msg.clone(),
@@ -110,19 +115,19 @@ impl CoreState {
             let p = MeshMsg::Publish(Box::new(p));
             if msg.meta.droppable {
                 // A droppable message never waits for ring space.
-                if self.core.mesh.try_send(core, lane, p).is_err() {
-                    metrics::inc(&self.core.stats.shed_total);
+                if core.mesh.try_send(to, lane, p).is_err() {
+                    metrics::inc(&core.stats.shed_total);
                     // That core will not answer the ticket: settle its share.
                     if let Some(t) = ticket {
-                        self.core.on_delivered(t, 0);
+                        core.on_delivered(t, 0);
                     }
                 }
                 continue;
             }
-            if !self.core.mesh.send(core, lane, p) {
-                metrics::inc(&self.core.stats.mesh_ring_full_total);
+            if !core.mesh.send(to, lane, p) {
+                metrics::inc(&core.stats.mesh_ring_full_total);
                 if origin.0 == me {
-                    self.core.mesh.wait_for_ring(core, lane, origin.1);
+                    core.mesh.wait_for_ring(to, lane, origin.1);
                     pause = true;
                 }
             }
@@ -132,37 +137,43 @@ impl CoreState {
 
     /// A publish from another core: its subscribers here (shared groups
     /// were decided by the publishing core).
-    pub(crate) fn on_topic_publish(&mut self, from: usize, mut p: TopicPublish) {
+    pub fn on_topic_publish(&mut self, core: &mut Core, from: usize, mut p: TopicPublish) {
         let origin = (p.origin_core, p.origin_token);
-        let f = self.fan_out(origin, &p.msg, &mut p.frame);
+        let f = self.fan_out(core, origin, &p.msg, &mut p.frame);
         if let Some(ticket) = p.ticket {
             let reply = MeshMsg::Delivered {
                 ticket,
                 recipients: f.recipients,
             };
-            self.core.mesh.send(from, Lane::High, reply);
+            core.mesh.send(from, Lane::High, reply);
         }
     }
 
     /// A shared-group member picked for this core by another.
-    pub(crate) fn on_shared_publish(&mut self, msg: Arc<Message>, filter: &str, group: &str) {
-        match self.mqtt.index.pick_shared_local(filter, group) {
+    pub fn on_shared_publish(
+        &mut self,
+        core: &mut Core,
+        msg: Arc<Message>,
+        filter: &str,
+        group: &str,
+    ) {
+        match self.index.pick_shared_local(filter, group) {
             Some((sub, opts)) => {
                 let out = outgoing(&msg, &[opts]);
-                self.deliver_to_subscriber(sub, out, (SERVER_ORIGIN, 0), &mut None);
+                self.deliver_to_subscriber(core, sub, out, (SERVER_ORIGIN, 0), &mut None);
             }
             // The member left since the publishing core picked this one
             // (the presence of its filter was on its way): as MQTT allows
             // for a subscription ending while a message is in flight.
-            None => metrics::inc(&self.core.stats.mqtt_shared_member_gone_total),
+            None => metrics::inc(&core.stats.mqtt_shared_member_gone_total),
         }
     }
 
     /// A retained message published on another core.
-    pub(crate) fn retain(&mut self, msg: &Arc<Message>) {
-        let max = self.mqtt.cfg().max_retained;
-        if self.mqtt.retained.apply(msg, max, self.core.unix_ms) == Retained::Full {
-            metrics::inc(&self.core.stats.mqtt_retained_full_total);
+    pub fn retain(&mut self, core: &mut Core, msg: &Arc<Message>) {
+        let max = self.shared.cfg.max_retained;
+        if self.retained.apply(msg, max, core.unix_ms) == Retained::Full {
+            metrics::inc(&core.stats.mqtt_retained_full_total);
         }
     }
 
@@ -171,30 +182,31 @@ impl CoreState {
     /// every subscription identifier).
     fn fan_out(
         &mut self,
+        core: &mut Core,
         origin: (u16, Token),
         msg: &Arc<Message>,
         frame: &mut Option<Bytes>,
     ) -> Fanout {
-        let b = &mut self.mqtt;
-        b.matches.clear();
+        self.matches.clear();
         let topic = msg.topic_str();
-        let remote = b
+        let matches = &mut self.matches;
+        let remote = self
             .index
-            .match_local(topic, |sub, o| b.matches.push((sub, *o)));
-        let mut matches = std::mem::take(&mut self.mqtt.matches);
+            .match_local(topic, |sub, o| matches.push((sub, *o)));
+        let mut matches = std::mem::take(&mut self.matches);
         matches.sort_unstable_by_key(|m| m.0);
         let mut f = Fanout {
             remote,
             ..Fanout::default()
         };
         let mut opts = Vec::new();
-        self.mqtt.shared_packets.begin(msg);
+        self.outbox.begin_fanout(msg);
         for run in matches.chunk_by(|a, b| a.0 == b.0) {
             let sub = run[0].0;
             opts.clear();
             opts.extend(run.iter().map(|m| m.1));
             let session = (sub & FRAME_SUBSCRIBER == 0)
-                .then(|| self.mqtt.sessions.get(sub as usize))
+                .then(|| self.sessions.get(sub as usize))
                 .flatten();
             let uid = session.map(|s| s.uid);
             drop_no_local(&mut opts, uid, msg);
@@ -202,16 +214,16 @@ impl CoreState {
                 continue;
             }
             let out = outgoing(msg, &opts);
-            if let Some(pause) = self.deliver_to_subscriber(sub, out, origin, frame) {
+            if let Some(pause) = self.deliver_to_subscriber(core, sub, out, origin, frame) {
                 f.recipients += 1;
                 f.pause |= pause;
             }
         }
-        self.mqtt.shared_packets.end();
-        self.core.ws_forms.end();
-        self.mqtt.matches = matches;
+        self.outbox.end_fanout();
+        core.ws_forms.end();
+        self.matches = matches;
         metrics::add(
-            &self.core.stats.messages_delivered_total,
+            &core.stats.messages_delivered_total,
             u64::from(f.recipients),
         );
         f
@@ -219,27 +231,30 @@ impl CoreState {
 
     /// One member of every matching shared group: here, or on the core
     /// the round robin names.
-    fn fan_out_shared(&mut self, origin: (u16, Token), msg: &Arc<Message>) -> (u32, bool) {
+    fn fan_out_shared(
+        &mut self,
+        core: &mut Core,
+        origin: (u16, Token),
+        msg: &Arc<Message>,
+    ) -> (u32, bool) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
-        self.mqtt
-            .index
-            .match_shared(msg.topic_str(), |pick| match pick {
-                SharedPick::Local(sub, o) => local.push((sub, *o)),
-                SharedPick::Remote {
-                    core,
-                    filter,
-                    group,
-                } => remote.push(RemotePick {
-                    core,
-                    filter: filter.into(),
-                    group: group.into(),
-                }),
-            });
+        self.index.match_shared(msg.topic_str(), |pick| match pick {
+            SharedPick::Local(sub, o) => local.push((sub, *o)),
+            SharedPick::Remote {
+                core,
+                filter,
+                group,
+            } => remote.push(RemotePick {
+                core,
+                filter: filter.into(),
+                group: group.into(),
+            }),
+        });
         let (mut n, mut pause) = (0, false);
         for (sub, o) in local {
             let out = outgoing(msg, &[o]);
-            if let Some(p) = self.deliver_to_subscriber(sub, out, origin, &mut None) {
+            if let Some(p) = self.deliver_to_subscriber(core, sub, out, origin, &mut None) {
                 n += 1;
                 pause |= p;
             }
@@ -250,7 +265,7 @@ impl CoreState {
                 filter: r.filter,
                 group: r.group,
             };
-            self.core.mesh.send(r.core as usize, Lane::Normal, m);
+            core.mesh.send(r.core as usize, Lane::Normal, m);
         }
         (n, pause)
     }
@@ -258,8 +273,9 @@ impl CoreState {
     /// Gives `out` to one index entry: a session, or a `wire` connection
     /// (as a DELIVER frame, encoded once per publish). Returns whether the
     /// origin must pause, `None` if nothing was written or queued.
-    pub(crate) fn deliver_to_subscriber(
+    pub fn deliver_to_subscriber(
         &mut self,
+        core: &mut Core,
         sub: u64,
         out: Outgoing,
         origin: (u16, Token),
@@ -273,17 +289,17 @@ impl CoreState {
             } else {
                 Shed::Never
             };
-            if self.core.sheds(token, shed) {
+            if core.sheds(token, shed) {
                 return None;
             }
             let bytes = match frame {
                 Some(b) => b.clone(),
-                None => frame.insert(self.deliver_frame(&out.msg)).clone(),
+                None => frame.insert(deliver_frame(core, &out.msg)).clone(),
             };
-            if bytes.len() - wire::HEADER_LEN > self.core.settings.limits.max_payload_len as usize {
+            if bytes.len() - wire::HEADER_LEN > core.settings.limits.max_payload_len as usize {
                 // A `wire` client accepts no payload over the max its
                 // WELCOME stated (an MQTT packet may be larger).
-                metrics::inc(&self.core.stats.deliver_too_large_total);
+                metrics::inc(&core.stats.deliver_too_large_total);
                 return None;
             }
             let lane = if meta.high_priority {
@@ -291,41 +307,42 @@ impl CoreState {
             } else {
                 Lane::Normal
             };
-            let over = self.core.queue_in(token, lane, bytes)?;
+            let over = core.queue_in(token, lane, bytes)?;
             // A droppable message is shed, never waited for.
             (token, over && shed == Shed::Never)
         } else {
-            if !self.may_read(sub as usize, out.msg.topic_str()) {
-                metrics::inc(&self.core.stats.mqtt_acl_denied_total);
+            if !may_read(
+                &self.shared,
+                &self.sessions,
+                sub as usize,
+                out.msg.topic_str(),
+            ) {
+                metrics::inc(&core.stats.mqtt_acl_denied_total);
                 return None;
             }
-            match self.deliver_to_session(sub as usize, out) {
+            match self.deliver(core, sub as usize, out) {
                 Some(written) => written,
                 None => return Some(false),
             }
         };
-        Some(over && self.core.wait_on(token, origin))
+        Some(over && core.wait_on(token, origin))
     }
 }
 
-impl CoreState {
-    /// Whether session `key`'s user may receive messages on `topic`: the
-    /// ACL's subscribe rules are checked on every delivery as well as on
-    /// SUBSCRIBE, so a wildcard filter cannot reach a denied subtree.
-    pub(crate) fn may_read(&self, key: usize, topic: &str) -> bool {
-        let acl = &self.mqtt.shared.acl;
-        acl.is_empty()
-            || self
-                .mqtt
-                .sessions
-                .get(key)
-                .is_none_or(|s| acl.allows(s.username.as_deref(), Access::Subscribe, topic))
-    }
+/// Whether session `key`'s user may receive messages on `topic`: the
+/// ACL's subscribe rules are checked on every delivery as well as on
+/// SUBSCRIBE, so a wildcard filter cannot reach a denied subtree.
+pub fn may_read(shared: &BrokerShared, sessions: &Sessions, key: usize, topic: &str) -> bool {
+    let acl = &shared.acl;
+    acl.is_empty()
+        || sessions
+            .get(key)
+            .is_none_or(|s| acl.allows(s.username.as_deref(), Access::Subscribe, topic))
 }
 
 /// Leaves out the no-local subscriptions of session `uid` if it
 /// published `msg` itself.
-pub(crate) fn drop_no_local(opts: &mut Vec<SubOptions>, uid: Option<u64>, msg: &Message) {
+pub fn drop_no_local(opts: &mut Vec<SubOptions>, uid: Option<u64>, msg: &Message) {
     if uid.is_some_and(|u| u == msg.meta.origin) {
         opts.retain(|o| !o.no_local);
     }
@@ -333,7 +350,7 @@ pub(crate) fn drop_no_local(opts: &mut Vec<SubOptions>, uid: Option<u64>, msg: &
 
 /// The delivery of `msg` under the merged options of a subscriber's
 /// matching subscriptions.
-pub(crate) fn outgoing(msg: &Arc<Message>, opts: &[SubOptions]) -> Outgoing {
+pub fn outgoing(msg: &Arc<Message>, opts: &[SubOptions]) -> Outgoing {
     let qos = opts.iter().map(|o| o.qos).max().unwrap_or(QoS::AtMostOnce);
     Outgoing {
         msg: msg.clone(),
@@ -359,11 +376,17 @@ pub struct SentToTopic<'a> {
     pub empty_is_error: bool,
 }
 
-impl CoreState {
+impl Hub {
     /// A `wire` SEND to a topic: MQTT subscribers get it as a QoS 0
     /// PUBLISH, `wire` subscribers the DELIVER `frame`. Returns whether
     /// the sender must pause.
-    pub(crate) fn route_topic(&mut self, from: Token, s: &SentToTopic<'_>, frame: Bytes) -> bool {
+    pub fn route_topic(
+        &mut self,
+        core: &mut Core,
+        from: Token,
+        s: &SentToTopic<'_>,
+        frame: Bytes,
+    ) -> bool {
         let parts = Parts {
             topic: s.topic,
             // MQTT subscribers need the body on its own: one copy per SEND.
@@ -380,12 +403,12 @@ impl CoreState {
             origin: 0,
             id: s.server_id,
         };
-        let arena = crate::core_state::reserve(&mut self.core.arena);
+        let arena = crate::core_state::reserve(&mut core.arena);
         let msg = Arc::new(Message::new(arena, parts, meta));
-        let me = self.core.settings.core;
-        let f = self.publish_here((me, from), &msg, Some(frame.clone()));
+        let me = core.settings.core;
+        let f = self.publish_here(core, (me, from), &msg, Some(frame.clone()));
         let remote = f.remote & !(1u64 << me);
-        let ticket = self.core.ack_ticket(
+        let ticket = core.ack_ticket(
             from,
             s.header,
             s.server_id,
@@ -393,6 +416,6 @@ impl CoreState {
             remote,
             s.empty_is_error,
         );
-        self.publish_remote((me, from), msg, Some(frame), remote, ticket) || f.pause
+        self.publish_remote(core, (me, from), msg, Some(frame), remote, ticket) || f.pause
     }
 }

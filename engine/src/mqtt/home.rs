@@ -16,12 +16,15 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use wire::mqtt::{encode, Connect, Packet};
 
+use super::Broker;
 use crate::conn::{Conn, Input};
-use crate::core_state::CoreState;
-use crate::mesh::{Arrival, Lane, MeshMsg};
+use crate::core_state::Core;
+use crate::machine::mqtt::MqttConn;
+use crate::mesh::{Arrival, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 use crate::ws::WsConn;
@@ -40,18 +43,18 @@ pub fn home_core(client_id: &str, cores: usize) -> u16 {
 /// Connections this core is sending home: their home core and the bytes
 /// to go with them, until the backend hands their socket over.
 #[derive(Debug, Default)]
-pub(crate) struct Leaving(HashMap<Token, (u16, Vec<u8>)>);
+pub struct Leaving(HashMap<Token, (u16, Vec<u8>)>);
 
-impl CoreState {
+impl Leaving {
     /// At CONNECT: sends the connection to its client id's home core if
     /// that is another core; true if it did (the CONNECT is then handled
     /// there). An empty id is assigned here, homed here.
-    pub(crate) fn send_home(&mut self, token: Token, c: &Connect<'_>) -> bool {
+    pub fn send_home(&mut self, core: &mut Core, token: Token, c: &Connect<'_>) -> bool {
         if c.client_id.is_empty() {
             return false;
         }
-        let home = home_core(c.client_id, self.core.mesh.cores());
-        if home == self.core.settings.core {
+        let home = home_core(c.client_id, core.mesh.cores());
+        if home == core.settings.core {
             return false;
         }
         let mut bytes = Vec::new();
@@ -59,41 +62,27 @@ impl CoreState {
             // What decoded re-encodes; if not, handle it here.
             return false;
         }
-        metrics::inc(&self.core.stats.mqtt_connections_sent_home_total);
-        self.mqtt.leaving.0.insert(token, (home, bytes));
+        metrics::inc(&core.stats.mqtt_connections_sent_home_total);
+        self.0.insert(token, (home, bytes));
         // Reads stop; bytes already under way are stashed and go along.
-        self.core.pause(token);
-        self.core.intents.detach.push(token);
+        core.pause(token);
+        core.intents.detach.push(token);
         true
-    }
-
-    /// A client id for a client that sent none, whose home is this core
-    /// (one in `cores` tries hits it, on average).
-    pub(crate) fn assigned_client_id(&mut self) -> std::sync::Arc<str> {
-        let (me, cores) = (self.core.settings.core, self.core.mesh.cores());
-        loop {
-            let id = format!("sb-{:x}", self.mqtt.next_uid());
-            if home_core(&id, cores) == me {
-                return id.into();
-            }
-        }
     }
 
     /// The backend handed over the socket of a connection this core is
     /// sending home: the message that takes it there.
     pub fn on_detached(
         &mut self,
+        core: &mut Core,
         token: Token,
         stream: Box<dyn Any + Send>,
     ) -> Option<(usize, MeshMsg)> {
-        let (home, mut bytes) = self.mqtt.leaving.0.remove(&token)?;
-        let conn = self.core.conns.remove(token)?;
-        metrics::set(
-            &self.core.stats.connections_open,
-            self.core.conns.len() as u64,
-        );
+        let (home, mut bytes) = self.0.remove(&token)?;
+        let conn = core.conns.remove(token)?;
+        metrics::set(&core.stats.connections_open, core.conns.len() as u64);
         if let Input::Mqtt(mut m) = conn.input {
-            bytes.extend(m.decoder.take_held());
+            bytes.extend(m.take_held());
         }
         let arrival = Arrival {
             stream,
@@ -103,51 +92,42 @@ impl CoreState {
         Some((usize::from(home), MeshMsg::Adopt(Box::new(arrival))))
     }
 
+    /// Forgets a connection that was closed before it could leave.
+    pub fn forget(&mut self, token: Token) {
+        if !self.0.is_empty() {
+            self.0.remove(&token);
+        }
+    }
+}
+
+impl Broker {
+    /// A client id for a client that sent none, whose home is this core
+    /// (one in `cores` tries hits it, on average).
+    pub fn assigned_client_id(&mut self, core: &Core) -> Arc<str> {
+        let (me, cores) = (core.settings.core, core.mesh.cores());
+        loop {
+            let id = format!("sb-{:x}", self.next_uid());
+            if home_core(&id, cores) == me {
+                return id.into();
+            }
+        }
+    }
+
     /// A connection that another core sent here, its home: a slot for it
     /// (to register with the backend under the returned token), or `None`
     /// if this core is full.
-    pub fn adopt(&mut self, ws: Option<Box<WsConn>>) -> Option<Token> {
-        if self.core.conns.len() >= self.core.settings.limits.max_connections_per_core {
-            metrics::inc(&self.core.stats.accept_errors_total);
+    pub fn adopt(&self, core: &mut Core, ws: Option<Box<WsConn>>) -> Option<Token> {
+        if core.conns.len() >= core.settings.limits.max_connections_per_core {
+            metrics::inc(&core.stats.accept_errors_total);
             return None;
         }
-        let mut conn = Conn::new(
-            self.core.settings.limits.max_payload_len,
-            self.core.conn_clock(),
-        );
+        let mut conn = Conn::new(core.settings.limits.max_payload_len, core.conn_clock());
         conn.ws = ws;
-        let max = self.mqtt.cfg().max_packet_bytes;
-        conn.input = Input::Mqtt(super::MqttConn::new(max));
-        let token = self.core.conns.insert(conn);
-        metrics::inc(&self.core.stats.mqtt_connections_adopted_total);
-        metrics::set(
-            &self.core.stats.connections_open,
-            self.core.conns.len() as u64,
-        );
+        conn.input = Input::Mqtt(MqttConn::new(self.cfg().max_packet_bytes));
+        let token = core.conns.insert(conn);
+        metrics::inc(&core.stats.mqtt_connections_adopted_total);
+        metrics::set(&core.stats.connections_open, core.conns.len() as u64);
         Some(token)
-    }
-
-    /// Reads what an adopted connection brought: its MQTT bytes, then any
-    /// WebSocket frames its reader still holds.
-    pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
-        self.feed_mqtt(token, bytes);
-        let paused = self.core.conns.get(token).is_none_or(|c| c.is_paused());
-        if !paused && self.ws_buffered_len(token) > 0 {
-            self.on_ws_bytes(token, &[]);
-        }
-    }
-
-    /// Forgets a connection that was closed before it could leave.
-    pub(crate) fn forget_leaving(&mut self, token: Token) {
-        if !self.mqtt.leaving.0.is_empty() {
-            self.mqtt.leaving.0.remove(&token);
-        }
-    }
-
-    /// The mesh message that brings a connection home, sent on the high
-    /// lane: it is control traffic and must not wait behind data.
-    pub fn send_arrival(&mut self, home: usize, msg: MeshMsg) {
-        self.core.mesh.send(home, Lane::High, msg);
     }
 }
 

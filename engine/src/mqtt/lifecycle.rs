@@ -1,46 +1,86 @@
-//! How connections and sessions end: keep-alive and CONNECT timeouts, the
-//! will (now, or after its delay), session expiry, and the mesh messages
-//! that carry the broker's work between cores.
+//! How connections and sessions end: the will (now, or after its delay),
+//! session expiry, and the mesh messages that carry the broker's work
+//! between cores. (A connection's own timers, the CONNECT timeout and
+//! keep-alive, are its machine's: `crate::machine::mqtt`.)
 
 use std::sync::Arc;
 
-use crate::conn::Phase;
-use crate::core_state::CoreState;
+use super::{Broker, Hub};
+use crate::core_state::{Core, SERVER_ORIGIN};
+use crate::machine::mqtt::{Message, MqttConn};
 use crate::mesh::MeshMsg;
 use crate::metrics;
 use crate::sys::Token;
 use crate::timers;
 
-use super::inbound::reason;
-use super::message::Message;
-use super::MqttConn;
-
 /// A will waiting out its delay: (due at, in `unix_ms`; the session's uid;
 /// the message).
 pub(crate) type DelayedWill = (u64, u64, Arc<Message>);
 
-impl CoreState {
+/// Sessions whose client is away and wills waiting for their delay.
+#[derive(Debug, Default)]
+pub struct Wills {
+    /// Persistent sessions whose client is away: (session key, uid),
+    /// checked for expiry by the sweep.
+    away: Vec<(usize, u64)>,
+    /// Wills waiting for their delay.
+    delayed: Vec<DelayedWill>,
+}
+
+impl Wills {
+    /// Session `key` (`uid`) resumed: it is not away, and a will its
+    /// previous connection delayed is not sent (§3.1.3.2.2).
+    pub fn resumed(&mut self, key: usize, uid: u64) {
+        self.away.retain(|&(k, _)| k != key);
+        self.delayed.retain(|w| w.1 != uid);
+    }
+
+    /// Session `key`'s wills, taken off the delay (it ends), and its
+    /// place among the away sessions.
+    fn take_session(&mut self, key: usize, uid: u64) -> Vec<Arc<Message>> {
+        self.away.retain(|&(k, _)| k != key);
+        let mut due = Vec::new();
+        self.delayed.retain(|w| {
+            let mine = w.1 == uid;
+            if mine {
+                due.push(w.2.clone());
+            }
+            !mine
+        });
+        due
+    }
+}
+
+impl Broker {
     /// A connection left the table: its session is left behind (kept for
     /// its expiry, or ended) and its will goes out.
-    pub(crate) fn mqtt_conn_removed(&mut self, token: Token, m: &super::MqttConn) {
-        let Some(key) = m.session.map(|k| k as usize) else {
+    pub fn conn_removed(&mut self, core: &mut Core, token: Token, m: &MqttConn) {
+        let Some(key) = m.session().map(|k| k as usize) else {
             return;
         };
         if self
-            .mqtt
+            .hub
             .sessions
             .get(key)
             .is_some_and(|s| s.conn() == Some(token))
         {
-            self.session_left(key);
+            self.hub.session_left(core, key);
         }
+    }
+}
+
+impl Hub {
+    /// Publishes a will (wills obey the ACL checked at CONNECT).
+    pub fn publish_will(&mut self, core: &mut Core, msg: Arc<Message>) {
+        metrics::inc(&core.stats.mqtt_wills_published_total);
+        self.publish_message(core, (SERVER_ORIGIN, 0), msg, None);
     }
 
     /// The session's client is gone: publish or delay its will, then keep
     /// the session until it expires, or end it now.
-    pub(crate) fn session_left(&mut self, key: usize) {
-        let now = self.core.unix_ms;
-        let Some(s) = self.mqtt.sessions.get_mut(key) else {
+    pub fn session_left(&mut self, core: &mut Core, key: usize) {
+        let now = core.unix_ms;
+        let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
         s.set_conn(None);
@@ -48,155 +88,68 @@ impl CoreState {
         let (will, expiry, uid) = (s.will.take(), s.expiry_s, s.uid);
         if let Some(w) = will {
             if w.delay_s == 0 || expiry == 0 {
-                self.publish_will(w.msg);
+                self.publish_will(core, w.msg);
             } else {
                 // The session's end publishes it anyway (`end_session`).
                 let delay_ms = u64::from(w.delay_s.min(expiry)) * 1000;
-                self.mqtt.delayed_wills.push((now + delay_ms, uid, w.msg));
+                self.wills.delayed.push((now + delay_ms, uid, w.msg));
             }
         }
         if expiry == 0 {
-            self.end_session(key);
+            self.end_session(core, key);
         } else {
-            self.mqtt.away.push((key, uid));
+            self.wills.away.push((key, uid));
         }
     }
 
     /// Ends a session: its subscriptions go, a will still delayed goes
     /// out now (§3.1.3.2.2), and the client id is free again.
-    pub(crate) fn end_session(&mut self, key: usize) {
-        if !self.mqtt.sessions.contains(key) {
+    pub fn end_session(&mut self, core: &mut Core, key: usize) {
+        if !self.sessions.contains(key) {
             return;
         }
-        self.unindex_session(key);
-        let s = self.mqtt.sessions.remove(key);
-        self.mqtt.away.retain(|&(k, _)| k != key);
-        let uid = s.uid;
-        let mut due = Vec::new();
-        self.mqtt.delayed_wills.retain(|w| {
-            let mine = w.1 == uid;
-            if mine {
-                due.push(w.2.clone());
-            }
-            !mine
-        });
-        for msg in due {
-            self.publish_will(msg);
+        self.unindex_session(core, key);
+        let s = self.sessions.remove(key);
+        for msg in self.wills.take_session(key, s.uid) {
+            self.publish_will(core, msg);
         }
-        metrics::set(
-            &self.core.stats.mqtt_sessions,
-            self.mqtt.sessions.len() as u64,
-        );
+        metrics::set(&core.stats.mqtt_sessions, self.sessions.len() as u64);
     }
 
     /// Timers, from the reactor's sweep: delayed wills that are due and
     /// sessions that expired, at the tick's `unix_ms`.
-    pub fn mqtt_sweep(&mut self) {
-        let now = self.core.unix_ms;
-        for msg in take_due_wills(&mut self.mqtt.delayed_wills, now) {
-            self.publish_will(msg);
+    pub fn sweep(&mut self, core: &mut Core) {
+        let now = core.unix_ms;
+        for msg in take_due_wills(&mut self.wills.delayed, now) {
+            self.publish_will(core, msg);
         }
         let expired: Vec<usize> = self
-            .mqtt
+            .wills
             .away
             .iter()
             .filter(|&&(key, uid)| {
-                self.mqtt
-                    .sessions
+                self.sessions
                     .get(key)
                     .is_some_and(|s| s.uid == uid && s.expired(now))
             })
             .map(|&(key, _)| key)
             .collect();
         for key in expired {
-            metrics::inc(&self.core.stats.mqtt_sessions_expired_total);
-            self.end_session(key);
+            metrics::inc(&core.stats.mqtt_sessions_expired_total);
+            self.end_session(core, key);
         }
-    }
-
-    /// Keep-alive and CONNECT timeouts of one MQTT connection, last active
-    /// at `since` (connection clock) and swept at `now`. Returns false for
-    /// other connections, which the generic idle timeout then covers.
-    pub fn mqtt_sweep_conn(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let Some(conn) = self.core.conns.get(token) else {
-            return false;
-        };
-        let Some(m) = conn.mqtt_ref() else {
-            return false;
-        };
-        let connect_timeout_ms = self.mqtt.cfg().connect_timeout_ms;
-        match mqtt_timer(conn.phase, m, since, now, connect_timeout_ms) {
-            MqttTimer::ConnectTimeout => {
-                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
-                self.mqtt_close(token, Some(1001), "no CONNECT in time");
-            }
-            MqttTimer::KeepAliveTimeout => {
-                metrics::inc(&self.core.stats.mqtt_keepalive_timeouts_total);
-                self.mqtt_disconnect(token, reason::KEEP_ALIVE_TIMEOUT, "keep-alive timeout");
-            }
-            MqttTimer::Idle => {}
-        }
-        true
-    }
-
-    /// Ends an MQTT connection for an engine reason (drain, overload):
-    /// DISCONNECT with the matching MQTT 5 code.
-    pub(crate) fn mqtt_close_for(&mut self, token: Token, code: u16) {
-        use wire::ErrorCode as E;
-        let r = match code {
-            c if c == E::GoingAway as u16 => reason::SHUTTING_DOWN,
-            c if c == E::IdleTimeout as u16 => reason::KEEP_ALIVE_TIMEOUT,
-            c if c == E::Overload as u16 => reason::QUOTA_EXCEEDED,
-            0 => reason::NORMAL,
-            _ => reason::UNSPECIFIED,
-        };
-        self.mqtt_disconnect(token, r, "closed by the server");
     }
 
     /// The broker's mesh messages.
-    pub(crate) fn on_mqtt_mesh(&mut self, from: usize, msg: MeshMsg) {
+    pub fn on_mesh(&mut self, core: &mut Core, from: usize, msg: MeshMsg) {
         match msg {
-            MeshMsg::Publish(p) => self.on_topic_publish(from, *p),
+            MeshMsg::Publish(p) => self.on_topic_publish(core, from, *p),
             MeshMsg::SharedPublish { msg, filter, group } => {
-                self.on_shared_publish(msg, &filter, &group);
+                self.on_shared_publish(core, msg, &filter, &group);
             }
-            MeshMsg::Retain(msg) => self.retain(&msg),
+            MeshMsg::Retain(msg) => self.retain(core, &msg),
             _ => {}
         }
-    }
-}
-
-/// What an MQTT connection's timers ask for.
-#[derive(Debug, PartialEq, Eq)]
-enum MqttTimer {
-    /// Nothing yet.
-    Idle,
-    /// No CONNECT within `connect_timeout_ms` of the accept.
-    ConnectTimeout,
-    /// Silent for longer than 1.5 times its keep-alive.
-    KeepAliveTimeout,
-}
-
-/// The timer decision for an MQTT connection in `phase`, last active at
-/// `since` (connection clock), at `now`.
-fn mqtt_timer(
-    phase: Phase,
-    m: &MqttConn,
-    since: u32,
-    now: u32,
-    connect_timeout_ms: u64,
-) -> MqttTimer {
-    match phase {
-        Phase::ExpectHello if timers::conn_passed(since, now, connect_timeout_ms) => {
-            MqttTimer::ConnectTimeout
-        }
-        Phase::Open
-            if m.silence_max_ms > 0
-                && timers::conn_passed(since, now, u64::from(m.silence_max_ms)) =>
-        {
-            MqttTimer::KeepAliveTimeout
-        }
-        _ => MqttTimer::Idle,
     }
 }
 

@@ -9,7 +9,8 @@ use wire::mqtt::ProtocolVersion;
 
 use super::*;
 use crate::config::Config;
-use crate::mqtt::message::test_message;
+use crate::core_state::CoreState;
+use crate::machine::mqtt::message::test_message;
 use crate::mqtt::session::{Session, WillMessage};
 
 /// A clock reading far from zero, as a Unix clock is.
@@ -30,9 +31,9 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
         msg: Arc::new(test_message(1, 0)),
         delay_s,
     });
-    let key = core.mqtt.sessions.insert(Box::new(s));
+    let key = core.mqtt.hub.sessions.insert(Box::new(s));
     core.core.unix_ms = T0;
-    core.session_left(key);
+    core.mqtt.hub.session_left(&mut core.core, key);
     key
 }
 
@@ -55,10 +56,10 @@ fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
     let key = left_at_t0(&mut core, 2, 5);
     sweep_at(&mut core, T0 + 1_999);
     sweep_at(&mut core, T0 + 2_000);
-    assert!(core.mqtt.sessions.contains(key), "expired early");
+    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
     assert_eq!(wills(&core), 0, "will published early");
     sweep_at(&mut core, T0 + 2_001);
-    assert!(!core.mqtt.sessions.contains(key));
+    assert!(!core.mqtt.hub.sessions.contains(key));
     assert_eq!(wills(&core), 1);
     assert_eq!(
         core.core
@@ -78,13 +79,13 @@ fn a_delayed_will_waits_out_its_delay() {
     sweep_at(&mut core, T0 + 3_001);
     assert_eq!(wills(&core), 1);
     assert!(
-        core.mqtt.sessions.contains(key),
+        core.mqtt.hub.sessions.contains(key),
         "the session outlives the will"
     );
     sweep_at(&mut core, T0 + 60_000);
-    assert!(core.mqtt.sessions.contains(key), "expired early");
+    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
     sweep_at(&mut core, T0 + 60_001);
-    assert!(!core.mqtt.sessions.contains(key));
+    assert!(!core.mqtt.hub.sessions.contains(key));
     assert_eq!(wills(&core), 1, "one will only");
 }
 
@@ -94,7 +95,7 @@ fn a_session_that_never_expires_stays() {
     let key = left_at_t0(&mut core, u32::MAX, 0);
     assert_eq!(wills(&core), 1, "a will without delay goes at once");
     sweep_at(&mut core, u64::MAX);
-    assert!(core.mqtt.sessions.contains(key));
+    assert!(core.mqtt.hub.sessions.contains(key));
 }
 
 #[test]
@@ -105,29 +106,6 @@ fn due_wills_are_taken_past_their_deadline() {
     assert_eq!(take_due_wills(&mut delayed, T0 + 1).len(), 1);
     assert_eq!(delayed.len(), 1);
     assert_eq!(delayed[0].1, 2);
-}
-
-#[test]
-fn connect_and_keep_alive_timeouts_wait_out_their_interval() {
-    let mut m = MqttConn::new(1 << 20);
-    for since_ms in [0_u64, 63, 64, 4_294_967_000] {
-        let since = timers::conn_clock(since_ms);
-        let at = |ms: u64| timers::conn_clock(since_ms + ms);
-        let timer = |m: &MqttConn, phase, ms| mqtt_timer(phase, m, since, at(ms), 10_000);
-        assert_eq!(timer(&m, Phase::ExpectHello, 9_999), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::ExpectHello, 10_000), MqttTimer::Idle);
-        assert_eq!(
-            timer(&m, Phase::ExpectHello, 10_001),
-            MqttTimer::ConnectTimeout
-        );
-        // Keep-alive 1 s: silent for up to 1.5 s.
-        m.silence_max_ms = 1_500;
-        assert_eq!(timer(&m, Phase::Open, 1_499), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::Open, 1_500), MqttTimer::Idle);
-        assert_eq!(timer(&m, Phase::Open, 1_501), MqttTimer::KeepAliveTimeout);
-        m.silence_max_ms = 0;
-        assert_eq!(timer(&m, Phase::Open, 1_000_000), MqttTimer::Idle);
-    }
 }
 
 #[test]

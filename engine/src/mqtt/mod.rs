@@ -1,31 +1,42 @@
-//! The MQTT 3.1.1 and 5.0 broker on the reactor.
+//! The MQTT 3.1.1 and 5.0 broker on the reactor: the stage that applies
+//! what each connection's MQTT machine ([`crate::machine::mqtt`]) returns,
+//! with the core ([`Core`](crate::core_state::Core)) as a parameter.
 //!
 //! An MQTT connection is an ordinary [`Conn`](crate::conn::Conn) whose
-//! input is an [`MqttConn`] (over TCP, or inside WebSocket binary messages
-//! on the `mqtt` endpoint). Each core runs a [`Broker`]: the sessions of
-//! the client ids whose home it is ([`home`]), its replica of the
-//! subscription index and of the retained messages. Parsing is `wire::mqtt`'s; these modules decide what packets
-//! mean.
+//! input is an [`MqttConn`] machine (over TCP, or inside WebSocket binary
+//! messages on the `mqtt` endpoint): it decodes and checks each packet.
+//! Each core runs a [`Broker`]: the sessions of the client ids whose home
+//! it is ([`home`]), its replica of the subscription index and of the
+//! retained messages. Two types split the work:
 //!
-//! - [`inbound`]: a connection's packets, dispatched.
+//! - [`Broker`]: one connection's events (CONNECT, PUBLISH in, acks,
+//!   SUBSCRIBE, DISCONNECT), its end, its timers, its way home;
+//! - [`Hub`]: where messages meet sessions: fan-out on every core, a
+//!   session's delivery window and queue, retained messages, wills and
+//!   session expiry, the subscription index;
+//!
+//! with the [`sessions::Sessions`] table and the [`outbound::Outbox`]
+//! (encoding, and every packet the broker sends) beside them. The thin
+//! glue that the core's dispatch calls ([`glue`]) is the only place here
+//! that names `CoreState`.
+//!
+//! - [`inbound`]: a connection's events, applied; how it ends.
 //! - [`home`]: each client id's home core, and connections sent there.
 //! - [`connect`]: CONNECT, CONNACK, session take-over and resumption.
 //! - [`publish`]: PUBLISH in, and the acknowledgement flows both ways.
 //! - [`fanout`]: a message to every matching subscriber on every core.
 //! - [`outbound`]: a message to one session: window, queue, encoding.
 //! - [`subscribe`]: SUBSCRIBE, UNSUBSCRIBE, retained messages on subscribe.
-//! - [`lifecycle`]: keep-alive, wills, session expiry, connection end.
-//! - [`session`], [`message`], [`retained`], [`auth`]: the
-//!   state these act on.
+//! - [`lifecycle`]: wills, session expiry, connection end.
+//! - [`session`], [`retained`], [`auth`]: the state these act on.
 
-pub mod alias;
 pub mod auth;
 pub mod connect;
 pub mod fanout;
+pub mod glue;
 pub mod home;
 pub mod inbound;
 pub mod lifecycle;
-pub mod message;
 pub mod outbound;
 pub mod publish;
 pub mod retained;
@@ -35,10 +46,8 @@ pub mod subscribe;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use wire::mqtt::{PacketDecoder, PropertiesBuf, ProtocolVersion};
-
 use crate::config::MqttConfig;
+pub use crate::machine::mqtt::MqttConn;
 use crate::route::topic_index::{SubscriberId, TopicIndex};
 use auth::{Acl, Authenticator};
 use retained::RetainedStore;
@@ -51,11 +60,11 @@ pub const FRAME_SUBSCRIBER: SubscriberId = 1 << 63;
 /// What every core's broker shares.
 pub struct BrokerShared {
     /// The `[mqtt]` section.
-    pub cfg: MqttConfig,
+    cfg: MqttConfig,
     /// CONNECT credentials.
-    pub auth: Box<dyn Authenticator>,
+    auth: Box<dyn Authenticator>,
     /// Topic rules.
-    pub acl: Acl,
+    acl: Acl,
 }
 
 impl std::fmt::Debug for BrokerShared {
@@ -75,85 +84,52 @@ impl BrokerShared {
     }
 }
 
-/// An MQTT connection's state beside its slot.
-#[derive(Debug)]
-pub struct MqttConn {
-    /// Incremental packet decoder; holds bytes only mid-packet.
-    pub decoder: PacketDecoder,
-    /// The session (a key of [`Broker::sessions`]) once connected.
-    pub session: Option<u32>,
-    /// Protocol version, from CONNECT.
-    pub version: ProtocolVersion,
-    /// How long the client may stay silent: 1.5 times its keep-alive, in
-    /// ms (at most 98,302,500); 0 for no limit.
-    pub silence_max_ms: u32,
-    /// Topic aliases the client set (MQTT 5), by alias - 1; allocated
-    /// when the client first sets one.
-    pub aliases_in: Option<Box<[Option<Bytes>]>>,
-    /// The client's Maximum Packet Size (MQTT 5); 0 for none.
-    pub max_packet_out: u32,
-    /// Aliases towards the client, if it allows any.
-    pub aliases_out: Option<Box<alias::OutboundAliases>>,
-}
-
-impl MqttConn {
-    /// A fresh connection expecting CONNECT.
-    pub fn new(max_packet_bytes: u32) -> Box<MqttConn> {
-        Box::new(MqttConn {
-            decoder: PacketDecoder::server(max_packet_bytes),
-            session: None,
-            version: ProtocolVersion::V311,
-            silence_max_ms: 0,
-            aliases_in: None,
-            max_packet_out: 0,
-            aliases_out: None,
-        })
-    }
-}
-
-/// One core's broker.
+/// One core's broker: what one connection's events do.
 pub struct Broker {
     /// Shared settings and node-wide maps.
-    pub shared: Arc<BrokerShared>,
-    /// Sessions owned by this core, by key and by client id.
-    pub sessions: sessions::Sessions,
-    /// This core's replica of the subscription index.
-    pub index: TopicIndex<SubOptions>,
-    /// This core's copy of the retained messages.
-    pub retained: RetainedStore,
-    /// Persistent sessions whose client is away: (session key, uid),
-    /// checked for expiry by the sweep.
-    pub(crate) away: Vec<(usize, u64)>,
-    /// Wills waiting for their delay: (unix ms due, session uid, will).
-    pub(crate) delayed_wills: Vec<lifecycle::DelayedWill>,
+    shared: Arc<BrokerShared>,
+    /// Sessions, subscriptions, retained messages, wills.
+    hub: Hub,
     /// Connections on their way to their client id's home core.
-    pub(crate) leaving: home::Leaving,
-    /// Encode scratch for packets.
-    pub(crate) out: Vec<u8>,
-    /// Property scratch for outgoing PUBLISHes.
-    pub(crate) props: PropertiesBuf,
-    /// Whole QoS 0 packets shared by the subscribers of one fan-out.
-    pub(crate) shared_packets: outbound::SharedPackets,
-    /// Match scratch: (subscriber, options) pairs of one publish.
-    pub(crate) matches: Vec<(SubscriberId, SubOptions)>,
+    leaving: home::Leaving,
     next_uid: u64,
+}
+
+/// Where messages meet sessions on one core: the sessions and their
+/// queues, this core's replica of the subscription index and its copy
+/// of the retained messages, the wills and expiries waiting.
+pub struct Hub {
+    /// Shared settings and topic rules.
+    shared: Arc<BrokerShared>,
+    /// Sessions owned by this core, by key and by client id.
+    sessions: sessions::Sessions,
+    /// This core's replica of the subscription index.
+    index: TopicIndex<SubOptions>,
+    /// This core's copy of the retained messages.
+    retained: RetainedStore,
+    /// Sessions whose client is away and wills waiting for their delay.
+    wills: lifecycle::Wills,
+    /// Encoding scratch and the packets shared by one fan-out.
+    outbox: outbound::Outbox,
+    /// Match scratch: (subscriber, options) pairs of one publish.
+    matches: Vec<(SubscriberId, SubOptions)>,
 }
 
 impl Broker {
     /// An empty broker for core `core`.
     pub fn new(shared: Arc<BrokerShared>, core: u16) -> Broker {
         Broker {
+            hub: Hub {
+                shared: shared.clone(),
+                sessions: sessions::Sessions::default(),
+                index: TopicIndex::new(),
+                retained: RetainedStore::default(),
+                wills: lifecycle::Wills::default(),
+                outbox: outbound::Outbox::default(),
+                matches: Vec::new(),
+            },
             shared,
-            sessions: sessions::Sessions::default(),
-            index: TopicIndex::new(),
-            retained: RetainedStore::default(),
-            away: Vec::new(),
-            delayed_wills: Vec::new(),
             leaving: home::Leaving::default(),
-            out: Vec::new(),
-            props: PropertiesBuf::new(),
-            matches: Vec::new(),
-            shared_packets: outbound::SharedPackets::default(),
             next_uid: (u64::from(core) << 48) | 1,
         }
     }
@@ -177,7 +153,7 @@ mod size_tests {
     /// memory per idle connection).
     #[test]
     fn idle_device_state_stays_small() {
-        let conn = std::mem::size_of::<super::MqttConn>();
+        let conn = std::mem::size_of::<crate::machine::mqtt::MqttConn>();
         let session = std::mem::size_of::<super::session::Session>();
         println!("MqttConn {conn} Session {session}");
         assert!(

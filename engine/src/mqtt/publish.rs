@@ -1,17 +1,14 @@
 //! PUBLISH from a client, and the acknowledgement flows both ways: PUBACK
 //! (QoS 1), PUBREC / PUBREL / PUBCOMP (QoS 2), §4.3.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
-use wire::mqtt::{Ack, Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode};
+use wire::mqtt::{Ack, Packet, Properties, QoS, ReasonCode};
 
 use super::auth::Access;
-use super::inbound::reason;
-use super::message::{Message, Meta, Parts};
-use super::session::AwaitAck;
+use super::inbound::{reason, session_of};
+use super::Broker;
 use crate::conn::Conn;
-use crate::core_state::CoreState;
+use crate::core_state::Core;
+use crate::machine::mqtt::{AwaitAck, PublishIn};
 use crate::metrics;
 use crate::sys::Token;
 
@@ -33,209 +30,126 @@ pub struct MessageSpec<'a> {
     pub sender: &'a str,
 }
 
-impl CoreState {
+impl Broker {
     /// Handles a PUBLISH from a connected client.
-    pub(crate) fn on_publish(&mut self, token: Token, p: &Publish<'_>) {
-        metrics::inc(&self.core.stats.mqtt_publishes_in_total);
-        let Some(key) = self.session_of(token) else {
+    pub fn on_publish(&mut self, core: &mut Core, token: Token, publish: &PublishIn<'_>) {
+        metrics::inc(&core.stats.mqtt_publishes_in_total);
+        let Some(key) = session_of(core, token) else {
             return;
         };
-        let aliased = match self.resolve_alias(token, p) {
-            Ok(t) => t,
-            Err((code, what)) => return self.mqtt_fail(token, code, what),
-        };
-        let topic = aliased.as_ref().map_or(p.topic, topic_str);
+        let (p, topic) = (publish.packet(), publish.topic());
         if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
-            let s = &self.mqtt.sessions[key];
+            let s = &self.hub.sessions[key];
             if s.awaits_release(id) {
                 // A resent QoS 2 PUBLISH: answer again, route once.
-                return self.mqtt_send(token, &Packet::Pubrec(Ack::new(id)));
+                return self
+                    .hub
+                    .outbox
+                    .send(core, token, &Packet::Pubrec(Ack::new(id)));
             }
-            if s.unreleased() >= usize::from(self.mqtt.cfg().receive_maximum) {
-                return self.mqtt_fail(
+            if s.unreleased() >= usize::from(self.cfg().receive_maximum) {
+                return self.fail(
+                    core,
                     token,
                     reason::RECEIVE_MAXIMUM_EXCEEDED,
                     "over Receive Maximum",
                 );
             }
         }
-        let username = self.mqtt.sessions[key].username.clone();
-        let acl = &self.mqtt.shared.acl;
+        let username = self.hub.sessions[key].username.clone();
+        let acl = &self.shared.acl;
         let allowed = acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic);
         let mut code = ReasonCode::SUCCESS;
         if allowed {
             let (uid, client) = {
-                let s = &self.mqtt.sessions[key];
+                let s = &self.hub.sessions[key];
                 (s.uid, s.client_id.clone())
             };
-            let msg = self.new_message(MessageSpec {
-                topic,
-                payload: p.payload,
-                props: p.properties,
-                qos: p.qos,
-                retain: p.retain,
-                origin: uid,
-                sender: &client,
-            });
-            let me = self.core.settings.core;
-            if self.publish_message((me, token), msg, None) {
-                self.core.pause(token);
+            let msg = self.hub.outbox.new_message(
+                core,
+                MessageSpec {
+                    topic,
+                    payload: p.payload,
+                    props: p.properties,
+                    qos: p.qos,
+                    retain: p.retain,
+                    origin: uid,
+                    sender: &client,
+                },
+            );
+            let me = core.settings.core;
+            if self.hub.publish_message(core, (me, token), msg, None) {
+                core.pause(token);
             }
         } else {
-            metrics::inc(&self.core.stats.mqtt_acl_denied_total);
+            metrics::inc(&core.stats.mqtt_acl_denied_total);
             code = reason::NOT_AUTHORIZED;
         }
-        let v5 = self
-            .core
+        let v5 = core
             .conns
             .get(token)
             .and_then(Conn::mqtt_ref)
-            .is_some_and(|m| m.version.is_v5());
+            .is_some_and(|m| m.version().is_v5());
         let ack = |id| Ack {
             packet_id: id,
             reason: if v5 { code } else { ReasonCode::SUCCESS },
             properties: Properties::EMPTY,
         };
         match (p.qos, p.packet_id) {
-            (QoS::AtLeastOnce, Some(id)) => self.mqtt_send(token, &Packet::Puback(ack(id))),
+            (QoS::AtLeastOnce, Some(id)) => {
+                self.hub.outbox.send(core, token, &Packet::Puback(ack(id)))
+            }
             (QoS::ExactlyOnce, Some(id)) => {
                 if code == ReasonCode::SUCCESS {
-                    self.mqtt.sessions[key].flows_mut().awaiting_rel.push(id);
+                    self.hub.sessions[key].flows_mut().awaiting_rel.push(id);
                 }
-                self.mqtt_send(token, &Packet::Pubrec(ack(id)));
+                self.hub.outbox.send(core, token, &Packet::Pubrec(ack(id)));
             }
             _ => {}
         }
     }
 
-    /// The topic of a PUBLISH, through the connection's topic aliases
-    /// (MQTT 5 §3.3.2.3.4).
-    fn resolve_alias(
-        &mut self,
-        token: Token,
-        p: &Publish<'_>,
-    ) -> Result<Option<Bytes>, (ReasonCode, &'static str)> {
-        // Most PUBLISHes carry no properties at all: skip the lookup.
-        if p.properties.is_empty() {
-            return Ok(None);
-        }
-        let Some(PropertyValue::U16(alias)) = p.properties.get(PropertyId::TOPIC_ALIAS) else {
-            return Ok(None);
-        };
-        let max = self.mqtt.cfg().topic_alias_maximum;
-        if alias == 0 || alias > max {
-            return Err((reason::TOPIC_ALIAS_INVALID, "topic alias out of range"));
-        }
-        let fresh = (!p.topic.is_empty()).then(|| self.core.arena_bytes(p.topic.as_bytes()));
-        let m = self
-            .core
-            .conns
-            .get_mut(token)
-            .and_then(Conn::mqtt)
-            .ok_or((reason::UNSPECIFIED, "gone"))?;
-        let slot = usize::from(alias - 1);
-        let table = m
-            .aliases_in
-            .get_or_insert_with(|| vec![None; usize::from(max)].into_boxed_slice());
-        match fresh {
-            Some(t) => {
-                table[slot] = Some(t);
-                Ok(None)
-            }
-            None => table[slot]
-                .clone()
-                .map(Some)
-                .ok_or((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
-        }
-    }
-
     /// PUBACK, PUBREC or PUBCOMP for a message the server sent.
-    pub(crate) fn on_ack_in(&mut self, token: Token, a: &Ack<'_>, got: AwaitAck) {
-        let Some(key) = self.session_of(token) else {
+    pub fn on_ack_in(&mut self, core: &mut Core, token: Token, a: &Ack<'_>, got: AwaitAck) {
+        let Some(key) = session_of(core, token) else {
             return;
         };
-        let s = &mut self.mqtt.sessions[key];
+        let s = &mut self.hub.sessions[key];
         if got == AwaitAck::Pubrec && a.reason.0 >= 0x80 {
             // A refused QoS 2 delivery ends there (§4.3.3).
             s.abandon(a.packet_id);
-            return self.pump_session(key);
+            return self.hub.pump(core, key);
         }
         match s.on_ack(a.packet_id, got) {
-            Ok(Some(_)) => self.pump_session(key),
+            Ok(Some(_)) => self.hub.pump(core, key),
             Ok(None) => {
-                self.mqtt_send(token, &Packet::Pubrel(Ack::new(a.packet_id)));
+                self.hub
+                    .outbox
+                    .send(core, token, &Packet::Pubrel(Ack::new(a.packet_id)));
             }
             // An ack for an id not in flight (a duplicate after a resend)
             // is harmless; PUBREC must still be answered (§4.3.3).
             Err(_) if got == AwaitAck::Pubrec => {
                 let mut rel = Ack::new(a.packet_id);
                 rel.reason = reason::PACKET_ID_NOT_FOUND;
-                self.mqtt_send(token, &Packet::Pubrel(rel));
+                self.hub.outbox.send(core, token, &Packet::Pubrel(rel));
             }
             Err(_) => {}
         }
     }
 
     /// PUBREL from the client: its QoS 2 message is released; PUBCOMP.
-    pub(crate) fn on_pubrel(&mut self, token: Token, a: &Ack<'_>) {
-        let Some(key) = self.session_of(token) else {
+    pub fn on_pubrel(&mut self, core: &mut Core, token: Token, a: &Ack<'_>) {
+        let Some(key) = session_of(core, token) else {
             return;
         };
-        let s = &mut self.mqtt.sessions[key];
+        let s = &mut self.hub.sessions[key];
         let known = s.release(a.packet_id);
         let v5 = s.version.is_v5();
         let mut comp = Ack::new(a.packet_id);
         if !known && v5 {
             comp.reason = reason::PACKET_ID_NOT_FOUND;
         }
-        self.mqtt_send(token, &Packet::Pubcomp(comp));
+        self.hub.outbox.send(core, token, &Packet::Pubcomp(comp));
     }
-
-    /// Copies a message off the packet into the arena (one copy for all
-    /// its subscribers) with the properties that are forwarded.
-    pub(crate) fn new_message(&mut self, m: MessageSpec<'_>) -> Arc<Message> {
-        let mut expires_at = 0;
-        let props = &mut self.mqtt.props;
-        props.clear();
-        for p in m.props.iter() {
-            match p.id {
-                PropertyId::PAYLOAD_FORMAT_INDICATOR
-                | PropertyId::CONTENT_TYPE
-                | PropertyId::RESPONSE_TOPIC
-                | PropertyId::CORRELATION_DATA
-                | PropertyId::USER_PROPERTY => {
-                    props.push(p.id, p.value);
-                }
-                PropertyId::MESSAGE_EXPIRY_INTERVAL => {
-                    if let PropertyValue::U32(s) = p.value {
-                        expires_at = self.core.unix_ms + u64::from(s) * 1000;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let id = self.core.ids.next_id_at(self.core.unix_ms);
-        let parts = Parts {
-            topic: m.topic,
-            payload: m.payload,
-            props: self.mqtt.props.as_properties().as_bytes(),
-            sender: m.sender,
-        };
-        let meta = Meta {
-            qos: m.qos,
-            retain: m.retain,
-            high_priority: false,
-            droppable: false,
-            expires_at,
-            origin: m.origin,
-            id,
-        };
-        let arena = crate::core_state::reserve(&mut self.core.arena);
-        Arc::new(Message::new(arena, parts, meta))
-    }
-}
-
-/// A topic held as bytes, as text (it came from a `&str`).
-fn topic_str(b: &Bytes) -> &str {
-    std::str::from_utf8(b).unwrap_or("")
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::message::Message;
+use crate::machine::mqtt::Message;
 
 /// What storing a retained message did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +120,7 @@ mod tests {
     use wire::mqtt::QoS;
 
     use super::*;
-    use crate::mqtt::message::{Meta, Parts};
+    use crate::machine::mqtt::{Meta, Parts};
 
     fn msg(topic: &str, expires_at: u64) -> Arc<Message> {
         let parts = Parts {

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use wire::mqtt::{ProtocolVersion, QoS};
 
-use super::message::Message;
 use crate::config::QueueFull;
+pub use crate::machine::mqtt::AwaitAck;
+use crate::machine::mqtt::Message;
 use crate::sys::Token;
 
 /// A subscription's options (the data the topic index keeps per entry).
@@ -43,17 +44,6 @@ pub struct Outgoing {
     pub retain: bool,
     /// Identifiers of every subscription it matched (MQTT 5).
     pub sub_ids: Vec<u32>,
-}
-
-/// Where an outgoing QoS 1 or 2 message is in its handshake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AwaitAck {
-    /// QoS 1: PUBLISH sent, PUBACK next.
-    Puback,
-    /// QoS 2: PUBLISH sent, PUBREC next.
-    Pubrec,
-    /// QoS 2: PUBREL sent, PUBCOMP next.
-    Pubcomp,
 }
 
 /// An outgoing QoS 1 or 2 message that holds a packet id.
@@ -98,7 +88,7 @@ pub struct Session {
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
     pub expiry_s: u32,
-    /// The core's clock (`CoreState::unix_ms`) when the connection ended;
+    /// The core's clock (`Core::unix_ms`) when the connection ended;
     /// expiry counts from it, in milliseconds.
     pub ended_at_ms: u64,
     /// Subscriptions as the client wrote them (`$share/..` included);
@@ -355,7 +345,7 @@ mod tests {
 
     fn out(n: u8) -> Outgoing {
         Outgoing {
-            msg: Arc::new(super::super::message::test_message(u64::from(n), 0)),
+            msg: Arc::new(crate::machine::mqtt::message::test_message(u64::from(n), 0)),
             qos: QoS::AtLeastOnce,
             retain: false,
             sub_ids: Vec::new(),

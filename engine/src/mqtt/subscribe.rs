@@ -10,17 +10,20 @@ use wire::mqtt::{
 };
 
 use super::auth::Access;
+use super::fanout::may_read;
 use super::inbound::reason;
+use super::inbound::session_of;
 use super::session::{Outgoing, SubOptions};
-use super::FRAME_SUBSCRIBER;
-use crate::core_state::CoreState;
+use super::{Broker, Hub, FRAME_SUBSCRIBER};
+use crate::core_state::Core;
 use crate::mesh::NameKind;
 use crate::metrics;
+use crate::route::topic_index::TopicIndex;
 use crate::route::Change;
 use crate::sys::Token;
 
 /// A filter split into its share group (if any) and the filter proper.
-pub(crate) fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
+pub fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
     match shared_filter(filter) {
         Ok(Some(s)) => Some((Some(s.group), s.filter)),
         Ok(None) if topic_filter(filter) => Some((None, filter)),
@@ -28,10 +31,10 @@ pub(crate) fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
     }
 }
 
-impl CoreState {
+impl Broker {
     /// SUBSCRIBE: one reason code per filter, then retained messages.
-    pub(crate) fn on_mqtt_subscribe(&mut self, token: Token, s: &Subscribe<'_>) {
-        let Some(key) = self.session_of(token) else {
+    pub fn on_subscribe(&mut self, core: &mut Core, token: Token, s: &Subscribe<'_>) {
+        let Some(key) = session_of(core, token) else {
             return;
         };
         let sub_id = match s.properties.get(PropertyId::SUBSCRIPTION_IDENTIFIER) {
@@ -43,13 +46,14 @@ impl CoreState {
         for f in &s.filters {
             if f.options.no_local && f.filter.starts_with("$share/") {
                 // §3.8.3.1: No Local on a shared subscription.
-                return self.mqtt_fail(
+                return self.fail(
+                    core,
                     token,
                     ReasonCode::PROTOCOL_ERROR,
                     "no-local on a shared subscription",
                 );
             }
-            let (code, send_retained) = self.subscribe_one(key, f, sub_id);
+            let (code, send_retained) = self.subscribe_one(core, key, f, sub_id);
             codes.push(code);
             if send_retained {
                 retained.push((f.filter, f.options.qos));
@@ -60,32 +64,37 @@ impl CoreState {
             properties: Properties::EMPTY,
             reasons: &codes,
         };
-        self.mqtt_send(token, &Packet::Suback(suback));
+        self.hub.outbox.send(core, token, &Packet::Suback(suback));
         for (filter, qos) in retained {
-            self.send_retained(key, filter, qos, sub_id);
+            self.hub.send_retained(core, key, filter, qos, sub_id);
         }
     }
 
     /// One SUBSCRIBE entry: its reason code (granted QoS or failure) and
     /// whether retained messages follow.
-    fn subscribe_one(&mut self, key: usize, f: &Subscription<'_>, sub_id: u32) -> (u8, bool) {
-        let v5 = self.mqtt.sessions[key].version.is_v5();
+    fn subscribe_one(
+        &mut self,
+        core: &mut Core,
+        key: usize,
+        f: &Subscription<'_>,
+        sub_id: u32,
+    ) -> (u8, bool) {
+        let v5 = self.hub.sessions[key].version.is_v5();
         let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
         let Some((group, filter)) = split_shared(f.filter) else {
             return fail(reason::FILTER_INVALID);
         };
-        let user = self.mqtt.sessions[key].username.clone();
+        let user = self.hub.sessions[key].username.clone();
         if !self
-            .mqtt
             .shared
             .acl
             .allows(user.as_deref(), Access::Subscribe, f.filter)
         {
-            metrics::inc(&self.core.stats.mqtt_acl_denied_total);
+            metrics::inc(&core.stats.mqtt_acl_denied_total);
             return fail(reason::NOT_AUTHORIZED);
         }
-        let max = self.mqtt.cfg().max_subscriptions;
-        let s = &self.mqtt.sessions[key];
+        let max = self.cfg().max_subscriptions;
+        let s = &self.hub.sessions[key];
         let existed = s.sub(f.filter).is_some();
         if !existed && s.subs().len() >= max {
             return fail(reason::QUOTA_EXCEEDED);
@@ -96,11 +105,11 @@ impl CoreState {
             retain_as_published: f.options.retain_as_published,
             id: sub_id,
         };
-        match self.mqtt.index.insert(filter, group, key as u64, opts) {
-            Ok((_, change)) => self.announce_filter(f.filter, change),
+        match self.hub.index.insert(filter, group, key as u64, opts) {
+            Ok((_, change)) => announce_filter(core, f.filter, change),
             Err(_) => return fail(reason::FILTER_INVALID),
         }
-        self.mqtt.sessions[key].set_sub(f.filter, opts);
+        self.hub.sessions[key].set_sub(f.filter, opts);
         let send_retained = group.is_none()
             && match f.options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,
@@ -110,14 +119,47 @@ impl CoreState {
         (f.options.qos as u8, send_retained)
     }
 
+    /// UNSUBSCRIBE: one reason code per filter (MQTT 5).
+    pub fn on_unsubscribe(&mut self, core: &mut Core, token: Token, u: &Unsubscribe<'_>) {
+        let Some(key) = session_of(core, token) else {
+            return;
+        };
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for f in &u.filters {
+            let code = if self.hub.sessions[key].remove_sub(f) {
+                unindex(core, &mut self.hub.index, key as u64, f);
+                0x00
+            } else {
+                0x11 // No subscription existed.
+            };
+            codes.push(code);
+        }
+        let unsuback = Unsuback {
+            packet_id: u.packet_id,
+            properties: Properties::EMPTY,
+            reasons: &codes,
+        };
+        self.hub
+            .outbox
+            .send(core, token, &Packet::Unsuback(unsuback));
+    }
+}
+
+impl Hub {
     /// The retained messages matching a new subscription, RETAIN set.
-    fn send_retained(&mut self, key: usize, filter: &str, qos: QoS, sub_id: u32) {
+    pub fn send_retained(
+        &mut self,
+        core: &mut Core,
+        key: usize,
+        filter: &str,
+        qos: QoS,
+        sub_id: u32,
+    ) {
         let mut found = Vec::new();
-        self.mqtt
-            .retained
-            .matching(filter, self.core.unix_ms, |m| found.push(m.clone()));
+        self.retained
+            .matching(filter, core.unix_ms, |m| found.push(m.clone()));
         for msg in found {
-            if !self.may_read(key, msg.topic_str()) {
+            if !may_read(&self.shared, &self.sessions, key, msg.topic_str()) {
                 continue;
             }
             let out = Outgoing {
@@ -130,57 +172,25 @@ impl CoreState {
                 },
                 msg,
             };
-            self.deliver_to_session(key, out);
-        }
-    }
-
-    /// UNSUBSCRIBE: one reason code per filter (MQTT 5).
-    pub(crate) fn on_mqtt_unsubscribe(&mut self, token: Token, u: &Unsubscribe<'_>) {
-        let Some(key) = self.session_of(token) else {
-            return;
-        };
-        let mut codes = Vec::with_capacity(u.filters.len());
-        for f in &u.filters {
-            let code = if self.mqtt.sessions[key].remove_sub(f) {
-                self.unindex(key as u64, f);
-                0x00
-            } else {
-                0x11 // No subscription existed.
-            };
-            codes.push(code);
-        }
-        let unsuback = Unsuback {
-            packet_id: u.packet_id,
-            properties: Properties::EMPTY,
-            reasons: &codes,
-        };
-        self.mqtt_send(token, &Packet::Unsuback(unsuback));
-    }
-
-    /// Removes one index entry and tells the other cores if it was the
-    /// last of its filter here.
-    fn unindex(&mut self, sub: u64, filter: &str) {
-        if let Some((group, proper)) = split_shared(filter) {
-            let (_, change) = self.mqtt.index.remove(proper, group, sub);
-            self.announce_filter(filter, change);
+            self.deliver(core, key, out);
         }
     }
 
     /// Takes a session's subscriptions out of this core's index.
-    pub(crate) fn unindex_session(&mut self, key: usize) {
-        let filters: Vec<Box<str>> = self.mqtt.sessions[key]
+    pub fn unindex_session(&mut self, core: &mut Core, key: usize) {
+        let filters: Vec<Box<str>> = self.sessions[key]
             .subs()
             .iter()
             .map(|(f, _)| f.clone())
             .collect();
         for filter in filters {
-            self.unindex(key as u64, &filter);
+            unindex(core, &mut self.index, key as u64, &filter);
         }
     }
 
     /// A `wire`/WebSocket subscription to a topic filter; false if the
     /// filter is not valid.
-    pub(crate) fn subscribe_frames(&mut self, token: Token, filter: &str) -> bool {
+    pub fn subscribe_frames(&mut self, core: &mut Core, token: Token, filter: &str) -> bool {
         let Some((group, proper)) = split_shared(filter) else {
             return false;
         };
@@ -191,12 +201,11 @@ impl CoreState {
             id: 0,
         };
         match self
-            .mqtt
             .index
             .insert(proper, group, token | FRAME_SUBSCRIBER, opts)
         {
             Ok((_, change)) => {
-                self.announce_filter(filter, change);
+                announce_filter(core, filter, change);
                 true
             }
             Err(_) => false,
@@ -204,19 +213,30 @@ impl CoreState {
     }
 
     /// Ends a `wire`/WebSocket subscription.
-    pub(crate) fn unsubscribe_frames(&mut self, token: Token, filter: &str) {
-        self.unindex(token | FRAME_SUBSCRIBER, filter);
-    }
-
-    fn announce_filter(&mut self, filter: &str, change: Change) {
-        self.core.announce(NameKind::Filter, filter, change);
+    pub fn unsubscribe_frames(&mut self, core: &mut Core, token: Token, filter: &str) {
+        unindex(core, &mut self.index, token | FRAME_SUBSCRIBER, filter);
     }
 
     /// Another core gained its first or lost its last subscriber of a
     /// filter (`$share/{group}/` included).
-    pub(crate) fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
+    pub fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
         if let Some((group, proper)) = split_shared(filter) {
-            self.mqtt.index.set_remote(proper, group, core, present);
+            self.index.set_remote(proper, group, core, present);
         }
     }
+}
+
+/// Removes one index entry and tells the other cores if it was the last
+/// of its filter here.
+fn unindex(core: &mut Core, index: &mut TopicIndex<SubOptions>, sub: u64, filter: &str) {
+    if let Some((group, proper)) = split_shared(filter) {
+        let (_, change) = index.remove(proper, group, sub);
+        announce_filter(core, filter, change);
+    }
+}
+
+/// Tells the other cores that this one gained its first or lost its last
+/// subscriber of `filter`.
+fn announce_filter(core: &mut Core, filter: &str, change: Change) {
+    core.announce(NameKind::Filter, filter, change);
 }

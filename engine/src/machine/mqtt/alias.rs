@@ -70,13 +70,13 @@ mod tests {
     fn aliases_are_assigned_reused_and_recycled_oldest_first() {
         let mut a = OutboundAliases::new(2);
         let m = |t: &str| {
-            let parts = crate::mqtt::message::Parts {
+            let parts = super::super::message::Parts {
                 topic: t,
                 payload: b"",
                 props: b"",
                 sender: "",
             };
-            let meta = crate::mqtt::message::Meta {
+            let meta = super::super::message::Meta {
                 qos: wire::mqtt::QoS::AtMostOnce,
                 retain: false,
                 high_priority: false,

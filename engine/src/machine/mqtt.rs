@@ -1,1 +1,0 @@
-//! The mqtt machine (being built: see docs/architecture.md).
