@@ -235,7 +235,11 @@ pub fn close_while_receiving<B: Backend + PoolStats>() {
         },
     );
     echo.close(token);
-    echo.run_until(|e| e.backend.bufs_available() == 4);
+    // Turn until the client is done too: the close is queued to the
+    // kernel only on the next turn, and the buffers may all be back
+    // before that turn, so the buffer count alone could end the loop
+    // with the socket still open and the client blocked forever.
+    echo.run_until(|e| e.backend.bufs_available() == 4 && client.is_finished());
     client.join().unwrap();
     // Nothing more arrives for the closed token once it is drained.
     echo.turn(Duration::from_millis(10));
