@@ -16,7 +16,7 @@
 #
 # Knobs (environment): OLD_SB (required), TRANSPORT (tcp), ROUNDS (3),
 # BACKENDS ("uring epoll"), CONNECTIONS (100), RESULTS (output names,
-# default the transport), DURATION, WARMUP, QUIET_PCT, QUIET_WAIT,
+# default old-new-TRANSPORT), DURATION, WARMUP, QUIET_PCT, QUIET_WAIT,
 # SERVER_PREFIX (bench-lib.sh).
 set -euo pipefail
 
@@ -24,6 +24,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 TRANSPORT="${TRANSPORT:-tcp}"
+# Not the transport's own summary (bench-results/tcp.md, ws.md) by default.
+RESULTS="${RESULTS:-old-new-$TRANSPORT}"
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
 ROUNDS="${ROUNDS:-3}"
