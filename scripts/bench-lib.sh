@@ -20,6 +20,12 @@ PACING="${PACING:-even}"
 BURST_INTERVAL_US="${BURST_INTERVAL_US:-1000}"
 SERVER_CPU=0
 CLIENT_CPU=1
+# Words put before every server's command line, e.g. "chrt -f 50" (needs
+# root): on a shared machine a server at a real-time priority is not kept
+# waiting after its wake-ups by other work on its core, which otherwise
+# shows up as tail latency. Only for servers that sleep when idle: a
+# real-time task that spins is throttled (sched_rt_runtime_us).
+SERVER_PREFIX="${SERVER_PREFIX:-}"
 
 out_dir="${OUT_DIR:-bench-results}"
 # RESULTS names the output files (default: the transport), so that a
@@ -67,9 +73,10 @@ ready() {
 start_server() {
     local pattern="$1"
     shift
-    local log="$logs/server.log"
-    echo "+ $* &"
-    "$@" >"$log" 2>&1 &
+    local log="$logs/server.log" prefix=()
+    read -r -a prefix <<<"$SERVER_PREFIX"
+    echo "+ ${prefix[*]} $* &"
+    "${prefix[@]}" "$@" >"$log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
         if ready "$pattern" "$log"; then

@@ -62,7 +62,11 @@
 # fixed-rate runs, docs/benchmarks.md), BURST_INTERVAL_US (1000), PACINGS
 # ("$PACING": each fixed-rate run once per pacing listed, e.g. "even
 # burst"), ROUNDS (1: the load runs of every target, repeated round after
-# round so that drifts of the machine hit every target alike).
+# round so that drifts of the machine hit every target alike), OLD_SB
+# (unset; a second Switchboard binary, e.g. built from an older commit,
+# run on io_uring as target switchboard-old-uring beside the current
+# one, for before/after rounds), SERVER_PREFIX (bench-lib.sh; e.g.
+# "chrt -f 50").
 #
 #   TARGETS="switchboard mosquitto" SCENARIOS=fanin QOS_LEVELS=0 \
 #     PUBLISHERS=10 FANIN_RATES=20000 PACINGS="even burst" ROUNDS=3 \
@@ -176,6 +180,11 @@ CONF
 broker_cmd() {
     local target="$1" port="$2"
     case "$target" in
+    switchboard-old-*)
+        echo taskset -c "$SERVER_CPU" "$OLD_SB" --backend "${target#switchboard-old-}" --threads 1 \
+            --pin-threads false --wire-addr 127.0.0.1:0 --ws-addr 127.0.0.1:0 \
+            --admin-addr 127.0.0.1:0 --mqtt-addr "127.0.0.1:$port"
+        ;;
     switchboard-*)
         echo taskset -c "$SERVER_CPU" "$sb" --backend "${target#switchboard-}" --threads 1 \
             --pin-threads false --wire-addr 127.0.0.1:0 --ws-addr 127.0.0.1:0 \
@@ -268,6 +277,10 @@ if wants switchboard; then
     if "$sb" --help 2>/dev/null | grep -q -- --mqtt-addr; then
         targets+=(switchboard-uring switchboard-epoll)
         ports+=(7341 7342)
+        if [[ -n "${OLD_SB:-}" ]]; then
+            targets=(switchboard-old-uring "${targets[@]}")
+            ports=(7346 "${ports[@]}")
+        fi
     else
         echo "switchboard: its binary has no --mqtt-addr yet (no MQTT listener): skipping it"
     fi

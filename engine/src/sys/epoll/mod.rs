@@ -26,6 +26,7 @@ use mio::{Events, Interest, Poll};
 
 use self::pool::BufPool;
 use self::send::{PendingSends, WriteOutcome};
+use super::gather::Gather;
 use super::{
     token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
     Waker, TOKEN_BITS,
@@ -114,6 +115,8 @@ pub struct EpollBackend {
     timer: timer::WakeTimer,
     /// The last poll handed out completions without waiting.
     skipped_wait: bool,
+    /// Scratch for writes of many small buffers (`send::write_batch`).
+    gather: Gather,
 }
 
 impl Backend for EpollBackend {
@@ -143,6 +146,7 @@ impl Backend for EpollBackend {
             wakers: Vec::new(),
             timer,
             skipped_wait: false,
+            gather: Gather::default(),
         })
     }
 
@@ -212,14 +216,17 @@ impl Backend for EpollBackend {
     }
 
     fn send(&mut self, token: Token, batch: SendBatch) {
-        let Some(slot) = self.slot(token) else {
+        // A borrow of `slots` alone (not `self.slot`), so that the write
+        // below may use `gather`.
+        let slot = self.slots.get(token_index(token));
+        let Some(slot) = slot.filter(|s| s.owned_by(token)) else {
             let result = Err(io::ErrorKind::NotConnected.into());
             self.done.push(sent(token, result, batch));
             return;
         };
         debug_assert_eq!(slot.send, NO_SEND, "two sends in flight for {token:#x}");
         let stream = slot.stream.as_ref().expect("owned slot has a stream");
-        match send::write_batch(stream, &batch, 0) {
+        match send::write_batch(stream, &batch, 0, &mut self.gather) {
             WriteOutcome::Done(n) => self.done.push(sent(token, Ok(n), batch)),
             WriteOutcome::Failed(e) => self.done.push(sent(token, Err(e), batch)),
             WriteOutcome::Blocked(written) => {
@@ -388,7 +395,8 @@ impl EpollBackend {
 
     /// Writes more of the token's unfinished send, if it has one.
     fn continue_send(&mut self, token: Token, out: &mut Vec<Completion>) {
-        let Some(slot) = self.slot(token) else {
+        let slot = self.slots.get(token_index(token));
+        let Some(slot) = slot.filter(|s| s.owned_by(token)) else {
             return;
         };
         if slot.send == NO_SEND {
@@ -397,7 +405,7 @@ impl EpollBackend {
         let id = slot.send;
         let stream = slot.stream.as_ref().expect("owned slot has a stream");
         let (batch, written) = self.sends.get(id);
-        let result = match send::write_batch(stream, batch, written) {
+        let result = match send::write_batch(stream, batch, written, &mut self.gather) {
             WriteOutcome::Blocked(written) => {
                 self.sends.set_written(id, written);
                 return;

@@ -36,6 +36,7 @@ use io_uring::{squeue, types, IoUring};
 
 use self::buf_ring::ProvidedBufRing;
 use self::send_slots::SendSlots;
+use super::gather::Gather;
 use super::{
     token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
     Waker, TOKEN_BITS,
@@ -150,6 +151,8 @@ pub struct UringBackend {
     woken: bool,
     /// Ends waits at the reactor's deadline.
     timer: timer::WakeTimer,
+    /// Scratch for sends of many small buffers (`send_now`).
+    gather: Gather,
 }
 
 impl Backend for UringBackend {
@@ -188,6 +191,7 @@ impl Backend for UringBackend {
             fatal: None,
             woken: false,
             timer: timer::WakeTimer::default(),
+            gather: Gather::default(),
         })
     }
 

@@ -14,6 +14,7 @@ use std::io;
 use io_uring::{opcode, types};
 
 use super::{user_data, Completion, Cqe, Op, UringBackend};
+use crate::sys::gather::Gather;
 use crate::sys::{SendBatch, Token};
 
 impl UringBackend {
@@ -32,7 +33,7 @@ impl UringBackend {
         // ring round trip (and without a completion that would end the
         // next wait early). Only a full socket goes through the ring,
         // which waits for room.
-        match send_now(fd, &batch) {
+        match send_now(fd, &batch, &mut self.gather) {
             Ok(0) => {}
             Ok(n) => return self.done.push(sent(token, Ok(n), batch)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -69,13 +70,19 @@ impl UringBackend {
 const IOVECS_NOW: usize = 64;
 
 /// One non-blocking `sendmsg` of as much of `batch` as fits; `Ok(0)` or
-/// `WouldBlock` when the socket is full.
-fn send_now(fd: std::os::fd::RawFd, batch: &SendBatch) -> io::Result<usize> {
+/// `WouldBlock` when the socket is full. Many small buffers are copied
+/// into one first (`gather`).
+fn send_now(fd: std::os::fd::RawFd, batch: &SendBatch, gather: &mut Gather) -> io::Result<usize> {
     let mut slices = [io::IoSlice::new(&[]); IOVECS_NOW];
     let mut count = 0;
-    for buf in batch.bufs.iter().filter(|b| !b.is_empty()).take(IOVECS_NOW) {
-        slices[count] = io::IoSlice::new(buf);
-        count += 1;
+    if let Some(one) = gather.coalesce(batch, 0) {
+        slices[0] = io::IoSlice::new(one);
+        count = 1;
+    } else {
+        for buf in batch.bufs.iter().filter(|b| !b.is_empty()).take(IOVECS_NOW) {
+            slices[count] = io::IoSlice::new(buf);
+            count += 1;
+        }
     }
     // SAFETY: msghdr is plain data; all zeroes is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
