@@ -156,7 +156,10 @@ impl CoreState {
         };
         let lists = conn.lists.take().map(|l| *l).unwrap_or_default();
         let user = conn.user.take();
-        let input = std::mem::replace(&mut conn.input, Input::Frames(wire::FrameDecoder::new(0)));
+        let input = std::mem::replace(
+            &mut conn.input,
+            Input::Frames(crate::machine::wire::Session::new(0)),
+        );
         conn.ws = None;
         conn.send_queue.clear();
         conn.queued_bytes = 0;

@@ -7,8 +7,6 @@
 
 use std::rc::Rc;
 
-use wire::FrameDecoder;
-
 use crate::send_queue::SendQueue;
 use crate::sys::Token;
 
@@ -77,7 +75,7 @@ pub struct Conn {
     pub lists: Option<Box<ConnLists>>,
     /// WebSocket state, for connections that came in on the WebSocket
     /// listener.
-    pub ws: Option<Box<crate::ws::WsConn>>,
+    pub ws: Option<Box<crate::machine::ws::WsConn>>,
 }
 
 /// A connection's decoder: `wire` frames (raw TCP and the WebSocket
@@ -86,7 +84,7 @@ pub struct Conn {
 #[derive(Debug)]
 pub enum Input {
     /// `wire` frames; holds bytes only mid-frame.
-    Frames(FrameDecoder),
+    Frames(crate::machine::wire::Session),
     /// MQTT packets and the connection's MQTT state.
     Mqtt(Box<crate::mqtt::MqttConn>),
 }
@@ -131,7 +129,7 @@ impl Conn {
             queued_bytes: 0,
             last_active: now,
             user: None,
-            input: Input::Frames(FrameDecoder::new(max_payload_len)),
+            input: Input::Frames(crate::machine::wire::Session::new(max_payload_len)),
             send_queue: SendQueue::default(),
             lists: None,
             ws: None,

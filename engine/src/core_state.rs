@@ -113,7 +113,7 @@ pub struct Core {
     /// An outbound frame's JSON form, reused.
     pub(crate) json_text: Vec<u8>,
     /// The WebSocket messages of the frame being fanned out, per form.
-    pub(crate) ws_forms: crate::ws::SharedForms,
+    pub(crate) ws_forms: crate::machine::ws::SharedForms,
     acks: Slab<PendingAck>,
     scratch: Vec<Token>,
 }
@@ -197,7 +197,7 @@ impl Core {
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
             json_text: Vec::new(),
-            ws_forms: crate::ws::SharedForms::new(),
+            ws_forms: crate::machine::ws::SharedForms::new(),
             acks: Slab::new(),
             scratch: Vec::new(),
         }

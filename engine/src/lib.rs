@@ -15,9 +15,10 @@
 //! - [`backpressure`]: pausing whoever feeds a connection that does not drain.
 //! - [`closing`]: how every connection ends: its reason, then a bounded
 //!   linger that lets a peer still writing read it, then the close.
-//! - [`wire_session`]: the `wire` protocol's session rules, sans-IO.
-//! - [`proto`]: feeds bytes to `wire`'s decoders and applies the session's
-//!   steps (admission, routing, subscriptions).
+//! - [`machine`]: the sans-IO protocol machines (`wire` session,
+//!   WebSocket transport, MQTT connection).
+//! - [`proto`]: the `wire` stage: applies the `wire` session's steps
+//!   (admission, routing, subscriptions).
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions on their client id's home core,
 //!   QoS flows, retained messages.
@@ -54,5 +55,4 @@ pub mod shard;
 mod sim;
 pub mod sys;
 pub mod timers;
-pub mod wire_session;
 pub mod ws;

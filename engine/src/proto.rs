@@ -1,16 +1,18 @@
-//! The `wire` protocol on a connection: feeds received bytes to the
-//! connection's [`wire::FrameDecoder`] and acts on each frame. All parsing
-//! happens in `wire`; this module only decides what a frame means here.
+//! The `wire` stage: feeds received bytes to the connection's `wire`
+//! [`Session`] machine and applies the steps it returns against the core
+//! (admission, routing, subscriptions). All parsing happens in `wire`,
+//! and every rule about which frame is valid when in the machine; this
+//! module only does what a step asks.
 
-use wire::{Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, TargetKind};
+use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
 use crate::conn::{Input, Phase};
 use crate::core_state::CoreState;
+use crate::machine::wire::{Counter, Refusal, Session, Step, Timeouts};
 use crate::mesh::NameKind;
 use crate::metrics;
 use crate::mqtt::fanout::SentToTopic;
 use crate::sys::Token;
-use crate::wire_session::{self, Counter, Refusal, State, Step};
 
 /// Most topics one connection may hold.
 pub const TOPICS_PER_CONN_MAX: usize = 1024;
@@ -48,29 +50,54 @@ impl CoreState {
         }
     }
 
-    /// Decodes `data` as `wire` frames (raw TCP, or the binary messages
-    /// of a WebSocket) and handles each; pauses a sender over its watermark.
+    /// Hands `data` to the connection's `wire` session (raw TCP, or the
+    /// binary messages of a WebSocket) and applies each step; pauses a
+    /// sender over its watermark.
     pub(crate) fn feed_frames(&mut self, token: Token, data: &[u8]) {
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
-        let Input::Frames(decoder) = &mut conn.input else {
+        let Input::Frames(session) = &mut conn.input else {
             return;
         };
-        let mut decoder = std::mem::replace(decoder, FrameDecoder::new(0));
-        let result = decoder.feed(data, |frame| self.on_frame(token, frame));
+        // Lent out while its steps are applied (they need the whole core).
+        let mut session = std::mem::replace(session, Session::new(0));
+        let result = session.handle_input(data, |step| self.on_step(token, step));
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
-        conn.input = Input::Frames(decoder);
-        if let Err(e) = result {
-            self.refuse(token, &wire_session::decode_error(None, &e));
+        if !conn.phase.takes_input() {
+            // Refused by the core (draining), or closed by a step.
+            session.close();
+        }
+        conn.input = Input::Frames(session);
+        if let Err(r) = result {
+            self.refuse(token, &r);
             return;
         }
         let over = conn.queued_bytes > self.core.settings.limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
             self.core.pause_for_own_queue(token);
+        }
+    }
+
+    /// From the sweep: ends a `wire` session past its HELLO or idle
+    /// timeout (`since`, `now`: connection clock readings).
+    pub(crate) fn wire_sweep(&mut self, token: Token, since: u32, now: u32) {
+        let limits = &self.core.settings.limits;
+        let timeouts = Timeouts::new(limits.hello_timeout_ms, limits.idle_timeout_ms);
+        let Some(conn) = self.core.conns.get_mut(token) else {
+            return;
+        };
+        if !conn.phase.takes_input() {
+            return;
+        }
+        let Input::Frames(session) = &mut conn.input else {
+            return;
+        };
+        if let Some(r) = session.handle_timeout(since, now, timeouts) {
+            self.refuse(token, &r);
         }
     }
 
@@ -98,23 +125,24 @@ impl CoreState {
         !conn.paused && conn.phase.takes_input()
     }
 
-    fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
+    /// Applies one step of a session; pauses the session once the
+    /// connection stops taking input.
+    fn on_step(&mut self, token: Token, step: Step<'_>) -> Control {
         metrics::inc(&self.core.stats.frames_in_total);
         let clock = self.core.conn_clock();
         let Some(conn) = self.core.conns.get_mut(token) else {
             return Control::Pause;
         };
         conn.last_active = clock;
-        let state = match conn.phase {
-            Phase::ExpectHello => State::ExpectHello,
-            Phase::Open => State::Open,
-            Phase::Closing | Phase::Lingering => return Control::Pause,
-        };
-        let h = frame.header;
-        match wire_session::step(state, frame) {
-            Step::Hello(hello) => self.on_hello(token, &h, &hello),
-            Step::Send(send) => return self.on_send(token, &h, &send),
-            Step::Subscribe(topics, subscribe) => self.on_subscribe(token, &h, topics, subscribe),
+        if !conn.phase.takes_input() {
+            return Control::Pause;
+        }
+        match step {
+            Step::Hello(h, hello) => self.on_hello(token, &h, &hello),
+            Step::Send(h, send) => return self.on_send(token, &h, &send),
+            Step::Subscribe(h, topics, subscribe) => {
+                self.on_subscribe(token, &h, topics, subscribe)
+            }
             Step::Ping(pong, payload) => {
                 // The PONG takes the PING's lane: by default it comes after
                 // everything queued before it (a PING is a barrier); with
@@ -148,6 +176,7 @@ impl CoreState {
             Counter::UnexpectedFrame => Some(&self.core.stats.unexpected_frames_total),
             Counter::ProtocolError => Some(&self.core.stats.protocol_errors_total),
             Counter::Oversized => Some(&self.core.stats.oversized_frames_total),
+            Counter::Timeout => Some(&self.core.stats.timeouts_total),
             Counter::Refused => None,
         };
         if let Some(c) = counter {

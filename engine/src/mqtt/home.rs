@@ -21,10 +21,10 @@ use wire::mqtt::{encode, Connect, Packet};
 
 use crate::conn::{Conn, Input};
 use crate::core_state::CoreState;
+use crate::machine::ws::WsConn;
 use crate::mesh::{Arrival, Lane, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
-use crate::ws::WsConn;
 
 /// The core that holds `client_id`'s session among `cores` cores.
 pub fn home_core(client_id: &str, cores: usize) -> u16 {
