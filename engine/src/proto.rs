@@ -3,6 +3,14 @@
 //! (admission, routing, subscriptions). All parsing happens in `wire`,
 //! and every rule about which frame is valid when in the machine; this
 //! module only does what a step asks.
+//!
+//! Glue, named: `on_bytes`, `feed_input` and `on_resume` are the byte
+//! dispatch of every connection (to the WebSocket stage, the MQTT
+//! machine, or this stage). The stage's own methods are `impl CoreState`
+//! because its steps reach the MQTT broker's subscription index
+//! (`route_topic`, `subscribe_frames`) and closing (`fail_about`,
+//! `send_close`), which are `CoreState`'s; what they ask of the core is
+//! `Core`'s (`route`, `queue_in`, `queue_control`, `encode_frame`).
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
@@ -185,15 +193,6 @@ impl CoreState {
         self.fail_about(token, r.about.as_ref(), r.code, &r.reason);
     }
 
-    /// Encodes one frame with the core's encoder and queues it.
-    fn encode<F>(&mut self, token: Token, f: F)
-    where
-        F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
-    {
-        let frame = self.core.encode_frame(f);
-        self.core.queue_control(token, frame);
-    }
-
     /// Admits a HELLO's user and answers WELCOME.
     fn on_hello(&mut self, token: Token, h: &FrameHeader, hello: &wire::Hello<'_>) {
         if self.core.draining {
@@ -216,7 +215,10 @@ impl CoreState {
             idle_timeout_ms: self.core.settings.limits.idle_timeout_ms as u32,
         };
         let h = FrameHeader::new(FrameType::Welcome, 0);
-        self.encode(token, |enc, out| enc.welcome(out, h, &welcome));
+        let f = self
+            .core
+            .encode_frame(|enc, out| enc.welcome(out, h, &welcome));
+        self.core.queue_control(token, f);
     }
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
@@ -312,7 +314,8 @@ impl CoreState {
                 server_message_id: 0,
                 recipients: topics.len() as u32,
             };
-            self.encode(token, |enc, out| enc.ack(out, ah, &ack));
+            let f = self.core.encode_frame(|enc, out| enc.ack(out, ah, &ack));
+            self.core.queue_control(token, f);
         }
     }
 

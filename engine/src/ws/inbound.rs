@@ -4,11 +4,12 @@
 //! endpoint sends them back. The transport answers control frames itself
 //! ([`WsConn::handle_event`]).
 
-use wire::ws::{MessageReader, OpCode, WsError, WsEvent};
+use wire::ws::{OpCode, WsError, WsEvent};
 use wire::Control;
 
+use super::ws_of;
 use crate::conn::Phase;
-use crate::core_state::CoreState;
+use crate::core_state::{Core, CoreState};
 use crate::machine::ws::{Endpoint, Step, WsConn};
 use crate::metrics;
 use crate::sys::Token;
@@ -46,34 +47,25 @@ impl CoreState {
         if conn.input.buffered_len() > 0 {
             self.feed_input(token, &[]);
             if self.core.conns.get(token).is_none_or(|c| c.paused) {
-                self.stash_ws(token, data);
+                if let Some(ws) = ws_of(&mut self.core.conns, token) {
+                    ws.stash(data);
+                }
                 return;
             }
         }
-        let Some(mut reader) = self.take_reader(token) else {
+        // Lent out while its messages are handled: the protocol on top
+        // answers through this connection's transport meanwhile.
+        let reader = ws_of(&mut self.core.conns, token).and_then(WsConn::take_reader);
+        let Some(mut reader) = reader else {
             return;
         };
         let result = reader.feed(data, |ev| self.on_ws_event(token, ev));
-        let Some(ws) = self.ws_mut(token) else {
+        let Some(ws) = ws_of(&mut self.core.conns, token) else {
             return;
         };
         ws.put_reader(reader);
         if let Err(e) = result {
             self.on_ws_error(token, &e);
-        }
-    }
-
-    fn ws_mut(&mut self, token: Token) -> Option<&mut WsConn> {
-        self.core.conns.get_mut(token)?.ws.as_deref_mut()
-    }
-
-    fn take_reader(&mut self, token: Token) -> Option<MessageReader> {
-        self.ws_mut(token)?.take_reader()
-    }
-
-    fn stash_ws(&mut self, token: Token, data: &[u8]) {
-        if let Some(ws) = self.ws_mut(token) {
-            ws.stash(data);
         }
     }
 
@@ -125,7 +117,7 @@ impl CoreState {
             }
             Step::Nothing => {}
         }
-        self.after_ws_message(token)
+        after_message(&mut self.core, token)
     }
 
     /// A JSON text message: becomes the `wire` frame a TCP client sends.
@@ -144,26 +136,6 @@ impl CoreState {
         self.core.json_frame = out;
     }
 
-    /// Pauses the reader when the connection paused, closes or has too
-    /// much queued (an echo client that does not read).
-    fn after_ws_message(&mut self, token: Token) -> Control {
-        let high = self.core.settings.limits.send_queue_high_bytes;
-        let Some(conn) = self.core.conns.get(token) else {
-            return Control::Pause;
-        };
-        if conn.phase == Phase::Closing {
-            return Control::Pause;
-        }
-        if conn.queued_bytes > high {
-            self.core.pause_for_own_queue(token);
-        }
-        if self.core.conns.get(token).is_some_and(|c| c.paused) {
-            Control::Pause
-        } else {
-            Control::Continue
-        }
-    }
-
     fn on_ws_error(&mut self, token: Token, e: &WsError) {
         let counter = match e.code {
             1007 => &self.core.stats.ws_invalid_utf8_total,
@@ -177,5 +149,25 @@ impl CoreState {
             core.queue_raw(token, close);
         }
         self.begin_close(token);
+    }
+}
+
+/// Pauses the reader when the connection paused, closes or has too much
+/// queued (an echo client that does not read).
+fn after_message(core: &mut Core, token: Token) -> Control {
+    let high = core.settings.limits.send_queue_high_bytes;
+    let Some(conn) = core.conns.get(token) else {
+        return Control::Pause;
+    };
+    if conn.phase == Phase::Closing {
+        return Control::Pause;
+    }
+    if conn.queued_bytes > high {
+        core.pause_for_own_queue(token);
+    }
+    if core.conns.get(token).is_some_and(|c| c.paused) {
+        Control::Pause
+    } else {
+        Control::Continue
     }
 }

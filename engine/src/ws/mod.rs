@@ -10,10 +10,15 @@
 //! `wire::json`, and every transport rule in the machine; these modules
 //! only decide what a message means here, count it and queue the bytes.
 //!
-//! Glue: the entry points the byte dispatch and the sweep call
-//! (`on_ws_bytes`, `ws_buffered_len`, `ws_sweep`) are `impl CoreState`
-//! because a message may go to the MQTT broker; the rest works on the
-//! [`Core`](crate::core_state::Core) alone.
+//! Glue, named: the stage's `impl CoreState` methods are the entry points
+//! the byte dispatch, the resume and the sweep call (`on_ws_bytes`,
+//! `ws_buffered_len`, `ws_sweep`) and the message dispatch that hands a
+//! message to another stage or ends the connection (`on_ws_handshake`,
+//! `upgraded`, `on_ws_event`, `on_json`, `on_ws_error`): those need the
+//! MQTT broker (`feed_mqtt`), the `wire` stage (`feed_frames`) or
+//! closing (`begin_close`, `fail`), which are `CoreState`'s. What the
+//! core alone does is on [`Core`](crate::core_state::Core) (the four
+//! writers in [`outbound`]) or a free function on it.
 //!
 //! Endpoints, chosen by the request path:
 //! - the envelope endpoint (`websocket.path`): text messages carry the JSON
@@ -30,3 +35,12 @@ mod forms_tests;
 mod inbound;
 mod outbound;
 mod upgrade;
+
+use crate::conn::ConnTable;
+use crate::machine::ws::WsConn;
+use crate::sys::Token;
+
+/// The transport of a live WebSocket connection.
+fn ws_of(conns: &mut ConnTable, token: Token) -> Option<&mut WsConn> {
+    conns.get_mut(token)?.ws.as_deref_mut()
+}

@@ -11,9 +11,9 @@
 use bytes::Bytes;
 use wire::ws::OpCode;
 
-use crate::conn::Conn;
+use super::ws_of;
 use crate::core_state::{Core, CoreState};
-use crate::machine::ws::{Framed, Timeout, Timers, WsConn};
+use crate::machine::ws::{Framed, Timeout, Timers};
 use crate::metrics;
 use crate::priority::Lane;
 use crate::sys::Token;
@@ -125,10 +125,4 @@ impl CoreState {
         }
         handled
     }
-}
-
-fn ws_of(conns: &mut crate::conn::ConnTable, token: Token) -> Option<&mut WsConn> {
-    conns
-        .get_mut(token)
-        .and_then(|c: &mut Conn| c.ws.as_deref_mut())
 }
