@@ -48,6 +48,7 @@ impl WsConn {
     /// message an earlier receiver of the same form got (`forms`).
     /// `arena` takes the bytes written, `json_text` is scratch for the
     /// JSON form.
+    #[inline]
     pub fn frame(
         &mut self,
         frame: &Bytes,

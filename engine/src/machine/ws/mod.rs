@@ -169,6 +169,7 @@ impl WsConn {
     }
 
     /// What the connection speaks, once upgraded.
+    #[inline]
     pub fn endpoint(&self) -> Option<Endpoint> {
         match self {
             WsConn::ExpectUpgrade(_) => None,
@@ -184,6 +185,7 @@ impl WsConn {
 
     /// Bytes were read: whatever they hold, they answer an outstanding
     /// ping (the next one waits for the next silence).
+    #[inline]
     pub fn note_read(&mut self) {
         if let WsConn::Open(open) = self {
             open.ping_sent = false;
@@ -192,6 +194,7 @@ impl WsConn {
 
     /// Lends the reader out while its events are handled; `None` unless
     /// open (or already lent).
+    #[inline(always)]
     pub fn take_reader(&mut self) -> Option<MessageReader> {
         match self {
             WsConn::Open(open) => open.reader.take(),
@@ -201,6 +204,7 @@ impl WsConn {
 
     /// Takes the lent reader back (dropped if the connection closed
     /// meanwhile: nothing more is read).
+    #[inline(always)]
     pub fn put_reader(&mut self, reader: MessageReader) {
         if let WsConn::Open(open) = self {
             debug_assert!(open.reader.is_none(), "one reader per connection");
@@ -225,6 +229,7 @@ impl WsConn {
 
     /// What one event of the reader asks for; control frames are answered
     /// here, into `arena`.
+    #[inline(always)]
     pub fn handle_event<'a>(&mut self, ev: WsEvent<'a>, arena: &mut BytesMut) -> Step<'a> {
         match ev {
             WsEvent::Text(text) => Step::Text(text),
@@ -288,6 +293,7 @@ impl WsConn {
     /// (compressed where negotiated) into `arena`, with the lane it takes:
     /// pings and pongs never wait behind queued messages. `None` unless
     /// open.
+    #[inline(always)]
     pub fn write(
         &mut self,
         arena: &mut BytesMut,
