@@ -8,7 +8,6 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use wire::FrameDecoder;
 
 use crate::flow::{Reading, Writing};
 use crate::priority::Lane;
@@ -76,7 +75,7 @@ pub struct Conn {
     lists: Option<Box<ConnLists>>,
     /// WebSocket state, for connections that came in on the WebSocket
     /// listener.
-    pub ws: Option<Box<crate::ws::WsConn>>,
+    pub ws: Option<Box<crate::machine::ws::WsConn>>,
 }
 
 /// A connection's decoder: `wire` frames (raw TCP and the WebSocket
@@ -85,7 +84,7 @@ pub struct Conn {
 #[derive(Debug)]
 pub enum Input {
     /// `wire` frames; holds bytes only mid-frame.
-    Frames(FrameDecoder),
+    Frames(crate::machine::wire::Session),
     /// MQTT packets and the connection's MQTT state.
     Mqtt(Box<crate::machine::mqtt::MqttConn>),
 }
@@ -127,7 +126,7 @@ impl Conn {
             queued_bytes: 0,
             last_active: now,
             user: None,
-            input: Input::Frames(FrameDecoder::new(max_payload_len)),
+            input: Input::Frames(crate::machine::wire::Session::new(max_payload_len)),
             send_queue: SendQueue::default(),
             lists: None,
             ws: None,
@@ -202,7 +201,7 @@ impl Conn {
     /// everything queued go.
     pub fn take_routing(&mut self) -> (Option<Rc<str>>, ConnLists, Input) {
         let lists = self.lists.take().map(|l| *l).unwrap_or_default();
-        let input = std::mem::replace(&mut self.input, Input::Frames(FrameDecoder::new(0)));
+        let input = std::mem::replace(&mut self.input, Input::Frames(crate::machine::wire::Session::new(0)));
         self.ws = None;
         self.drop_queued();
         (self.user.take(), lists, input)

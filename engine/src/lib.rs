@@ -24,9 +24,10 @@
 //! - [`send_queue`]: a connection's two-lane send queue.
 //! - [`flow`]: a connection's reading and writing states.
 //! - [`priority`]: a message's lane and whether it may be shed.
-//! - [`wire_session`]: the `wire` protocol's session rules, sans-IO.
-//! - [`proto`]: feeds bytes to `wire`'s decoders and applies the session's
-//!   steps (admission, routing, subscriptions).
+//! - [`machine`]: the sans-IO protocol machines (`wire` session,
+//!   WebSocket transport, MQTT connection).
+//! - [`proto`]: the `wire` stage: applies the `wire` session's steps
+//!   (admission, routing, subscriptions).
 //! - [`ws`]: WebSocket connections: the upgrade, messages to frames and back.
 //! - [`mqtt`]: the MQTT broker: sessions on their client id's home core,
 //!   QoS flows, retained messages.
@@ -62,5 +63,4 @@ pub mod shard;
 mod sim;
 pub mod sys;
 pub mod timers;
-pub mod wire_session;
 pub mod ws;

@@ -76,7 +76,7 @@ pub struct Arrival {
     /// same backend, so the home core's downcast cannot fail).
     pub stream: Box<dyn std::any::Any + Send>,
     /// Its WebSocket state, for MQTT over WebSocket.
-    pub ws: Option<Box<crate::ws::WsConn>>,
+    pub ws: Option<Box<crate::machine::ws::WsConn>>,
     /// MQTT bytes read and not yet handled, starting with the CONNECT.
     pub bytes: Vec<u8>,
 }

@@ -1,16 +1,26 @@
-//! The `wire` protocol on a connection: feeds received bytes to the
-//! connection's [`wire::FrameDecoder`] and acts on each frame. All parsing
-//! happens in `wire`; this module only decides what a frame means here.
+//! The `wire` stage: feeds received bytes to the connection's `wire`
+//! [`Session`] machine and applies the steps it returns against the core
+//! (admission, routing, subscriptions). All parsing happens in `wire`,
+//! and every rule about which frame is valid when in the machine; this
+//! module only does what a step asks.
+//!
+//! Glue, named: `on_bytes`, `feed_input` and `on_resume` are the byte
+//! dispatch of every connection (to the WebSocket stage, the MQTT
+//! machine, or this stage). The stage's own methods are `impl CoreState`
+//! because its steps reach the MQTT broker's subscription index
+//! (`route_topic`, `subscribe_frames`) and closing (`fail_about`,
+//! `send_close`), which are `CoreState`'s; what they ask of the core is
+//! `Core`'s (`route`, `queue_in`, `queue_control`, `encode_frame`).
 
-use wire::{Control, ErrorCode, Frame, FrameDecoder, FrameHeader, FrameType, TargetKind};
+use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
 use crate::conn::{Input, Phase};
 use crate::core_state::CoreState;
+use crate::machine::wire::{Counter, Refusal, Session, Step, Timeouts};
 use crate::mesh::NameKind;
 use crate::metrics;
 use crate::mqtt::fanout::SentToTopic;
 use crate::sys::Token;
-use crate::wire_session::{self, Counter, Refusal, State, Step};
 
 /// Most topics one connection may hold.
 pub const TOPICS_PER_CONN_MAX: usize = 1024;
@@ -48,29 +58,54 @@ impl CoreState {
         }
     }
 
-    /// Decodes `data` as `wire` frames (raw TCP, or the binary messages
-    /// of a WebSocket) and handles each; pauses a sender over its watermark.
+    /// Hands `data` to the connection's `wire` session (raw TCP, or the
+    /// binary messages of a WebSocket) and applies each step; pauses a
+    /// sender over its watermark.
     pub(crate) fn feed_frames(&mut self, token: Token, data: &[u8]) {
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
-        let Input::Frames(decoder) = &mut conn.input else {
+        let Input::Frames(session) = &mut conn.input else {
             return;
         };
-        let mut decoder = std::mem::replace(decoder, FrameDecoder::new(0));
-        let result = decoder.feed(data, |frame| self.on_frame(token, frame));
+        // Lent out while its steps are applied (they need the whole core).
+        let mut session = std::mem::replace(session, Session::new(0));
+        let result = session.handle_input(data, |step| self.on_step(token, step));
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
-        conn.input = Input::Frames(decoder);
-        if let Err(e) = result {
-            self.refuse(token, &wire_session::decode_error(None, &e));
+        if !conn.phase.takes_input() {
+            // Refused by the core (draining), or closed by a step.
+            session.close();
+        }
+        conn.input = Input::Frames(session);
+        if let Err(r) = result {
+            self.refuse(token, &r);
             return;
         }
         let over = conn.queued_bytes() > self.core.settings.limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
             self.core.pause_for_own_queue(token);
+        }
+    }
+
+    /// From the sweep: ends a `wire` session past its HELLO or idle
+    /// timeout (`since`, `now`: connection clock readings).
+    pub(crate) fn wire_sweep(&mut self, token: Token, since: u32, now: u32) {
+        let limits = &self.core.settings.limits;
+        let timeouts = Timeouts::new(limits.hello_timeout_ms, limits.idle_timeout_ms);
+        let Some(conn) = self.core.conns.get_mut(token) else {
+            return;
+        };
+        if !conn.phase.takes_input() {
+            return;
+        }
+        let Input::Frames(session) = &mut conn.input else {
+            return;
+        };
+        if let Some(r) = session.handle_timeout(since, now, timeouts) {
+            self.refuse(token, &r);
         }
     }
 
@@ -96,23 +131,24 @@ impl CoreState {
         !conn.is_paused() && conn.phase.takes_input()
     }
 
-    fn on_frame(&mut self, token: Token, frame: Frame<'_>) -> Control {
+    /// Applies one step of a session; pauses the session once the
+    /// connection stops taking input.
+    fn on_step(&mut self, token: Token, step: Step<'_>) -> Control {
         metrics::inc(&self.core.stats.frames_in_total);
         let clock = self.core.conn_clock();
         let Some(conn) = self.core.conns.get_mut(token) else {
             return Control::Pause;
         };
         conn.last_active = clock;
-        let state = match conn.phase {
-            Phase::ExpectHello => State::ExpectHello,
-            Phase::Open => State::Open,
-            Phase::Closing | Phase::Lingering => return Control::Pause,
-        };
-        let h = frame.header;
-        match wire_session::step(state, frame) {
-            Step::Hello(hello) => self.on_hello(token, &h, &hello),
-            Step::Send(send) => return self.on_send(token, &h, &send),
-            Step::Subscribe(topics, subscribe) => self.on_subscribe(token, &h, topics, subscribe),
+        if !conn.phase.takes_input() {
+            return Control::Pause;
+        }
+        match step {
+            Step::Hello(h, hello) => self.on_hello(token, &h, &hello),
+            Step::Send(h, send) => return self.on_send(token, &h, &send),
+            Step::Subscribe(h, topics, subscribe) => {
+                self.on_subscribe(token, &h, topics, subscribe)
+            }
             Step::Ping(pong, payload) => {
                 // The PONG takes the PING's lane: by default it comes after
                 // everything queued before it (a PING is a barrier); with
@@ -146,21 +182,13 @@ impl CoreState {
             Counter::UnexpectedFrame => Some(&self.core.stats.unexpected_frames_total),
             Counter::ProtocolError => Some(&self.core.stats.protocol_errors_total),
             Counter::Oversized => Some(&self.core.stats.oversized_frames_total),
+            Counter::Timeout => Some(&self.core.stats.timeouts_total),
             Counter::Refused => None,
         };
         if let Some(c) = counter {
             metrics::inc(c);
         }
         self.fail_about(token, r.about.as_ref(), r.code, &r.reason);
-    }
-
-    /// Encodes one frame with the core's encoder and queues it.
-    fn encode<F>(&mut self, token: Token, f: F)
-    where
-        F: FnOnce(&mut wire::Encoder, &mut bytes::BytesMut),
-    {
-        let frame = self.core.encode_frame(f);
-        self.core.queue_control(token, frame);
     }
 
     /// Admits a HELLO's user and answers WELCOME.
@@ -185,7 +213,10 @@ impl CoreState {
             idle_timeout_ms: self.core.settings.limits.idle_timeout_ms as u32,
         };
         let h = FrameHeader::new(FrameType::Welcome, 0);
-        self.encode(token, |enc, out| enc.welcome(out, h, &welcome));
+        let f = self
+            .core
+            .encode_frame(|enc, out| enc.welcome(out, h, &welcome));
+        self.core.queue_control(token, f);
     }
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
@@ -281,7 +312,8 @@ impl CoreState {
                 server_message_id: 0,
                 recipients: topics.len() as u32,
             };
-            self.encode(token, |enc, out| enc.ack(out, ah, &ack));
+            let f = self.core.encode_frame(|enc, out| enc.ack(out, ah, &ack));
+            self.core.queue_control(token, f);
         }
     }
 

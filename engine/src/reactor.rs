@@ -11,7 +11,6 @@ use crate::core::closing::AfterFlush;
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
-use crate::timers;
 
 /// Mesh messages handled per tick before completions get their turn.
 const MESH_BUDGET: usize = 4096;
@@ -211,7 +210,7 @@ impl<B: Backend> Reactor<B> {
         }
         let mut conn = Conn::new(s.core.settings.limits.max_payload_len, s.core.conn_clock());
         match kind {
-            Some(ListenerKind::WebSocket) => conn.ws = Some(crate::ws::WsConn::new()),
+            Some(ListenerKind::WebSocket) => conn.ws = Some(crate::machine::ws::WsConn::new()),
             Some(ListenerKind::Mqtt) => {
                 let max = s.mqtt.cfg().max_packet_bytes;
                 conn.input = crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max));
@@ -400,8 +399,6 @@ impl<B: Backend> Reactor<B> {
     fn sweep(&mut self, now_ns: u64) {
         self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
-        let limits = &s.core.settings.limits;
-        let timeouts_ms = (limits.hello_timeout_ms, limits.idle_timeout_ms);
         let now = s.core.conn_clock();
         let cap = s.core.conns.capacity();
         let slice = cap / 4 + 1;
@@ -423,11 +420,7 @@ impl<B: Backend> Reactor<B> {
             if s.mqtt_sweep_conn(token, since, now) {
                 continue;
             }
-            let conn = s.core.conns.get(token).expect("live slot");
-            if let Some(reason) = wire_timed_out(conn.phase, since, now, timeouts_ms) {
-                metrics::inc(&s.core.stats.timeouts_total);
-                s.fail(token, wire::ErrorCode::IdleTimeout, reason);
-            }
+            s.wire_sweep(token, since, now);
         }
         s.mqtt_sweep();
         let depth: usize = (0..s.core.mesh.cores())
@@ -496,49 +489,10 @@ pub enum Tick {
     Done,
 }
 
-/// Whether a `wire` connection last active at `since` (connection clock)
-/// is past its HELLO or idle timeout (`timeouts_ms`, in that order) at
-/// `now`: the reason its ERROR gives if it is.
-fn wire_timed_out(
-    phase: Phase,
-    since: u32,
-    now: u32,
-    timeouts_ms: (u64, u64),
-) -> Option<&'static str> {
-    let (hello_ms, idle_ms) = timeouts_ms;
-    match phase {
-        Phase::ExpectHello if timers::conn_passed(since, now, hello_ms) => Some("no HELLO in time"),
-        Phase::Open if timers::conn_passed(since, now, idle_ms) => Some("idle timeout"),
-        _ => None,
-    }
-}
-
 /// Keeps a finished batch for reuse, up to [`BATCHES_RETAINED`].
 fn recycle(pool: &mut Vec<SendBatch>, mut batch: SendBatch) {
     if pool.len() < BATCHES_RETAINED {
         batch.bufs.clear();
         pool.push(batch);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hello_and_idle_timeouts_fire_only_past_their_interval() {
-        let limits = (100, 1_500);
-        // Every alignment a coarse clock could have rounded differently.
-        for since_ms in [0, 1, 63, 64, 1_000, 4_294_967_290] {
-            let since = timers::conn_clock(since_ms);
-            let at = |ms: u64| timers::conn_clock(since_ms + ms);
-            assert!(wire_timed_out(Phase::ExpectHello, since, at(99), limits).is_none());
-            assert!(wire_timed_out(Phase::ExpectHello, since, at(100), limits).is_none());
-            assert!(wire_timed_out(Phase::ExpectHello, since, at(101), limits).is_some());
-            assert!(wire_timed_out(Phase::Open, since, at(1_499), limits).is_none());
-            assert!(wire_timed_out(Phase::Open, since, at(1_500), limits).is_none());
-            assert!(wire_timed_out(Phase::Open, since, at(1_501), limits).is_some());
-            assert!(wire_timed_out(Phase::Closing, since, at(1_000_000), limits).is_none());
-        }
     }
 }

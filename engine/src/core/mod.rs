@@ -107,7 +107,7 @@ pub struct Core {
     /// An outbound frame's JSON form, reused.
     pub(crate) json_text: Vec<u8>,
     /// The WebSocket messages of the frame being fanned out, per form.
-    pub(crate) ws_forms: crate::ws::SharedForms,
+    pub(crate) ws_forms: crate::machine::ws::SharedForms,
     /// SENDs waiting for other cores' answers before their ACK.
     acks: Acks,
     /// The local members of the target being delivered to.
@@ -138,7 +138,7 @@ impl Core {
             arena: BytesMut::new(),
             json_frame: BytesMut::new(),
             json_text: Vec::new(),
-            ws_forms: crate::ws::SharedForms::new(),
+            ws_forms: crate::machine::ws::SharedForms::new(),
             acks: Acks::default(),
             targets: Targets::default(),
         }

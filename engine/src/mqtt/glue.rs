@@ -13,7 +13,7 @@ use crate::core_state::CoreState;
 use crate::machine::mqtt::MqttConn;
 use crate::mesh::{Lane, MeshMsg};
 use crate::sys::Token;
-use crate::ws::WsConn;
+use crate::machine::ws::WsConn;
 
 impl CoreState {
     /// MQTT bytes read on `token` (TCP, or WebSocket binary messages).

@@ -25,9 +25,9 @@ use crate::conn::{Conn, Input};
 use crate::core_state::Core;
 use crate::machine::mqtt::MqttConn;
 use crate::mesh::{Arrival, MeshMsg};
+use crate::machine::ws::WsConn;
 use crate::metrics;
 use crate::sys::Token;
-use crate::ws::WsConn;
 
 /// The core that holds `client_id`'s session among `cores` cores.
 pub fn home_core(client_id: &str, cores: usize) -> u16 {

@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use bytes::{Bytes, BytesMut};
 use wire::ws::{self, DeflateParams, Deflater, MessageWriter, OpCode, Role};
 
-use super::{Endpoint, OpenWs, OutForm, WsConn};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::core_state::CoreState;
+use crate::machine::ws::{Endpoint, OutForm, WsConn};
 use crate::sys::Token;
 
 /// What a receiver negotiated: its form, and (no context takeover,
@@ -52,13 +52,11 @@ fn open_conn(core: &mut CoreState, kind: Kind) -> Token {
         max_frame: 1 << 20,
         max_message: 1 << 20,
     };
-    conn.ws = Some(Box::new(WsConn::Open(OpenWs {
-        endpoint: Endpoint::Envelope { out: kind.0 },
-        reader: Some(ws::MessageReader::new(Role::Server, limits, None)),
-        writer: writer(kind),
-        close_sent: false,
-        ping_sent: false,
-    })));
+    conn.ws = Some(Box::new(WsConn::opened(
+        Endpoint::Envelope { out: kind.0 },
+        ws::MessageReader::new(Role::Server, limits, None),
+        writer(kind),
+    )));
     core.core.conns.insert(conn)
 }
 

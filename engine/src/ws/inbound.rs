@@ -1,13 +1,16 @@
-//! Messages from an upgraded connection: the envelope endpoint turns them
-//! into `wire` frames for the normal frame path, the echo endpoint sends
-//! them back.
+//! Messages from an upgraded connection, dispatched: the envelope
+//! endpoint turns them into `wire` frames for the connection's `wire`
+//! session, the MQTT endpoint hands them to the MQTT machine, the echo
+//! endpoint sends them back. The transport answers control frames itself
+//! ([`WsConn::handle_event`]).
 
 use wire::ws::{OpCode, WsError, WsEvent};
 use wire::Control;
 
-use super::{Endpoint, WsConn};
-use crate::conn::{Conn, Phase};
-use crate::core_state::CoreState;
+use super::ws_of;
+use crate::conn::Phase;
+use crate::core_state::{Core, CoreState};
+use crate::machine::ws::{Endpoint, Step, WsConn};
 use crate::metrics;
 use crate::sys::Token;
 
@@ -23,71 +26,66 @@ impl CoreState {
             return;
         }
         let paused = conn.is_paused();
-        let open = match conn.ws.as_deref_mut() {
-            Some(WsConn::Open(open)) => open,
-            Some(WsConn::Handshake(_)) => return self.on_ws_handshake(token, data),
-            None => return,
+        let Some(ws) = conn.ws.as_deref_mut() else {
+            return;
         };
+        if ws.expects_upgrade() {
+            return self.on_ws_handshake(token, data);
+        }
         if paused {
-            if let Some(r) = open.reader.as_mut() {
-                r.stash(data);
-            }
+            ws.stash(data);
             return;
         }
         if !data.is_empty() {
             // MQTT's keep-alive counts MQTT packets (the broker stamps
             // them), not WebSocket pings and pongs.
-            if open.endpoint != Endpoint::Mqtt {
+            if ws.endpoint() != Some(Endpoint::Mqtt) {
                 conn.last_active = clock;
             }
-            open.ping_sent = false;
+            ws.note_read();
         }
-        // Frames a paused message left in the `wire` decoder go first.
+        // Frames a paused message left in the `wire` session go first.
         if conn.input.buffered_len() > 0 {
             self.feed_input(token, &[]);
             if self.core.conns.get(token).is_none_or(|c| c.is_paused()) {
-                self.stash_ws(token, data);
+                if let Some(ws) = ws_of(&mut self.core.conns, token) {
+                    ws.stash(data);
+                }
                 return;
             }
         }
-        let Some(mut reader) = self.take_reader(token) else {
+        // Lent out while its messages are handled: the protocol on top
+        // answers through this connection's transport meanwhile.
+        let reader = ws_of(&mut self.core.conns, token).and_then(WsConn::take_reader);
+        let Some(mut reader) = reader else {
             return;
         };
         let result = reader.feed(data, |ev| self.on_ws_event(token, ev));
-        let Some(open) = self.core.conns.get_mut(token).and_then(Conn::ws_open) else {
+        let Some(ws) = ws_of(&mut self.core.conns, token) else {
             return;
         };
-        open.reader = Some(reader);
+        ws.put_reader(reader);
         if let Err(e) = result {
             self.on_ws_error(token, &e);
         }
     }
 
-    fn take_reader(&mut self, token: Token) -> Option<wire::ws::MessageReader> {
-        self.core.conns.get_mut(token)?.ws_open()?.reader.take()
-    }
-
-    fn stash_ws(&mut self, token: Token, data: &[u8]) {
-        let open = self.core.conns.get_mut(token).and_then(Conn::ws_open);
-        if let Some(r) = open.and_then(|o| o.reader.as_mut()) {
-            r.stash(data);
-        }
-    }
-
     /// Bytes the WebSocket reader still holds (re-read on resume).
     pub(crate) fn ws_buffered_len(&self, token: Token) -> usize {
-        let open = self.core.conns.get(token).and_then(Conn::ws_open_ref);
-        open.and_then(|o| o.reader.as_ref())
-            .map_or(0, |r| r.buffered_len())
+        let ws = self.core.conns.get(token).and_then(|c| c.ws.as_deref());
+        ws.map_or(0, WsConn::buffered_len)
     }
 
     fn on_ws_event(&mut self, token: Token, ev: WsEvent<'_>) -> Control {
-        let Some(open) = self.core.conns.get_mut(token).and_then(Conn::ws_open) else {
+        let core = &mut self.core;
+        let Some(ws) = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
             return Control::Pause;
         };
-        let endpoint = open.endpoint;
-        match ev {
-            WsEvent::Text(text) => {
+        let Some(endpoint) = ws.endpoint() else {
+            return Control::Pause;
+        };
+        match ws.handle_event(ev, &mut core.arena) {
+            Step::Text(text) => {
                 metrics::inc(&self.core.stats.ws_messages_in_total);
                 match endpoint {
                     Endpoint::Echo => self.core.ws_write(token, OpCode::Text, text.as_bytes()),
@@ -101,7 +99,7 @@ impl CoreState {
                     }
                 }
             }
-            WsEvent::Binary(data) => {
+            Step::Binary(data) => {
                 metrics::inc(&self.core.stats.ws_messages_in_total);
                 match endpoint {
                     Endpoint::Echo => self.core.ws_write(token, OpCode::Binary, data),
@@ -109,15 +107,18 @@ impl CoreState {
                     Endpoint::Mqtt => self.feed_mqtt(token, data),
                 }
             }
-            WsEvent::Ping(data) => self.core.ws_write(token, OpCode::Pong, data),
-            WsEvent::Pong(_) => {}
-            WsEvent::Close { code, reason } => {
-                // Echo the peer's code (RFC 6455 §5.5.1), then close.
-                self.core.ws_close(token, code, reason);
+            Step::Transmit(lane, bytes) => {
+                self.core.queue_part(token, lane, bytes, false);
+            }
+            Step::Close(answer) => {
+                if let Some(close) = answer {
+                    self.core.queue_raw(token, close);
+                }
                 self.begin_close(token);
             }
+            Step::Nothing => {}
         }
-        self.after_ws_message(token)
+        after_message(&mut self.core, token)
     }
 
     /// A JSON text message: becomes the `wire` frame a TCP client sends.
@@ -136,26 +137,6 @@ impl CoreState {
         self.core.json_frame = out;
     }
 
-    /// Pauses the reader when the connection paused, closes or has too
-    /// much queued (an echo client that does not read).
-    fn after_ws_message(&mut self, token: Token) -> Control {
-        let high = self.core.settings.limits.send_queue_high_bytes;
-        let Some(conn) = self.core.conns.get(token) else {
-            return Control::Pause;
-        };
-        if conn.phase == Phase::Closing {
-            return Control::Pause;
-        }
-        if conn.queued_bytes() > high {
-            self.core.pause_for_own_queue(token);
-        }
-        if self.core.conns.get(token).is_some_and(|c| c.is_paused()) {
-            Control::Pause
-        } else {
-            Control::Continue
-        }
-    }
-
     fn on_ws_error(&mut self, token: Token, e: &WsError) {
         let counter = match e.code {
             1007 => &self.core.stats.ws_invalid_utf8_total,
@@ -163,7 +144,31 @@ impl CoreState {
             _ => &self.core.stats.ws_protocol_errors_total,
         };
         metrics::inc(counter);
-        self.core.ws_close(token, Some(e.code), e.reason);
+        let core = &mut self.core;
+        let ws = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut());
+        if let Some(close) = ws.and_then(|ws| ws.handle_error(e, &mut core.arena)) {
+            core.queue_raw(token, close);
+        }
         self.begin_close(token);
+    }
+}
+
+/// Pauses the reader when the connection paused, closes or has too much
+/// queued (an echo client that does not read).
+fn after_message(core: &mut Core, token: Token) -> Control {
+    let high = core.settings.limits.send_queue_high_bytes;
+    let Some(conn) = core.conns.get(token) else {
+        return Control::Pause;
+    };
+    if conn.phase == Phase::Closing {
+        return Control::Pause;
+    }
+    if conn.queued_bytes() > high {
+        core.pause_for_own_queue(token);
+    }
+    if core.conns.get(token).is_some_and(|c| c.is_paused()) {
+        Control::Pause
+    } else {
+        Control::Continue
     }
 }

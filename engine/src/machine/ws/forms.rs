@@ -11,7 +11,7 @@
 //! same `Bytes`: one refcount each, no copy, no allocation.
 //!
 //! Owns: the cached forms of the frame being delivered. Not here: the
-//! encoding itself (`outbound.rs`) nor who receives (`core_state.rs`,
+//! encoding itself (`frames.rs`) nor who receives (`delivery.rs`,
 //! `mqtt/fanout.rs`, which call [`SharedForms::end`] when a fan-out ends;
 //! a frame queued outside a fan-out keeps its forms until the next frame
 //! replaces them).
@@ -28,14 +28,14 @@ const FORMS_MAX: usize = 8;
 
 /// One output form of a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FormKey {
-    pub out: OutForm,
-    pub writer: OutputKey,
+pub(super) struct FormKey {
+    pub(super) out: OutForm,
+    pub(super) writer: OutputKey,
 }
 
 /// The forms of one frame, filled as its receivers ask for them.
 #[derive(Debug)]
-pub(crate) struct SharedForms {
+pub struct SharedForms {
     /// The frame the forms encode. Holding a reference keeps its memory
     /// from being freed and reused, so while it is here a `Bytes` with the
     /// same address and length is this frame and no other.
@@ -45,7 +45,8 @@ pub(crate) struct SharedForms {
 }
 
 impl SharedForms {
-    pub(crate) fn new() -> SharedForms {
+    /// Holds nothing yet (its room is allocated once, here).
+    pub fn new() -> SharedForms {
         SharedForms {
             frame: None,
             forms: Vec::with_capacity(FORMS_MAX),
@@ -53,7 +54,7 @@ impl SharedForms {
     }
 
     /// The message already written for `frame` in form `key`, if any.
-    pub(crate) fn get(&self, frame: &Bytes, key: FormKey) -> Option<Bytes> {
+    pub(super) fn get(&self, frame: &Bytes, key: FormKey) -> Option<Bytes> {
         if !self.holds(frame) {
             return None;
         }
@@ -63,7 +64,7 @@ impl SharedForms {
 
     /// Keeps `message`, the form `key` of `frame`, for the next receivers;
     /// forgets the forms of any other frame first.
-    pub(crate) fn put(&mut self, frame: &Bytes, key: FormKey, message: &Bytes) {
+    pub(super) fn put(&mut self, frame: &Bytes, key: FormKey, message: &Bytes) {
         if !self.holds(frame) {
             self.end();
             self.frame = Some(frame.clone());
@@ -75,7 +76,7 @@ impl SharedForms {
 
     /// The fan-out is over: lets go of the frame and its forms, so their
     /// memory goes back as soon as the sockets have written them.
-    pub(crate) fn end(&mut self) {
+    pub fn end(&mut self) {
         self.frame = None;
         self.forms.clear();
     }
@@ -90,5 +91,11 @@ impl SharedForms {
         self.frame
             .as_ref()
             .is_some_and(|f| f.as_ptr() == frame.as_ptr() && f.len() == frame.len())
+    }
+}
+
+impl Default for SharedForms {
+    fn default() -> SharedForms {
+        SharedForms::new()
     }
 }

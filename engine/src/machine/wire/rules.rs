@@ -1,40 +1,33 @@
-//! The `wire` protocol's session rules, sans-IO: what a client's frame
-//! means in the state its connection is in (docs/wire-protocol.md
-//! sections 6 and 7), decided with no core, no socket and no clock.
+//! The `wire` protocol's session rules: what a client's frame means in
+//! the state its session is in (docs/wire-protocol.md sections 6 and 7).
 //!
-//! [`step`] takes the connection's state and one decoded frame and returns
+//! [`step`] takes the session's state and one decoded frame and returns
 //! a [`Step`]: what the frame asks the core to do, with its payload
-//! decoded and checked, or why it is refused. The core applies it
-//! (registry, routing, queues); every rule about which frame is valid
-//! when, and which payload is acceptable, lives here, and is unit tested
-//! here frame by frame.
+//! decoded and checked, or why it is refused. Every rule about which
+//! frame is valid when, and which payload is acceptable, lives here, and
+//! is unit tested here frame by frame.
 
 use wire::{ErrorCode, Flags, Frame, FrameHeader, FrameType, Hello, Send, Topics, WireError};
+
+use super::State;
 
 /// Longest user id or topic name accepted, in bytes.
 pub const NAME_LEN_MAX: usize = 256;
 /// Most topics in one SUBSCRIBE.
 pub const TOPICS_PER_FRAME_MAX: usize = 64;
 
-/// Where a `wire` session is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Accepted; HELLO (or PING, ERROR, CLOSE) expected.
-    ExpectHello,
-    /// Welcomed; routing frames flow.
-    Open,
-}
-
 /// What one client frame asks of the core.
 #[derive(Debug)]
 pub enum Step<'a> {
-    /// A valid HELLO: admit `hello.user_id` (unless the server is
-    /// draining) and answer WELCOME.
-    Hello(Hello<'a>),
-    /// A SEND with a valid envelope, to route.
-    Send(Send<'a>),
-    /// SUBSCRIBE (`true`) or UNSUBSCRIBE to topics of valid lengths.
-    Subscribe(Topics<'a>, bool),
+    /// A valid HELLO (with its header): admit `hello.user_id` (unless
+    /// the server is draining) and answer WELCOME.
+    Hello(FrameHeader, Hello<'a>),
+    /// A SEND (with its header) with a valid envelope, to route to its
+    /// decoded target.
+    Send(FrameHeader, Send<'a>),
+    /// SUBSCRIBE (`true`) or UNSUBSCRIBE (with its header) to topics of
+    /// valid lengths.
+    Subscribe(FrameHeader, Topics<'a>, bool),
     /// A PING: answer PONG with this header (the PING's ids, and its
     /// HIGH_PRIORITY flag: a PONG takes its PING's lane) and payload.
     Ping(FrameHeader, &'a [u8]),
@@ -75,6 +68,8 @@ pub enum Counter {
     /// A payload that decoded but asks for something not allowed (a
     /// protocol version, a name length): counted with its answer only.
     Refused,
+    /// The HELLO or idle timeout ran out.
+    Timeout,
 }
 
 /// What `frame`, received in `state`, asks of the core.
@@ -83,7 +78,7 @@ pub fn step(state: State, frame: Frame<'_>) -> Step<'_> {
     match (state, h.frame_type) {
         (State::ExpectHello, FrameType::Hello) => hello(h, frame.payload),
         (State::Open, FrameType::Send) => match wire::decode_send(frame.payload) {
-            Ok(send) => Step::Send(send),
+            Ok(send) => Step::Send(h, send),
             Err(e) => Step::Refuse(decode_error(Some(h), &e)),
         },
         (State::Open, FrameType::Subscribe) => topics(h, frame.payload, true),
@@ -162,7 +157,7 @@ fn hello(h: FrameHeader, payload: &[u8]) -> Step<'_> {
         let reason = "user id must be 1..=256 bytes";
         return refuse(Some(h), ErrorCode::Unauthorized, reason, Counter::Refused);
     }
-    Step::Hello(hello)
+    Step::Hello(h, hello)
 }
 
 fn topics(h: FrameHeader, payload: &[u8], subscribe: bool) -> Step<'_> {
@@ -181,7 +176,7 @@ fn topics(h: FrameHeader, payload: &[u8], subscribe: bool) -> Step<'_> {
         let reason = "topic must be 1..=256 bytes";
         return refuse(Some(h), ErrorCode::BadFrame, reason, Counter::Refused);
     }
-    Step::Subscribe(topics, subscribe)
+    Step::Subscribe(h, topics, subscribe)
 }
 
 fn unexpected_reason(t: FrameType) -> &'static str {
@@ -193,5 +188,5 @@ fn unexpected_reason(t: FrameType) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "wire_session_tests.rs"]
+#[path = "rules_tests.rs"]
 mod tests;

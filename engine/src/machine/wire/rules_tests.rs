@@ -6,6 +6,7 @@ use bytes::BytesMut;
 use wire::{ErrorCode, Flags, FrameDecoder, FrameHeader, FrameType, Target, TargetKind};
 
 use super::*;
+use crate::machine::wire::State;
 
 fn header(t: FrameType, flags: Flags, message_id: u64) -> FrameHeader {
     let mut h = FrameHeader::new(t, 0);
@@ -29,9 +30,9 @@ fn step_of(state: State, bytes: &[u8]) -> String {
 
 fn summary(s: Step<'_>) -> String {
     match s {
-        Step::Hello(h) => format!("hello {}", h.user_id),
-        Step::Send(s) => format!("send {:?} {}", s.target.kind, s.target.id),
-        Step::Subscribe(t, sub) => format!("subscribe={sub} {}", t.len()),
+        Step::Hello(_, h) => format!("hello {}", h.user_id),
+        Step::Send(_, s) => format!("send {:?} {}", s.target.kind, s.target.id),
+        Step::Subscribe(_, t, sub) => format!("subscribe={sub} {}", t.len()),
         Step::Ping(h, p) => format!("ping {:?} flags={} {}", h.frame_type, h.flags.0, p.len()),
         Step::PeerClose => "close".into(),
         Step::PeerError => "error".into(),

@@ -1,1 +1,0 @@
-//! The wire machine (being built: see docs/architecture.md).

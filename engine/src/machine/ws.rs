@@ -1,1 +1,0 @@
-//! The ws machine (being built: see docs/architecture.md).
