@@ -201,7 +201,10 @@ impl Conn {
     /// everything queued go.
     pub fn take_routing(&mut self) -> (Option<Rc<str>>, ConnLists, Input) {
         let lists = self.lists.take().map(|l| *l).unwrap_or_default();
-        let input = std::mem::replace(&mut self.input, Input::Frames(crate::machine::wire::Session::new(0)));
+        let input = std::mem::replace(
+            &mut self.input,
+            Input::Frames(crate::machine::wire::Session::new(0)),
+        );
         self.ws = None;
         self.drop_queued();
         (self.user.take(), lists, input)

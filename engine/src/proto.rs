@@ -254,7 +254,7 @@ impl CoreState {
         metrics::inc(&self.core.stats.messages_routed_total);
         let kind = send.target.kind;
         let paused = if matches!(kind, TargetKind::Topic | TargetKind::Conversation) {
-            let topic = crate::core_state::topic_name(kind, send.target.id);
+            let topic = crate::core::topic_name(kind, send.target.id);
             if !wire::mqtt::validate::topic_name(&topic) {
                 let reason = "a topic name cannot hold + or #";
                 self.fail_about(token, Some(&h), ErrorCode::BadFrame, reason);

@@ -10,7 +10,8 @@ use std::thread::JoinHandle;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{BackendChoice, Config};
-use crate::core_state::{CoreSettings, CoreState};
+use crate::core::CoreSettings;
+use crate::core_state::CoreState;
 use crate::ids::IdGenerator;
 use crate::mesh::{self, MeshPort, MeshShared};
 use crate::metrics::{CoreStats, Metrics};

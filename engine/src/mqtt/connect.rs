@@ -9,12 +9,13 @@ use wire::mqtt::{
 };
 
 use super::auth::{Access, AuthResult};
-use super::inbound::{close, reason};
+use super::connection::close;
 use super::publish::MessageSpec;
 use super::session::{Session, WillMessage};
 use super::Broker;
 use crate::conn::{Conn, Phase};
-use crate::core_state::Core;
+use crate::core::Core;
+use crate::machine::mqtt::reason;
 use crate::metrics;
 use crate::sys::Token;
 

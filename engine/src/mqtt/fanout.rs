@@ -18,7 +18,7 @@ use super::retained::Retained;
 use super::session::{Outgoing, SubOptions};
 use super::sessions::Sessions;
 use super::{BrokerShared, Hub, FRAME_SUBSCRIBER};
-use crate::core_state::{Core, SERVER_ORIGIN};
+use crate::core::{Core, SERVER_ORIGIN};
 use crate::machine::mqtt::{Message, Meta, Parts};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
@@ -403,7 +403,7 @@ impl Hub {
             origin: 0,
             id: s.server_id,
         };
-        let arena = crate::core_state::reserve(&mut core.arena);
+        let arena = crate::core::reserve(&mut core.arena);
         let msg = Arc::new(Message::new(arena, parts, meta));
         let me = core.settings.core;
         let f = self.publish_here(core, (me, from), &msg, Some(frame.clone()));

@@ -22,10 +22,10 @@ use wire::mqtt::{encode, Connect, Packet};
 
 use super::Broker;
 use crate::conn::{Conn, Input};
-use crate::core_state::Core;
+use crate::core::Core;
 use crate::machine::mqtt::MqttConn;
-use crate::mesh::{Arrival, MeshMsg};
 use crate::machine::ws::WsConn;
+use crate::mesh::{Arrival, MeshMsg};
 use crate::metrics;
 use crate::sys::Token;
 

@@ -8,9 +8,10 @@ use std::sync::atomic::AtomicU64;
 use wire::mqtt::ReasonCode;
 use wire::Control;
 
+use super::connection::{close, session_of};
 use super::Broker;
 use crate::conn::{Conn, Phase};
-use crate::core_state::Core;
+use crate::core::Core;
 use crate::machine::mqtt::reason::Counter;
 use crate::machine::mqtt::{Close, Event, Host, Limits, MqttConn};
 use crate::metrics;
@@ -158,30 +159,6 @@ fn counter(core: &Core, c: Counter) -> &AtomicU64 {
         Counter::ConnectRefused => &stats.mqtt_connects_refused_total,
         Counter::KeepAlive => &stats.mqtt_keepalive_timeouts_total,
     }
-}
-
-/// Closes once queued packets are written (with a WebSocket close frame
-/// first on the `mqtt` endpoint); the machine acts on no more packets.
-pub fn close(core: &mut Core, token: Token, ws_code: Option<u16>, what: &str) {
-    let Some(conn) = core.conns.get_mut(token) else {
-        return;
-    };
-    if let Some(m) = conn.mqtt() {
-        m.shut();
-    }
-    if conn.ws.is_some() {
-        core.ws_close(token, Some(ws_code.unwrap_or(1000)), what);
-    }
-    core.begin_close(token);
-}
-
-/// The session key of a connected MQTT connection.
-pub fn session_of(core: &Core, token: Token) -> Option<usize> {
-    core.conns
-        .get(token)?
-        .mqtt_ref()?
-        .session()
-        .map(|k| k as usize)
 }
 
 /// The machine's host while one connection's bytes are read: the core

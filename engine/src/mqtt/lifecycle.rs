@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{Broker, Hub};
-use crate::core_state::{Core, SERVER_ORIGIN};
+use crate::core::{Core, SERVER_ORIGIN};
 use crate::machine::mqtt::{Message, MqttConn};
 use crate::mesh::MeshMsg;
 use crate::metrics;

@@ -1,6 +1,6 @@
 //! The MQTT 3.1.1 and 5.0 broker on the reactor: the stage that applies
 //! what each connection's MQTT machine ([`crate::machine::mqtt`]) returns,
-//! with the core ([`Core`](crate::core_state::Core)) as a parameter.
+//! with the core ([`Core`](crate::core::Core)) as a parameter.
 //!
 //! An MQTT connection is an ordinary [`Conn`](crate::conn::Conn) whose
 //! input is an [`MqttConn`] machine (over TCP, or inside WebSocket binary
@@ -32,8 +32,8 @@
 
 pub mod auth;
 pub mod connect;
+pub mod connection;
 pub mod fanout;
-pub mod glue;
 pub mod home;
 pub mod inbound;
 pub mod lifecycle;
@@ -144,6 +144,17 @@ impl Broker {
     /// The `[mqtt]` settings.
     pub fn cfg(&self) -> &MqttConfig {
         &self.shared.cfg
+    }
+
+    /// Sessions, subscriptions, retained messages and wills, for the
+    /// glue (`core_state::mqtt`) to hand the core to.
+    pub fn hub_mut(&mut self) -> &mut Hub {
+        &mut self.hub
+    }
+
+    /// Connections on their way home, for the glue.
+    pub fn leaving_mut(&mut self) -> &mut home::Leaving {
+        &mut self.leaving
     }
 }
 

@@ -17,7 +17,7 @@ use super::sessions::Sessions;
 use super::Hub;
 use crate::config::MqttConfig;
 use crate::conn::Conn;
-use crate::core_state::Core;
+use crate::core::Core;
 use crate::machine::mqtt::{ws_code, AliasUse, Message, Meta, Parts};
 use crate::mesh::Lane;
 use crate::metrics;
@@ -110,7 +110,7 @@ impl Outbox {
             let b = core.arena_bytes(&self.out);
             core.queue_in(token, Lane::Normal, b);
         }
-        super::inbound::close(core, token, Some(ws_code(reason)), what);
+        super::connection::close(core, token, Some(ws_code(reason)), what);
     }
 
     /// Copies a message off the packet into the arena (one copy for all
@@ -152,7 +152,7 @@ impl Outbox {
             origin: m.origin,
             id,
         };
-        let arena = crate::core_state::reserve(&mut core.arena);
+        let arena = crate::core::reserve(&mut core.arena);
         Arc::new(Message::new(arena, parts, meta))
     }
 

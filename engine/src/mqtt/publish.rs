@@ -4,10 +4,11 @@
 use wire::mqtt::{Ack, Packet, Properties, QoS, ReasonCode};
 
 use super::auth::Access;
-use super::inbound::{reason, session_of};
+use super::connection::session_of;
 use super::Broker;
 use crate::conn::Conn;
-use crate::core_state::Core;
+use crate::core::Core;
+use crate::machine::mqtt::reason;
 use crate::machine::mqtt::{AwaitAck, PublishIn};
 use crate::metrics;
 use crate::sys::Token;

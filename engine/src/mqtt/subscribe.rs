@@ -10,12 +10,12 @@ use wire::mqtt::{
 };
 
 use super::auth::Access;
+use super::connection::session_of;
 use super::fanout::may_read;
-use super::inbound::reason;
-use super::inbound::session_of;
 use super::session::{Outgoing, SubOptions};
 use super::{Broker, Hub, FRAME_SUBSCRIBER};
-use crate::core_state::Core;
+use crate::core::Core;
+use crate::machine::mqtt::reason;
 use crate::mesh::NameKind;
 use crate::metrics;
 use crate::route::topic_index::TopicIndex;

@@ -9,7 +9,8 @@ use wire::Control;
 
 use super::ws_of;
 use crate::conn::Phase;
-use crate::core_state::{Core, CoreState};
+use crate::core::Core;
+use crate::core_state::CoreState;
 use crate::machine::ws::{Endpoint, Step, WsConn};
 use crate::metrics;
 use crate::sys::Token;

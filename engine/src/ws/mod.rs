@@ -17,7 +17,7 @@
 //! `upgraded`, `on_ws_event`, `on_json`, `on_ws_error`): those need the
 //! MQTT broker (`feed_mqtt`), the `wire` stage (`feed_frames`) or
 //! closing (`begin_close`, `fail`), which are `CoreState`'s. What the
-//! core alone does is on [`Core`](crate::core_state::Core) (the four
+//! core alone does is on [`Core`](crate::core::Core) (the four
 //! writers in [`outbound`]) or a free function on it.
 //!
 //! Endpoints, chosen by the request path:

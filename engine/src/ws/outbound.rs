@@ -12,7 +12,8 @@ use bytes::Bytes;
 use wire::ws::OpCode;
 
 use super::ws_of;
-use crate::core_state::{Core, CoreState};
+use crate::core::Core;
+use crate::core_state::CoreState;
 use crate::machine::ws::{Framed, Timeout, Timers};
 use crate::metrics;
 use crate::priority::Lane;

@@ -1,19 +1,18 @@
 //! The thin glue between the core's dispatch and the broker: what the
 //! reactor, the `wire` stage, the WebSocket stage and the connection's
 //! end call on `CoreState`, each handed to the broker with the core as a
-//! parameter. The only place in `mqtt/` that names `CoreState` (it moves
-//! to the glue layer beside `core_state.rs`).
+//! parameter.
 
 use std::any::Any;
 
 use bytes::Bytes;
 
-use super::fanout::SentToTopic;
 use crate::core_state::CoreState;
 use crate::machine::mqtt::MqttConn;
-use crate::mesh::{Lane, MeshMsg};
-use crate::sys::Token;
 use crate::machine::ws::WsConn;
+use crate::mesh::{Lane, MeshMsg};
+use crate::mqtt::fanout::SentToTopic;
+use crate::sys::Token;
 
 impl CoreState {
     /// MQTT bytes read on `token` (TCP, or WebSocket binary messages).
@@ -21,15 +20,17 @@ impl CoreState {
         self.mqtt.feed(&mut self.core, token, data);
     }
 
-    /// A `wire` SEND to a topic (see [`super::Hub::route_topic`]).
+    /// A `wire` SEND to a topic (see [`crate::mqtt::Hub::route_topic`]).
     pub(crate) fn route_topic(&mut self, from: Token, s: &SentToTopic<'_>, frame: Bytes) -> bool {
-        self.mqtt.hub.route_topic(&mut self.core, from, s, frame)
+        self.mqtt
+            .hub_mut()
+            .route_topic(&mut self.core, from, s, frame)
     }
 
     /// Whether the MQTT session on `token` still queues too much for its
     /// paused publishers to resume.
-    pub(crate) fn mqtt_backlogged(&self, token: Token) -> bool {
-        self.mqtt.hub.backlogged(&self.core, token)
+    pub(crate) fn mqtt_backlogged(&mut self, token: Token) -> bool {
+        self.mqtt.hub_mut().backlogged(&self.core, token)
     }
 
     /// An MQTT connection left the table.
@@ -39,7 +40,7 @@ impl CoreState {
 
     /// The broker's per-core timers (wills, session expiry).
     pub fn mqtt_sweep(&mut self) {
-        self.mqtt.hub.sweep(&mut self.core);
+        self.mqtt.hub_mut().sweep(&mut self.core);
     }
 
     /// One connection's MQTT timers; false if it is not MQTT.
@@ -54,26 +55,26 @@ impl CoreState {
 
     /// The broker's mesh messages.
     pub(crate) fn on_mqtt_mesh(&mut self, from: usize, msg: MeshMsg) {
-        self.mqtt.hub.on_mesh(&mut self.core, from, msg);
+        self.mqtt.hub_mut().on_mesh(&mut self.core, from, msg);
     }
 
     /// A `wire`/WebSocket subscription to a topic filter.
     pub(crate) fn subscribe_frames(&mut self, token: Token, filter: &str) -> bool {
         self.mqtt
-            .hub
+            .hub_mut()
             .subscribe_frames(&mut self.core, token, filter)
     }
 
     /// Ends a `wire`/WebSocket subscription.
     pub(crate) fn unsubscribe_frames(&mut self, token: Token, filter: &str) {
         self.mqtt
-            .hub
+            .hub_mut()
             .unsubscribe_frames(&mut self.core, token, filter);
     }
 
     /// Another core's presence change for a filter.
     pub(crate) fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
-        self.mqtt.hub.filter_presence(filter, core, present);
+        self.mqtt.hub_mut().filter_presence(filter, core, present);
     }
 
     /// The socket of a connection sent home, handed over by the backend.
@@ -82,7 +83,9 @@ impl CoreState {
         token: Token,
         stream: Box<dyn Any + Send>,
     ) -> Option<(usize, MeshMsg)> {
-        self.mqtt.leaving.on_detached(&mut self.core, token, stream)
+        self.mqtt
+            .leaving_mut()
+            .on_detached(&mut self.core, token, stream)
     }
 
     /// A slot for a connection sent here, its home.
@@ -102,7 +105,7 @@ impl CoreState {
 
     /// Forgets a connection that was closed before it could leave.
     pub(crate) fn forget_leaving(&mut self, token: Token) {
-        self.mqtt.leaving.forget(token);
+        self.mqtt.leaving_mut().forget(token);
     }
 
     /// The mesh message that brings a connection home, sent on the high

@@ -4,6 +4,11 @@
 //! end of a connection: which reason a protocol sends (ERROR + CLOSE, MQTT
 //! DISCONNECT, a WebSocket close) and what the stages clean up once the
 //! core has taken a connection out of routing.
+//!
+//! - [`mqtt`]: what the reactor and the other stages ask of the broker,
+//!   handed to it with the core as a parameter.
+
+mod mqtt;
 
 use std::sync::Arc;
 
@@ -11,8 +16,8 @@ use wire::{ErrorCode, FrameHeader, FrameType};
 
 use crate::conn::Input;
 use crate::core::closing::{AfterFlush, Removed, Unrouted};
-pub use crate::core::{parse_connection_id, Core, CoreSettings, Intents, SERVER_ORIGIN};
-pub(crate) use crate::core::{reserve, topic_name};
+pub use crate::core::Core;
+use crate::core::CoreSettings;
 use crate::ids::IdGenerator;
 use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
