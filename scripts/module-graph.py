@@ -45,6 +45,9 @@ def is_test_file(path):
 def strip_tests_and_comments(text):
     """Drops `//` comments and everything from the first `#[cfg(test)]`
     (by convention the test module closes each file)."""
+    # A test module declared in its own file (`#[cfg(test)] mod x;`) can
+    # come before the imports: drop the declaration, not the rest.
+    text = re.sub(r"#\[cfg\(test\)\]\s*(?:pub(?:\([\w:]+\))?\s+)?mod\s+\w+\s*;", "", text)
     cut = text.find("#[cfg(test)]")
     if cut >= 0:
         text = text[:cut]

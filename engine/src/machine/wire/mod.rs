@@ -25,18 +25,9 @@ mod pair_tests;
 
 use wire::{Control, ErrorCode, FrameDecoder};
 
-pub use rules::{decode_error, step, Counter, Refusal, Step, NAME_LEN_MAX, TOPICS_PER_FRAME_MAX};
-
-/// Where a `wire` session is, named after what comes next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Accepted; HELLO (or PING, ERROR, CLOSE) expected.
-    ExpectHello,
-    /// Welcomed (or being welcomed); routing frames flow.
-    Open,
-    /// Refused or closed: nothing more is read.
-    Closing,
-}
+pub use rules::{
+    decode_error, step, Counter, Refusal, State, Step, NAME_LEN_MAX, TOPICS_PER_FRAME_MAX,
+};
 
 /// The session's two timers, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

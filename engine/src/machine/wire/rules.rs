@@ -9,7 +9,16 @@
 
 use wire::{ErrorCode, Flags, Frame, FrameHeader, FrameType, Hello, Send, Topics, WireError};
 
-use super::State;
+/// Where a `wire` session is, named after what comes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Accepted; HELLO (or PING, ERROR, CLOSE) expected.
+    ExpectHello,
+    /// Welcomed (or being welcomed); routing frames flow.
+    Open,
+    /// Refused or closed: nothing more is read.
+    Closing,
+}
 
 /// Longest user id or topic name accepted, in bytes.
 pub const NAME_LEN_MAX: usize = 256;

@@ -19,7 +19,7 @@
 use bytes::Bytes;
 use wire::ws::OutputKey;
 
-use super::OutForm;
+use super::state::OutForm;
 
 /// Distinct forms kept per frame: JSON and binary, uncompressed and at the
 /// few (level, window bits) pairs clients negotiate. A fan-out that meets

@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use wire::ws::{self, OpCode};
 
 use super::forms::{FormKey, SharedForms};
-use super::{Endpoint, OpenWs, OutForm, WsConn};
+use super::state::{Endpoint, OpenWs, OutForm, WsConn};
 
 /// Arena refill size: messages are written into one growing buffer and
 /// split off as `Bytes`, so writing allocates once per this many bytes

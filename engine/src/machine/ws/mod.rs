@@ -38,70 +38,21 @@
 
 mod forms;
 mod frames;
+mod state;
 mod upgrade;
 
 #[cfg(test)]
 mod pair_tests;
 
 use bytes::{Bytes, BytesMut};
-use wire::ws::{MessageReader, MessageWriter, OpCode, WsError, WsEvent};
+use wire::ws::{MessageReader, OpCode, WsError, WsEvent};
 
 use crate::priority::Lane;
 
 pub use forms::SharedForms;
 pub use frames::Framed;
+pub use state::{Endpoint, OpenWs, OutForm, WsConn};
 pub use upgrade::{deflate_config, Upgrade, UpgradeSettings, PROTOCOL_BIN, PROTOCOL_JSON};
-
-/// What an upgraded connection speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// The envelope: JSON text and `wire` binary in; `out` says which form
-    /// the core writes.
-    Envelope {
-        /// Outbound frames as JSON text (`switchboard.v1.json` or no
-        /// subprotocol) or as `wire` binary (`switchboard.v1.bin`).
-        out: OutForm,
-    },
-    /// Messages are echoed back (conformance testing).
-    Echo,
-    /// MQTT packets in binary messages (subprotocol `mqtt`).
-    Mqtt,
-}
-
-/// The form of outbound envelope messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutForm {
-    /// One JSON text message per frame.
-    Json,
-    /// One binary message per `wire` frame.
-    Binary,
-}
-
-/// A WebSocket connection's transport, beside its `Conn`: where it is,
-/// named after what comes next.
-#[derive(Debug)]
-pub enum WsConn {
-    /// Reading the upgrade request; holds the bytes so far (bounded by
-    /// `websocket.max_request_bytes`).
-    ExpectUpgrade(Vec<u8>),
-    /// Upgraded: messages flow both ways.
-    Open(OpenWs),
-    /// Our close frame (or a refused upgrade's response) is queued:
-    /// nothing more is read or written. Keeps what the connection spoke.
-    Closing(Option<Endpoint>),
-}
-
-/// An upgraded connection.
-#[derive(Debug)]
-pub struct OpenWs {
-    endpoint: Endpoint,
-    /// Incoming frames to messages; `None` while lent out.
-    reader: Option<MessageReader>,
-    /// Messages to outgoing frames.
-    writer: MessageWriter,
-    /// A keep-alive ping is out and nothing was read since.
-    ping_sent: bool,
-}
 
 /// What one event of the reader asks of the protocol on top.
 #[derive(Debug, PartialEq, Eq)]
@@ -158,7 +109,7 @@ impl WsConn {
     pub(crate) fn opened(
         endpoint: Endpoint,
         reader: MessageReader,
-        writer: MessageWriter,
+        writer: wire::ws::MessageWriter,
     ) -> WsConn {
         WsConn::Open(OpenWs {
             endpoint,
@@ -377,7 +328,7 @@ mod tests {
             "WsConn {size} OpenWs {} reader {} writer {}",
             std::mem::size_of::<OpenWs>(),
             std::mem::size_of::<MessageReader>(),
-            std::mem::size_of::<MessageWriter>()
+            std::mem::size_of::<wire::ws::MessageWriter>()
         );
         assert!(size <= 96, "WsConn grew to {size} bytes");
     }

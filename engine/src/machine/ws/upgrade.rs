@@ -7,7 +7,7 @@ use wire::ws::{
     self, HandshakeError, HandshakeLimits, MessageReader, MessageWriter, ReaderLimits, Role,
 };
 
-use super::{Endpoint, OpenWs, OutForm, WsConn};
+use super::state::{Endpoint, OpenWs, OutForm, WsConn};
 use crate::config::WebSocketConfig;
 
 /// Subprotocol of the envelope endpoint with JSON text out.
