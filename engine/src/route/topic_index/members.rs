@@ -9,7 +9,8 @@
 
 use hashbrown::HashMap;
 
-use super::SubscriberId;
+/// A session on this core, as the caller names it (opaque here).
+pub type SubscriberId = u64;
 
 /// From this many members on, positions are kept in a map; below half of
 /// it the map is dropped again (the gap avoids rebuilding it on every

@@ -39,8 +39,8 @@ pub use super::Change;
 use node::Node;
 use slot::Slot;
 
-/// A session on this core, as the caller names it (opaque here).
-pub type SubscriberId = u64;
+pub use members::SubscriberId;
+pub use shared::SharedPick;
 
 /// Most levels a filter may have. The walks over the trie recurse once
 /// per level, and a 64 KiB filter could have 32 768 of them, enough to
@@ -48,23 +48,6 @@ pub type SubscriberId = u64;
 /// (EMQX's default limit is 128 as well). A topic may be deeper: a walk
 /// never goes below the deepest filter.
 pub const FILTER_LEVELS_MAX: usize = 128;
-
-/// The target picked for one matching share group.
-#[derive(Debug, PartialEq, Eq)]
-pub enum SharedPick<'a, S> {
-    /// A member on this core.
-    Local(SubscriberId, &'a S),
-    /// Another core, which then calls [`TopicIndex::pick_shared_local`]
-    /// with this filter and group.
-    Remote {
-        /// The core to send one copy to.
-        core: u16,
-        /// The filter proper (without `$share/{group}/`).
-        filter: &'a str,
-        /// The share name.
-        group: &'a str,
-    },
-}
 
 /// Why a filter was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,24 @@
 //! ([`Group::pick_local`]).
 
 use super::members::Members;
-use super::{SharedPick, SubscriberId};
+use super::members::SubscriberId;
+
+/// The target picked for one matching share group.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SharedPick<'a, S> {
+    /// A member on this core.
+    Local(SubscriberId, &'a S),
+    /// Another core, which then calls [`super::TopicIndex::pick_shared_local`]
+    /// with this filter and group.
+    Remote {
+        /// The core to send one copy to.
+        core: u16,
+        /// The filter proper (without `$share/{group}/`).
+        filter: &'a str,
+        /// The share name.
+        group: &'a str,
+    },
+}
 
 /// The groups of one filter.
 #[derive(Debug)]

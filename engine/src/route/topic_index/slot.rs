@@ -5,8 +5,9 @@
 //! around it) is the node's job.
 
 use super::members::Members;
+use super::members::SubscriberId;
 use super::shared::Shared;
-use super::{Change, SubscriberId};
+use crate::route::Change;
 
 /// The subscriptions of one filter.
 #[derive(Debug)]
