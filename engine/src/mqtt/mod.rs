@@ -16,9 +16,9 @@
 //!   session expiry, the subscription index;
 //!
 //! with the [`sessions::Sessions`] table and the [`outbound::Outbox`]
-//! (encoding, and every packet the broker sends) beside them. The thin
-//! glue that the core's dispatch calls ([`glue`]) is the only place here
-//! that names `CoreState`.
+//! (encoding, and every packet the broker sends) beside them. Nothing here
+//! names `CoreState`: the glue that the core's dispatch calls is
+//! `core_state/mqtt.rs`, above this module.
 //!
 //! - [`inbound`]: a connection's events, applied; how it ends.
 //! - [`home`]: each client id's home core, and connections sent there.
