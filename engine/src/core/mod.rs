@@ -23,12 +23,12 @@ pub mod targets;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use wire::{ErrorCode, FrameHeader, TargetKind};
+use wire::TargetKind;
 
 use self::acks::Acks;
 pub(crate) use self::arena::reserve;
-pub use self::targets::parse_connection_id;
 use self::targets::Targets;
+pub use self::targets::{connection_id, parse_connection_id};
 use crate::config::Limits;
 use crate::conn::ConnTable;
 use crate::ids::IdGenerator;
@@ -190,17 +190,6 @@ impl Core {
             };
             self.mesh.send(core, Lane::High, msg);
         }
-    }
-
-    /// The connection id clients see: core in the top byte, token below.
-    pub fn connection_id(&self, token: Token) -> u64 {
-        (u64::from(self.settings.core) << 56) | token
-    }
-
-    /// Queues an ERROR frame (the connection stays open).
-    pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
-        let f = self.encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
-        self.queue_control(token, f);
     }
 }
 
