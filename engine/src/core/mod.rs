@@ -32,7 +32,7 @@ pub use self::targets::{connection_id, parse_connection_id};
 use crate::config::Limits;
 use crate::conn::ConnTable;
 use crate::ids::IdGenerator;
-use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
+use crate::mesh::{MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
 use crate::route::{Change, Registry};
 use crate::sys::Token;
@@ -168,28 +168,16 @@ impl Core {
         arena.split().freeze()
     }
 
-    /// Sends a message built by `f` to every other core.
-    pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
-        let me = self.settings.core as usize;
-        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
-            self.mesh.send(core, Lane::High, f());
-        }
-    }
-
     /// Tells every other core about a presence change.
     pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
         if change == Change::None {
             return;
         }
-        let me = self.settings.core as usize;
-        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
-            let msg = MeshMsg::Presence {
-                kind,
-                name: Bytes::copy_from_slice(name.as_bytes()),
-                present: change == Change::Up,
-            };
-            self.mesh.send(core, Lane::High, msg);
-        }
+        self.mesh.broadcast(|| MeshMsg::Presence {
+            kind,
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            present: change == Change::Up,
+        });
     }
 }
 
