@@ -1,12 +1,14 @@
 //! The glue of one core: its [`Core`] and the protocol stages that act on
-//! it (the MQTT broker in `mqtt/`, `wire` in `proto.rs`, WebSocket in
-//! `ws/`), the mesh dispatch between them, and the protocol choices at the
-//! end of a connection: which reason a protocol sends (ERROR + CLOSE, MQTT
-//! DISCONNECT, a WebSocket close) and what the stages clean up once the
-//! core has taken a connection out of routing.
+//! it (the MQTT broker in `mqtt/`, the `wire` stage [`WireStage`] in
+//! `proto.rs`, the WebSocket stage in `ws/`), the mesh dispatch between
+//! them, and the end of a connection: closing with a reason (handed to
+//! [`WireStage::send_close`], which picks ERROR + CLOSE, MQTT DISCONNECT or
+//! a WebSocket close) and what the stages clean up once the core has taken
+//! a connection out of routing.
 //!
-//! - [`mqtt`]: what the reactor and the other stages ask of the broker,
-//!   handed to it with the core as a parameter.
+//! - [`dispatch`]: bytes by connection kind, the resume, the sweeps.
+//! - [`mqtt`]: what the reactor asks of the broker, handed to it with the
+//!   core as a parameter.
 
 mod dispatch;
 mod mqtt;

@@ -1,7 +1,7 @@
-//! The thin glue between the core's dispatch and the broker: what the
-//! reactor, the `wire` stage, the WebSocket stage and the connection's
-//! end call on `CoreState`, each handed to the broker with the core as a
-//! parameter.
+//! The thin glue between the reactor and the broker: what the reactor
+//! and the connection's end call on `CoreState`, each handed to the broker
+//! with the core as a parameter. (The `wire` and WebSocket stages reach
+//! the broker themselves: they borrow it with the core.)
 
 use std::any::Any;
 
