@@ -8,8 +8,7 @@ use wire::ws::{OpCode, WsError, WsEvent};
 use wire::Control;
 
 use super::{ws_of, WsStage};
-use crate::conn::Input;
-use crate::conn::Phase;
+use crate::conn::{Input, Phase};
 use crate::core::Core;
 use crate::machine::ws::{Endpoint, Step, WsConn};
 use crate::metrics;
