@@ -207,6 +207,15 @@ impl MeshPort {
         self.producers.len()
     }
 
+    /// Sends a message built by `f` to every other core, on the high
+    /// lane (presence and retained-message replicas are control traffic).
+    pub fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
+        let me = self.me;
+        for core in (0..self.cores()).filter(|&c| c != me) {
+            self.send(core, Lane::High, f());
+        }
+    }
+
     /// Sends `msg` to core `to`. Returns false if it had to wait in the
     /// lane's outbox (ring full): the caller should pause its producer
     /// connection.

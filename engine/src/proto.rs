@@ -4,64 +4,43 @@
 //! and every rule about which frame is valid when in the machine; this
 //! module only does what a step asks.
 //!
-//! Glue, named: `on_bytes`, `feed_input` and `on_resume` are the byte
-//! dispatch of every connection (to the WebSocket stage, the MQTT
-//! machine, or this stage). The stage's own methods are `impl CoreState`
-//! because its steps reach the MQTT broker's subscription index
-//! (`route_topic`, `subscribe_frames`) and closing (`fail_about`,
-//! `send_close`), which are `CoreState`'s; what they ask of the core is
-//! `Core`'s (`route`, `queue_in`, `queue_control`, `encode_frame`).
+//! [`WireStage`] borrows the core and the MQTT broker for one call: its
+//! steps reach the broker's topic index (a SEND to a topic, SUBSCRIBE)
+//! and, for an MQTT connection, its way of closing; what they ask of the
+//! core is `Core`'s (`route`, `queue_in`, `encode_frame`). The glue
+//! (`CoreState`) builds one per call from its byte dispatch and sweep.
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
 use crate::conn::{Input, Phase};
-use crate::core_state::CoreState;
+use crate::core::Core;
 use crate::machine::wire::{Counter, Refusal, Session, Step, Timeouts};
-use crate::mesh::NameKind;
+use crate::mesh::{Lane, NameKind};
 use crate::metrics;
 use crate::mqtt::fanout::SentToTopic;
+use crate::mqtt::Broker;
 use crate::sys::Token;
 
 /// Most topics one connection may hold.
 pub const TOPICS_PER_CONN_MAX: usize = 1024;
 
-impl CoreState {
-    /// Bytes arrived on `token`: decode and handle every complete frame.
-    pub fn on_bytes(&mut self, token: Token, data: &[u8]) {
-        metrics::add(&self.core.stats.bytes_in_total, data.len() as u64);
-        let Some(conn) = self.core.conns.get_mut(token) else {
-            return;
-        };
-        if conn.phase == Phase::Lingering {
-            return self.on_linger_bytes(token, data.len());
-        }
-        if conn.ws.is_some() {
-            return self.on_ws_bytes(token, data);
-        }
-        match conn.phase {
-            Phase::Closing | Phase::Lingering => return,
-            _ if conn.is_paused() => {
-                conn.input.stash(data);
-                return;
-            }
-            _ => {}
-        }
-        self.feed_input(token, data);
-    }
+/// The `wire` stage over one core, for one call: the core and the MQTT
+/// broker whose topic index `wire` subscriptions share.
+pub(crate) struct WireStage<'a> {
+    core: &'a mut Core,
+    broker: &'a mut Broker,
+}
 
-    /// Feeds `data` to the connection's decoder, whichever it is.
-    pub(crate) fn feed_input(&mut self, token: Token, data: &[u8]) {
-        match self.core.conns.get(token).map(|c| &c.input) {
-            Some(Input::Frames(_)) => self.feed_frames(token, data),
-            Some(Input::Mqtt(_)) => self.feed_mqtt(token, data),
-            None => {}
-        }
+impl<'a> WireStage<'a> {
+    /// The stage over `core`, with `broker`'s topic index.
+    pub(crate) fn new(core: &'a mut Core, broker: &'a mut Broker) -> WireStage<'a> {
+        WireStage { core, broker }
     }
 
     /// Hands `data` to the connection's `wire` session (raw TCP, or the
     /// binary messages of a WebSocket) and applies each step; pauses a
     /// sender over its watermark.
-    pub(crate) fn feed_frames(&mut self, token: Token, data: &[u8]) {
+    pub(crate) fn feed(&mut self, token: Token, data: &[u8]) {
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
@@ -92,7 +71,7 @@ impl CoreState {
 
     /// From the sweep: ends a `wire` session past its HELLO or idle
     /// timeout (`since`, `now`: connection clock readings).
-    pub(crate) fn wire_sweep(&mut self, token: Token, since: u32, now: u32) {
+    pub(crate) fn sweep(&mut self, token: Token, since: u32, now: u32) {
         let limits = &self.core.settings.limits;
         let timeouts = Timeouts::new(limits.hello_timeout_ms, limits.idle_timeout_ms);
         let Some(conn) = self.core.conns.get_mut(token) else {
@@ -109,26 +88,78 @@ impl CoreState {
         }
     }
 
-    /// Re-reads what was stashed while paused; returns whether the
-    /// connection may read from its socket again.
-    pub fn on_resume(&mut self, token: Token) -> bool {
-        let Some(conn) = self.core.conns.get_mut(token) else {
-            return false;
-        };
-        if !conn.resume_reading() {
-            return false;
-        }
-        if conn.input.buffered_len() > 0 || self.ws_buffered_len(token) > 0 {
-            self.on_bytes(token, &[]);
-        }
+    /// Sends ERROR and CLOSE, then closes once they are written.
+    pub(crate) fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
+        self.fail_about(token, None, code, reason);
+    }
+
+    /// [`WireStage::fail`] for an error a frame caused: the ERROR carries
+    /// that frame's message id and stream id, so that the client can tell
+    /// which request failed (errors about the stream itself carry 0s).
+    pub(crate) fn fail_about(
+        &mut self,
+        token: Token,
+        about: Option<&FrameHeader>,
+        code: ErrorCode,
+        reason: &str,
+    ) {
         let Some(conn) = self.core.conns.get(token) else {
-            return false;
+            return;
         };
-        if conn.reading() == crate::flow::Reading::Finished {
-            self.begin_close(token);
-            return false;
+        if !conn.phase.takes_input() {
+            return;
         }
-        !conn.is_paused() && conn.phase.takes_input()
+        if conn.mqtt_ref().is_some() {
+            return self.broker.close_for(self.core, token, code as u16);
+        }
+        let mut h = FrameHeader::new(FrameType::Error, 0);
+        if let Some(about) = about {
+            h.message_id = about.message_id;
+            h.stream_id = about.stream_id;
+        }
+        self.send_error(token, h, code, reason);
+        self.send_close(token, code as u16, reason);
+    }
+
+    /// Queues CLOSE (or the MQTT / WebSocket equivalent) and moves the
+    /// connection to `Closing` (unless it is closing already: its last
+    /// frame is queued).
+    pub(crate) fn send_close(&mut self, token: Token, code: u16, reason: &str) {
+        let Some(conn) = self.core.conns.get_mut(token) else {
+            return;
+        };
+        if !conn.phase.takes_input() {
+            return;
+        }
+        if conn.mqtt_ref().is_some() {
+            return self.broker.close_for(self.core, token, code);
+        }
+        let ws_close = conn.ws.as_deref_mut().map(|ws| ws.engine_close(code));
+        let h = FrameHeader::new(FrameType::Close, 0);
+        let f = self
+            .core
+            .encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
+        match ws_close {
+            // The envelope endpoint gets the `wire` CLOSE frame first,
+            // then the close handshake starts.
+            Some((envelope, ws_code)) => {
+                if envelope {
+                    self.core.queue_ws_frame(token, Lane::Normal, f);
+                }
+                self.core.ws_close(token, Some(ws_code), reason);
+            }
+            // CLOSE is the last frame: it goes behind everything queued.
+            None => _ = self.core.queue_in(token, Lane::Normal, f),
+        }
+        self.core.begin_close(token);
+    }
+
+    /// Queues an ERROR frame (the connection stays open).
+    fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
+        let f = self
+            .core
+            .encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
+        self.core.queue_in(token, Lane::High, f);
     }
 
     /// Applies one step of a session; pauses the session once the
@@ -206,7 +237,7 @@ impl CoreState {
         conn.phase = Phase::Open;
         let name = self.core.settings.server_name.clone();
         let welcome = wire::Welcome {
-            connection_id: self.core.connection_id(token),
+            connection_id: crate::core::connection_id(self.core.settings.core, token),
             node_id: self.core.settings.node_id,
             server_name: &name,
             max_payload_len: self.core.settings.limits.max_payload_len,
@@ -216,7 +247,7 @@ impl CoreState {
         let f = self
             .core
             .encode_frame(|enc, out| enc.welcome(out, h, &welcome));
-        self.core.queue_control(token, f);
+        self.core.queue_in(token, Lane::High, f);
     }
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
@@ -248,7 +279,7 @@ impl CoreState {
             let mut eh = FrameHeader::new(FrameType::Error, 0);
             (eh.message_id, eh.stream_id) = (h.message_id, h.stream_id);
             let reason = "the DELIVER would exceed max_payload_len";
-            self.core.send_error(token, eh, ErrorCode::TooLarge, reason);
+            self.send_error(token, eh, ErrorCode::TooLarge, reason);
             return Control::Continue;
         }
         metrics::inc(&self.core.stats.messages_routed_total);
@@ -271,7 +302,9 @@ impl CoreState {
                 empty_is_error: kind == TargetKind::Conversation
                     && !h.flags.contains(wire::Flags::DROPPABLE),
             };
-            self.route_topic(token, &sent, out)
+            self.broker
+                .hub_mut()
+                .route_topic(self.core, token, &sent, out)
         } else {
             self.core.route(token, &h, send.target, server_id, out)
         };
@@ -313,7 +346,7 @@ impl CoreState {
                 recipients: topics.len() as u32,
             };
             let f = self.core.encode_frame(|enc, out| enc.ack(out, ah, &ack));
-            self.core.queue_control(token, f);
+            self.core.queue_in(token, Lane::High, f);
         }
     }
 
@@ -328,7 +361,11 @@ impl CoreState {
             let reason = "too many subscriptions";
             return self.fail_about(token, about, ErrorCode::Overload, reason);
         }
-        if !self.subscribe_frames(token, topic) {
+        if !self
+            .broker
+            .hub_mut()
+            .subscribe_frames(self.core, token, topic)
+        {
             let reason = "not a valid topic filter";
             return self.fail_about(token, about, ErrorCode::BadFrame, reason);
         }
@@ -347,6 +384,8 @@ impl CoreState {
             return;
         };
         conn.lists_mut().topics.swap_remove(i);
-        self.unsubscribe_frames(token, topic);
+        self.broker
+            .hub_mut()
+            .unsubscribe_frames(self.core, token, topic);
     }
 }

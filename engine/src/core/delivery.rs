@@ -11,12 +11,6 @@ use crate::priority::{Lane, Shed};
 use crate::sys::Token;
 
 impl Core {
-    /// Queues a control frame of the server's own (WELCOME, PONG, ACK,
-    /// ERROR) on the high lane: it never waits behind queued messages.
-    pub fn queue_control(&mut self, token: Token, frame: Bytes) -> Option<bool> {
-        self.queue_in(token, Lane::High, frame)
-    }
-
     /// Queues a frame to a local connection on `lane` (as a WebSocket
     /// message where it is one). Returns `None` if the connection is
     /// gone, else whether its queue is now over the high watermark.
@@ -25,12 +19,6 @@ impl Core {
             return self.queue_ws_frame(token, lane, frame);
         }
         self.queue_part(token, lane, frame, false)
-    }
-
-    /// Queues bytes to a connection's socket as they are, on the normal
-    /// lane (MQTT packets and WebSocket protocol frames keep one order).
-    pub fn queue_raw(&mut self, token: Token, bytes: Bytes) -> Option<bool> {
-        self.queue_part(token, Lane::Normal, bytes, false)
     }
 
     /// Queues one buffer of a message on `lane`; `more`: the message goes

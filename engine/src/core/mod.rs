@@ -23,16 +23,16 @@ pub mod targets;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use wire::{ErrorCode, FrameHeader, TargetKind};
+use wire::TargetKind;
 
 use self::acks::Acks;
 pub(crate) use self::arena::reserve;
-pub use self::targets::parse_connection_id;
 use self::targets::Targets;
+pub use self::targets::{connection_id, parse_connection_id};
 use crate::config::Limits;
 use crate::conn::ConnTable;
 use crate::ids::IdGenerator;
-use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
+use crate::mesh::{MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
 use crate::route::{Change, Registry};
 use crate::sys::Token;
@@ -168,39 +168,16 @@ impl Core {
         arena.split().freeze()
     }
 
-    /// Sends a message built by `f` to every other core.
-    pub(crate) fn broadcast(&mut self, f: impl Fn() -> MeshMsg) {
-        let me = self.settings.core as usize;
-        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
-            self.mesh.send(core, Lane::High, f());
-        }
-    }
-
     /// Tells every other core about a presence change.
     pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
         if change == Change::None {
             return;
         }
-        let me = self.settings.core as usize;
-        for core in (0..self.mesh.cores()).filter(|&c| c != me) {
-            let msg = MeshMsg::Presence {
-                kind,
-                name: Bytes::copy_from_slice(name.as_bytes()),
-                present: change == Change::Up,
-            };
-            self.mesh.send(core, Lane::High, msg);
-        }
-    }
-
-    /// The connection id clients see: core in the top byte, token below.
-    pub fn connection_id(&self, token: Token) -> u64 {
-        (u64::from(self.settings.core) << 56) | token
-    }
-
-    /// Queues an ERROR frame (the connection stays open).
-    pub fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
-        let f = self.encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
-        self.queue_control(token, f);
+        self.mesh.broadcast(|| MeshMsg::Presence {
+            kind,
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            present: change == Change::Up,
+        });
     }
 }
 

@@ -106,7 +106,7 @@ impl Core {
         let answer = Answer::new(header, server_id, recipients, empty_is_error);
         if remote == 0 {
             if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
-                self.queue_control(from, f);
+                self.queue_in(from, Lane::High, f);
             }
             return None;
         }
@@ -124,7 +124,7 @@ impl Core {
             return;
         }
         if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
-            self.queue_control(token, f);
+            self.queue_in(token, Lane::High, f);
         }
     }
 }

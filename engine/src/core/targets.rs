@@ -90,6 +90,11 @@ fn is_open(conns: &ConnTable, token: Token) -> bool {
     conns.get(token).is_some_and(|c| c.phase == Phase::Open)
 }
 
+/// The connection id clients see: core in the top byte, token below.
+pub fn connection_id(core: u16, token: Token) -> u64 {
+    (u64::from(core) << 56) | token
+}
+
 /// Parses a connection id (decimal) into (core, token).
 pub fn parse_connection_id(id: &str) -> Option<(u16, Token)> {
     let n: u64 = id.parse().ok()?;

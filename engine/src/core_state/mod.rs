@@ -1,26 +1,28 @@
 //! The glue of one core: its [`Core`] and the protocol stages that act on
-//! it (the MQTT broker in `mqtt/`, `wire` in `proto.rs`, WebSocket in
-//! `ws/`), the mesh dispatch between them, and the protocol choices at the
-//! end of a connection: which reason a protocol sends (ERROR + CLOSE, MQTT
-//! DISCONNECT, a WebSocket close) and what the stages clean up once the
-//! core has taken a connection out of routing.
+//! it (the MQTT broker in `mqtt/`, the `wire` stage [`WireStage`] in
+//! `proto.rs`, the WebSocket stage in `ws/`), the mesh dispatch between
+//! them, and the end of a connection: closing with a reason (handed to
+//! [`WireStage::send_close`], which picks ERROR + CLOSE, MQTT DISCONNECT or
+//! a WebSocket close) and what the stages clean up once the core has taken
+//! a connection out of routing.
 //!
-//! - [`mqtt`]: what the reactor and the other stages ask of the broker,
-//!   handed to it with the core as a parameter.
+//! - [`dispatch`]: bytes by connection kind, the resume, the sweeps.
+//! - [`mqtt`]: what the reactor asks of the broker, handed to it with the
+//!   core as a parameter.
 
+mod dispatch;
 mod mqtt;
 
 use std::sync::Arc;
-
-use wire::{ErrorCode, FrameHeader, FrameType};
 
 use crate::conn::Input;
 use crate::core::closing::{AfterFlush, Removed, Unrouted};
 pub use crate::core::Core;
 use crate::core::CoreSettings;
 use crate::ids::IdGenerator;
-use crate::mesh::{Lane, MeshMsg, MeshPort, NameKind};
+use crate::mesh::{MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
+use crate::proto::WireStage;
 use crate::sys::Token;
 
 /// One core: its [`Core`] and the protocol stages that act on it.
@@ -71,78 +73,25 @@ impl CoreState {
                             .users
                             .set_remote(name, from as u16, present)
                     }
-                    NameKind::Filter => self.filter_presence(name, from as u16, present),
+                    NameKind::Filter => {
+                        let hub = self.mqtt.hub_mut();
+                        hub.filter_presence(name, from as u16, present);
+                    }
                 }
             }
             other => self.on_mqtt_mesh(from, other),
         }
     }
 
-    /// Sends ERROR and CLOSE, then closes once they are written.
-    pub fn fail(&mut self, token: Token, code: ErrorCode, reason: &str) {
-        self.fail_about(token, None, code, reason);
-    }
-
-    /// [`CoreState::fail`] for an error a frame caused: the ERROR carries
-    /// that frame's message id and stream id, so that the client can tell
-    /// which request failed (errors about the stream itself carry 0s).
-    pub fn fail_about(
-        &mut self,
-        token: Token,
-        about: Option<&FrameHeader>,
-        code: ErrorCode,
-        reason: &str,
-    ) {
-        let Some(conn) = self.core.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code as u16);
-        }
-        let mut h = FrameHeader::new(FrameType::Error, 0);
-        if let Some(about) = about {
-            h.message_id = about.message_id;
-            h.stream_id = about.stream_id;
-        }
-        self.core.send_error(token, h, code, reason);
-        self.send_close(token, code as u16, reason);
-    }
-
     /// Queues CLOSE (or the MQTT / WebSocket equivalent) and moves the
-    /// connection to `Closing` (unless it is closing already: its last
-    /// frame is queued).
+    /// connection to `Closing` ([`WireStage::send_close`]).
     pub fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let Some(conn) = self.core.conns.get(token) else {
-            return;
-        };
-        if !conn.phase.takes_input() {
-            return;
-        }
-        if conn.mqtt_ref().is_some() {
-            return self.mqtt_close_for(token, code);
-        }
-        let h = FrameHeader::new(FrameType::Close, 0);
-        let f = self
-            .core
-            .encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
-        if !self.core.ws_send_close(token, &f, code, reason) {
-            // CLOSE is the last frame: it goes behind everything queued.
-            self.core.queue_in(token, Lane::Normal, f);
-        }
-        self.core.begin_close(token);
+        WireStage::new(&mut self.core, &mut self.mqtt).send_close(token, code, reason);
     }
 
     /// [`Core::begin_close`], for the stages.
     pub fn begin_close(&mut self, token: Token) {
         self.core.begin_close(token);
-    }
-
-    /// Bytes from a lingering peer ([`Core::on_linger_bytes`]).
-    pub(crate) fn on_linger_bytes(&mut self, token: Token, len: usize) {
-        self.core.on_linger_bytes(token, len);
     }
 
     /// Removes a connection and everything that refers to it (a lingering
@@ -173,9 +122,10 @@ impl CoreState {
     /// session is left behind; then the senders waiting on it resume.
     fn unrouted(&mut self, unrouted: Unrouted) {
         let token = unrouted.token();
-        self.forget_leaving(token);
+        self.mqtt.leaving_mut().forget(token);
         for topic in unrouted.topics() {
-            self.unsubscribe_frames(token, topic);
+            let hub = self.mqtt.hub_mut();
+            hub.unsubscribe_frames(&mut self.core, token, topic);
         }
         if let Input::Mqtt(m) = unrouted.input() {
             self.mqtt_conn_removed(token, m);

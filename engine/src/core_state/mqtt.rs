@@ -1,32 +1,17 @@
-//! The thin glue between the core's dispatch and the broker: what the
-//! reactor, the `wire` stage, the WebSocket stage and the connection's
-//! end call on `CoreState`, each handed to the broker with the core as a
-//! parameter.
+//! The thin glue between the reactor and the broker: what the reactor
+//! and the connection's end call on `CoreState`, each handed to the broker
+//! with the core as a parameter. (The `wire` and WebSocket stages reach
+//! the broker themselves: they borrow it with the core.)
 
 use std::any::Any;
-
-use bytes::Bytes;
 
 use crate::core_state::CoreState;
 use crate::machine::mqtt::MqttConn;
 use crate::machine::ws::WsConn;
 use crate::mesh::{Lane, MeshMsg};
-use crate::mqtt::fanout::SentToTopic;
 use crate::sys::Token;
 
 impl CoreState {
-    /// MQTT bytes read on `token` (TCP, or WebSocket binary messages).
-    pub(crate) fn feed_mqtt(&mut self, token: Token, data: &[u8]) {
-        self.mqtt.feed(&mut self.core, token, data);
-    }
-
-    /// A `wire` SEND to a topic (see [`crate::mqtt::Hub::route_topic`]).
-    pub(crate) fn route_topic(&mut self, from: Token, s: &SentToTopic<'_>, frame: Bytes) -> bool {
-        self.mqtt
-            .hub_mut()
-            .route_topic(&mut self.core, from, s, frame)
-    }
-
     /// Whether the MQTT session on `token` still queues too much for its
     /// paused publishers to resume.
     pub(crate) fn mqtt_backlogged(&mut self, token: Token) -> bool {
@@ -48,33 +33,9 @@ impl CoreState {
         self.mqtt.sweep_conn(&mut self.core, token, since, now)
     }
 
-    /// Ends an MQTT connection for an engine reason.
-    pub(crate) fn mqtt_close_for(&mut self, token: Token, code: u16) {
-        self.mqtt.close_for(&mut self.core, token, code);
-    }
-
     /// The broker's mesh messages.
     pub(crate) fn on_mqtt_mesh(&mut self, from: usize, msg: MeshMsg) {
         self.mqtt.hub_mut().on_mesh(&mut self.core, from, msg);
-    }
-
-    /// A `wire`/WebSocket subscription to a topic filter.
-    pub(crate) fn subscribe_frames(&mut self, token: Token, filter: &str) -> bool {
-        self.mqtt
-            .hub_mut()
-            .subscribe_frames(&mut self.core, token, filter)
-    }
-
-    /// Ends a `wire`/WebSocket subscription.
-    pub(crate) fn unsubscribe_frames(&mut self, token: Token, filter: &str) {
-        self.mqtt
-            .hub_mut()
-            .unsubscribe_frames(&mut self.core, token, filter);
-    }
-
-    /// Another core's presence change for a filter.
-    pub(crate) fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
-        self.mqtt.hub_mut().filter_presence(filter, core, present);
     }
 
     /// The socket of a connection sent home, handed over by the backend.
@@ -91,21 +52,6 @@ impl CoreState {
     /// A slot for a connection sent here, its home.
     pub fn adopt(&mut self, ws: Option<Box<WsConn>>) -> Option<Token> {
         self.mqtt.adopt(&mut self.core, ws)
-    }
-
-    /// Reads what an adopted connection brought: its MQTT bytes, then any
-    /// WebSocket frames its reader still holds.
-    pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
-        self.feed_mqtt(token, bytes);
-        let paused = self.core.conns.get(token).is_none_or(|c| c.is_paused());
-        if !paused && self.ws_buffered_len(token) > 0 {
-            self.on_ws_bytes(token, &[]);
-        }
-    }
-
-    /// Forgets a connection that was closed before it could leave.
-    pub(crate) fn forget_leaving(&mut self, token: Token) {
-        self.mqtt.leaving_mut().forget(token);
     }
 
     /// The mesh message that brings a connection home, sent on the high

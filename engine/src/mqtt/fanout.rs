@@ -73,7 +73,7 @@ impl Hub {
     ) -> Fanout {
         if msg.meta.retain {
             self.retain(core, msg);
-            core.broadcast(|| MeshMsg::Retain(msg.clone()));
+            core.mesh.broadcast(|| MeshMsg::Retain(msg.clone()));
         }
         let mut frame = frame;
         let mut f = self.fan_out(core, origin, msg, &mut frame);

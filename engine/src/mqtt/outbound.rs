@@ -228,7 +228,7 @@ impl Outbox {
             let b = core.arena_bytes(&head);
             // Head and payload are one message: nothing may come between.
             core.queue_part(token, Lane::Normal, b, true);
-            core.queue_raw(token, msg.payload_bytes())
+            core.queue_part(token, Lane::Normal, msg.payload_bytes(), false)
         };
         self.out = head;
         metrics::inc(&core.stats.mqtt_publishes_out_total);

@@ -7,18 +7,18 @@
 use wire::ws::{OpCode, WsError, WsEvent};
 use wire::Control;
 
-use super::ws_of;
-use crate::conn::Phase;
+use super::{ws_of, WsStage};
+use crate::conn::{Input, Phase};
 use crate::core::Core;
-use crate::core_state::CoreState;
 use crate::machine::ws::{Endpoint, Step, WsConn};
 use crate::metrics;
+use crate::priority::Lane;
 use crate::sys::Token;
 
-impl CoreState {
+impl WsStage<'_> {
     /// Bytes on a WebSocket connection; `data` may be empty to re-read what
     /// was stashed while paused.
-    pub(crate) fn on_ws_bytes(&mut self, token: Token, data: &[u8]) {
+    pub(crate) fn on_bytes(&mut self, token: Token, data: &[u8]) {
         let clock = self.core.conn_clock();
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
@@ -31,7 +31,7 @@ impl CoreState {
             return;
         };
         if ws.expects_upgrade() {
-            return self.on_ws_handshake(token, data);
+            return self.on_handshake(token, data);
         }
         if paused {
             ws.stash(data);
@@ -61,24 +61,28 @@ impl CoreState {
         let Some(mut reader) = reader else {
             return;
         };
-        let result = reader.feed(data, |ev| self.on_ws_event(token, ev));
+        let result = reader.feed(data, |ev| self.on_event(token, ev));
         let Some(ws) = ws_of(&mut self.core.conns, token) else {
             return;
         };
         ws.put_reader(reader);
         if let Err(e) = result {
-            self.on_ws_error(token, &e);
+            self.on_error(token, &e);
         }
     }
 
-    /// Bytes the WebSocket reader still holds (re-read on resume).
-    pub(crate) fn ws_buffered_len(&self, token: Token) -> usize {
-        let ws = self.core.conns.get(token).and_then(|c| c.ws.as_deref());
-        ws.map_or(0, WsConn::buffered_len)
+    /// Feeds `data` to the protocol on top: the `wire` session of the
+    /// envelope and echo endpoints, or the MQTT machine.
+    fn feed_input(&mut self, token: Token, data: &[u8]) {
+        match self.core.conns.get(token).map(|c| &c.input) {
+            Some(Input::Frames(_)) => self.wire().feed(token, data),
+            Some(Input::Mqtt(_)) => self.broker.feed(self.core, token, data),
+            None => {}
+        }
     }
 
-    fn on_ws_event(&mut self, token: Token, ev: WsEvent<'_>) -> Control {
-        let core = &mut self.core;
+    fn on_event(&mut self, token: Token, ev: WsEvent<'_>) -> Control {
+        let core = &mut *self.core;
         let Some(ws) = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
             return Control::Pause;
         };
@@ -89,23 +93,23 @@ impl CoreState {
             Step::Text(text) => {
                 metrics::inc(&self.core.stats.ws_messages_in_total);
                 match endpoint {
-                    Endpoint::Echo => self.core.ws_write(token, OpCode::Text, text.as_bytes()),
+                    Endpoint::Echo => echo(self.core, token, OpCode::Text, text.as_bytes()),
                     Endpoint::Envelope { .. } => self.on_json(token, text),
                     Endpoint::Mqtt => {
                         // MQTT §6.0: packets travel in binary messages only.
                         metrics::inc(&self.core.stats.ws_protocol_errors_total);
                         self.core
                             .ws_close(token, Some(1003), "MQTT needs binary messages");
-                        self.begin_close(token);
+                        self.core.begin_close(token);
                     }
                 }
             }
             Step::Binary(data) => {
                 metrics::inc(&self.core.stats.ws_messages_in_total);
                 match endpoint {
-                    Endpoint::Echo => self.core.ws_write(token, OpCode::Binary, data),
-                    Endpoint::Envelope { .. } => self.feed_frames(token, data),
-                    Endpoint::Mqtt => self.feed_mqtt(token, data),
+                    Endpoint::Echo => echo(self.core, token, OpCode::Binary, data),
+                    Endpoint::Envelope { .. } => self.wire().feed(token, data),
+                    Endpoint::Mqtt => self.broker.feed(self.core, token, data),
                 }
             }
             Step::Transmit(lane, bytes) => {
@@ -113,13 +117,13 @@ impl CoreState {
             }
             Step::Close(answer) => {
                 if let Some(close) = answer {
-                    self.core.queue_raw(token, close);
+                    self.core.queue_part(token, Lane::Normal, close, false);
                 }
-                self.begin_close(token);
+                self.core.begin_close(token);
             }
             Step::Nothing => {}
         }
-        after_message(&mut self.core, token)
+        after_message(self.core, token)
     }
 
     /// A JSON text message: becomes the `wire` frame a TCP client sends.
@@ -129,28 +133,28 @@ impl CoreState {
         out.clear();
         let r = wire::json::json_to_frame(text, &mut self.core.encoder, &mut out, max);
         match r {
-            Ok(()) => self.feed_frames(token, &out),
+            Ok(()) => self.wire().feed(token, &out),
             Err(e) => {
                 metrics::inc(&self.core.stats.protocol_errors_total);
-                self.fail(token, e.code, &e.reason);
+                self.wire().fail(token, e.code, &e.reason);
             }
         }
         self.core.json_frame = out;
     }
 
-    fn on_ws_error(&mut self, token: Token, e: &WsError) {
+    fn on_error(&mut self, token: Token, e: &WsError) {
         let counter = match e.code {
             1007 => &self.core.stats.ws_invalid_utf8_total,
             1009 => &self.core.stats.ws_oversized_total,
             _ => &self.core.stats.ws_protocol_errors_total,
         };
         metrics::inc(counter);
-        let core = &mut self.core;
+        let core = &mut *self.core;
         let ws = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut());
         if let Some(close) = ws.and_then(|ws| ws.handle_error(e, &mut core.arena)) {
-            core.queue_raw(token, close);
+            core.queue_part(token, Lane::Normal, close, false);
         }
-        self.begin_close(token);
+        self.core.begin_close(token);
     }
 }
 
@@ -171,5 +175,16 @@ fn after_message(core: &mut Core, token: Token) -> Control {
         Control::Pause
     } else {
         Control::Continue
+    }
+}
+
+/// The echo endpoint: a message goes back through the connection's
+/// writer (compressed where negotiated).
+fn echo(core: &mut Core, token: Token, op: OpCode, payload: &[u8]) {
+    let Some(ws) = ws_of(&mut core.conns, token) else {
+        return;
+    };
+    if let Some((lane, bytes)) = ws.write(&mut core.arena, op, payload) {
+        core.queue_part(token, lane, bytes, false);
     }
 }

@@ -10,15 +10,13 @@
 //! `wire::json`, and every transport rule in the machine; these modules
 //! only decide what a message means here, count it and queue the bytes.
 //!
-//! Glue, named: the stage's `impl CoreState` methods are the entry points
-//! the byte dispatch, the resume and the sweep call (`on_ws_bytes`,
-//! `ws_buffered_len`, `ws_sweep`) and the message dispatch that hands a
-//! message to another stage or ends the connection (`on_ws_handshake`,
-//! `upgraded`, `on_ws_event`, `on_json`, `on_ws_error`): those need the
-//! MQTT broker (`feed_mqtt`), the `wire` stage (`feed_frames`) or
-//! closing (`begin_close`, `fail`), which are `CoreState`'s. What the
-//! core alone does is on [`Core`](crate::core::Core) (the four
-//! writers in [`outbound`]) or a free function on it.
+//! [`WsStage`] borrows the core and the MQTT broker for one call: the
+//! glue's byte dispatch, resume and sweep call it (`on_bytes`, `sweep`,
+//! [`buffered_len`]); it hands a message to the protocol on top (the
+//! `wire` stage, [`crate::proto::WireStage`], or the broker) and ends the
+//! connection through the core (`begin_close`) or the `wire` stage
+//! (`fail`). What the core alone does is on [`Core`] (the two writers in
+//! [`outbound`] that the core and the MQTT stage call).
 //!
 //! Endpoints, chosen by the request path:
 //! - the envelope endpoint (`websocket.path`): text messages carry the JSON
@@ -37,8 +35,36 @@ mod outbound;
 mod upgrade;
 
 use crate::conn::ConnTable;
+use crate::core::Core;
 use crate::machine::ws::WsConn;
+use crate::mqtt::Broker;
+use crate::proto::WireStage;
 use crate::sys::Token;
+
+/// The WebSocket stage over one core, for one call: the core, and the
+/// MQTT broker that the MQTT endpoint's messages go to.
+pub(crate) struct WsStage<'a> {
+    core: &'a mut Core,
+    broker: &'a mut Broker,
+}
+
+impl<'a> WsStage<'a> {
+    /// The stage over `core`, with `broker` for the MQTT endpoint.
+    pub(crate) fn new(core: &'a mut Core, broker: &'a mut Broker) -> WsStage<'a> {
+        WsStage { core, broker }
+    }
+
+    /// The `wire` stage over the same core, for the envelope endpoint.
+    fn wire(&mut self) -> WireStage<'_> {
+        WireStage::new(self.core, self.broker)
+    }
+}
+
+/// Bytes the WebSocket reader of `token` still holds (re-read on resume).
+pub(crate) fn buffered_len(core: &Core, token: Token) -> usize {
+    let ws = core.conns.get(token).and_then(|c| c.ws.as_deref());
+    ws.map_or(0, WsConn::buffered_len)
+}
 
 /// The transport of a live WebSocket connection.
 fn ws_of(conns: &mut ConnTable, token: Token) -> Option<&mut WsConn> {

@@ -1,19 +1,17 @@
 //! What the core queues to a WebSocket connection, framed by its
-//! transport ([`WsConn::frame`], [`WsConn::write`], [`WsConn::close`]) and
-//! queued; and the transport's timers, applied.
+//! transport ([`WsConn::frame`], [`WsConn::close`]) and queued; and the
+//! transport's timers, applied.
 //!
-//! Glue: the four `Core` methods here are what the core and the other
+//! Glue: the two `Core` methods here are what the core and the other
 //! stages call to write to a WebSocket connection (`queue_in` frames
-//! through `queue_ws_frame`; the MQTT stage closes with `ws_close`;
-//! closing sends `ws_send_close`); each looks the transport up, lets it
-//! frame, and queues the bytes. `ws_sweep` is the sweep's entry point.
+//! through `queue_ws_frame`; the MQTT stage and closing close with
+//! `ws_close`); each looks the transport up, lets it frame, and queues
+//! the bytes. [`WsStage::sweep`] is the sweep's entry point.
 
 use bytes::Bytes;
-use wire::ws::OpCode;
 
-use super::ws_of;
+use super::{ws_of, WsStage};
 use crate::core::Core;
-use crate::core_state::CoreState;
 use crate::machine::ws::{Framed, Timeout, Timers};
 use crate::metrics;
 use crate::priority::Lane;
@@ -53,18 +51,6 @@ impl Core {
         }
     }
 
-    /// Queues one message or control frame written by the connection's
-    /// writer (compressed where negotiated); pings and pongs take the
-    /// high lane.
-    pub(crate) fn ws_write(&mut self, token: Token, op: OpCode, payload: &[u8]) {
-        let Some(ws) = ws_of(&mut self.conns, token) else {
-            return;
-        };
-        if let Some((lane, bytes)) = ws.write(&mut self.arena, op, payload) {
-            self.queue_part(token, lane, bytes, false);
-        }
-    }
-
     /// Queues our close frame (once) behind everything queued; nothing is
     /// written after it.
     pub(crate) fn ws_close(&mut self, token: Token, code: Option<u16>, reason: &str) {
@@ -75,36 +61,15 @@ impl Core {
             self.queue_part(token, Lane::Normal, close, false);
         }
     }
-
-    /// The engine closes a WebSocket connection: the envelope endpoint
-    /// gets the `wire` CLOSE frame first, then the close handshake starts.
-    /// Returns false for a connection that is not WebSocket.
-    pub(crate) fn ws_send_close(
-        &mut self,
-        token: Token,
-        frame: &Bytes,
-        code: u16,
-        reason: &str,
-    ) -> bool {
-        let Some(ws) = ws_of(&mut self.conns, token) else {
-            return false;
-        };
-        let (envelope, ws_code) = ws.engine_close(code);
-        if envelope {
-            self.queue_ws_frame(token, Lane::Normal, frame.clone());
-        }
-        self.ws_close(token, Some(ws_code), reason);
-        true
-    }
 }
 
-impl CoreState {
+impl WsStage<'_> {
     /// Sweep: a silent upgraded connection gets one ping per silence;
     /// an upgrade past its deadline gets 408. `since` and `now` are
     /// connection clock readings. Returns true if handled (an upgrade
     /// still expected: the `wire` timeouts do not apply to it).
-    pub(crate) fn ws_sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
-        let core = &mut self.core;
+    pub(crate) fn sweep(&mut self, token: Token, since: u32, now: u32) -> bool {
+        let core = &mut *self.core;
         let cfg = &core.settings.websocket;
         let timers = Timers::new(cfg.handshake_timeout_ms, cfg.ping_interval_ms);
         let Some(ws) = ws_of(&mut core.conns, token) else {
@@ -115,8 +80,8 @@ impl CoreState {
             Some(Timeout::Upgrade(response)) => {
                 metrics::inc(&self.core.stats.timeouts_total);
                 metrics::inc(&self.core.stats.ws_handshake_failures_total);
-                self.core.queue_raw(token, response);
-                self.begin_close(token);
+                self.core.queue_part(token, Lane::Normal, response, false);
+                self.core.begin_close(token);
             }
             Some(Timeout::Ping(ping)) => {
                 metrics::inc(&self.core.stats.ws_pings_sent_total);

@@ -3,16 +3,18 @@
 //! sets up the protocol on top for the endpoint chosen.
 
 use crate::conn::{Input, Phase};
-use crate::core_state::CoreState;
 use crate::machine::ws::{Endpoint, Upgrade, UpgradeSettings};
 use crate::metrics;
+use crate::priority::Lane;
 use crate::sys::Token;
 
-impl CoreState {
+use super::WsStage;
+
+impl WsStage<'_> {
     /// Bytes of an upgrade request arrived.
-    pub(crate) fn on_ws_handshake(&mut self, token: Token, data: &[u8]) {
-        let mqtt_enabled = self.mqtt.cfg().enabled;
-        let core = &mut self.core;
+    pub(crate) fn on_handshake(&mut self, token: Token, data: &[u8]) {
+        let mqtt_enabled = self.broker.cfg().enabled;
+        let core = &mut *self.core;
         let settings = UpgradeSettings::new(&core.settings.websocket, mqtt_enabled);
         let Some(ws) = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
             return;
@@ -21,8 +23,8 @@ impl CoreState {
             Upgrade::Pending => {}
             Upgrade::Refused(response) => {
                 metrics::inc(&self.core.stats.ws_handshake_failures_total);
-                self.core.queue_raw(token, response);
-                self.begin_close(token);
+                self.core.queue_part(token, Lane::Normal, response, false);
+                self.core.begin_close(token);
             }
             Upgrade::Accepted {
                 endpoint,
@@ -31,9 +33,9 @@ impl CoreState {
             } => {
                 self.upgraded(token, endpoint);
                 metrics::inc(&self.core.stats.ws_upgrades_total);
-                self.core.queue_raw(token, response);
+                self.core.queue_part(token, Lane::Normal, response, false);
                 if !rest.is_empty() {
-                    self.on_ws_bytes(token, &rest);
+                    self.on_bytes(token, &rest);
                 }
             }
         }
@@ -42,7 +44,7 @@ impl CoreState {
     /// Sets up the protocol on top of a connection just upgraded.
     fn upgraded(&mut self, token: Token, endpoint: Endpoint) {
         let clock = self.core.conn_clock();
-        let max_packet = self.mqtt.cfg().max_packet_bytes;
+        let max_packet = self.broker.cfg().max_packet_bytes;
         let Some(conn) = self.core.conns.get_mut(token) else {
             return;
         };
