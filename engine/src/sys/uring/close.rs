@@ -1,4 +1,4 @@
-//! Closing connections, and cancelling everything on drop.
+//! Closing connections: a shutdown, then the fd closed through the ring.
 //!
 //! The fd is closed by an io_uring `CLOSE` queued behind every SQE that
 //! names it (`Ring::push_close`). SQEs are issued in order and each op
@@ -12,45 +12,37 @@
 use std::net::Shutdown;
 use std::os::fd::IntoRawFd;
 
-use super::slots::Slot;
-use super::UringBackend;
+use super::ring::Ring;
+use super::slots::{Slot, Slots};
 use crate::sys::Token;
 
-impl UringBackend {
-    pub(super) fn close_inner(&mut self, token: Token) {
-        let Some(slot) = self.slots.get(token) else {
-            return;
-        };
-        if let Some(fd) = slot.fd() {
-            // Shutdown ends the armed recv (it completes with EOF) and any
-            // send waiting for socket space (EPIPE), and sends the FIN now
-            // rather than when the last op lets go of the socket. A
-            // synchronous call: as an io_uring op it would always be
-            // punted to a worker thread. It fails (ENOTCONN) only when the
-            // peer already reset the connection, which ended those ops.
-            let _ = socket2::SockRef::from(fd).shutdown(Shutdown::Both);
-        }
-        if let Some(fd) = self.slots.remove(token) {
-            self.ring.push_close(fd.into_raw_fd());
-        }
+/// Shuts `token`'s socket down both ways and closes its fd behind every
+/// queued SQE; the slot is freed.
+pub(super) fn close(slots: &mut Slots, ring: &mut Ring, token: Token) {
+    let Some(slot) = slots.get(token) else {
+        return;
+    };
+    if let Some(fd) = slot.fd() {
+        // Shutdown ends the armed recv (it completes with EOF) and any
+        // send waiting for socket space (EPIPE), and sends the FIN now
+        // rather than when the last op lets go of the socket. A
+        // synchronous call: as an io_uring op it would always be punted
+        // to a worker thread. It fails (ENOTCONN) only when the peer
+        // already reset the connection, which ended those ops.
+        let _ = socket2::SockRef::from(fd).shutdown(Shutdown::Both);
     }
-
-    pub(super) fn shutdown_write_inner(&mut self, token: Token) {
-        if let Some(fd) = self.slots.get(token).and_then(Slot::fd) {
-            // Synchronous, as in `close_inner`. No send is in flight (the
-            // contract), so the FIN follows every byte already sent. The
-            // armed recv is untouched and goes on reading. ENOTCONN means
-            // the peer reset, which ends the recv and so the linger.
-            let _ = socket2::SockRef::from(fd).shutdown(Shutdown::Write);
-        }
+    if let Some(fd) = slots.remove(token) {
+        ring.push_close(fd.into_raw_fd());
     }
+}
 
-    /// Stops everything before the backend goes away: no re-arming, and
-    /// every op in the ring cancelled.
-    pub(super) fn cancel_all(&mut self) {
-        self.slots.stop_recv();
-        self.listeners.close_all(&mut self.ring);
-        self.wakers.clear();
-        self.ring.push_cancel_all();
+/// Sends `token`'s FIN and keeps reading.
+pub(super) fn shutdown_write(slots: &Slots, token: Token) {
+    if let Some(fd) = slots.get(token).and_then(Slot::fd) {
+        // Synchronous, as in `close`. No send is in flight (the
+        // contract), so the FIN follows every byte already sent. The
+        // armed recv is untouched and goes on reading. ENOTCONN means
+        // the peer reset, which ends the recv and so the linger.
+        let _ = socket2::SockRef::from(fd).shutdown(Shutdown::Write);
     }
 }

@@ -132,11 +132,11 @@ impl Backend for UringBackend {
     }
 
     fn shutdown_write(&mut self, token: Token) {
-        self.shutdown_write_inner(token);
+        close::shutdown_write(&self.slots, token);
     }
 
     fn close(&mut self, token: Token) {
-        self.close_inner(token);
+        close::close(&mut self.slots, &mut self.ring, token);
     }
 
     fn watch_waker(&mut self, waker: &Waker) -> io::Result<()> {
@@ -208,7 +208,12 @@ impl Drop for UringBackend {
     /// after a bounded wait, that memory is leaked rather than freed under
     /// the kernel.
     fn drop(&mut self) {
-        self.cancel_all();
+        // Stop everything: nothing re-arms, every op in the ring is
+        // cancelled.
+        self.slots.stop_recv();
+        self.listeners.close_all(&mut self.ring);
+        self.wakers.clear();
+        self.ring.push_cancel_all();
         let mut out = Vec::new();
         for _ in 0..100 {
             if self.in_flight == 0 {
