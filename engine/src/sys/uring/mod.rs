@@ -2,15 +2,13 @@
 //!
 //! Multishot accept per listener (`accept`), multishot recv into a
 //! provided-buffer ring (`recv`, `buf_ring`), one `SENDMSG` in flight
-//! per connection from a pool of send slots (`send`), shutdown and close
-//! through the ring (`close`), wakers watched by multishot poll
-//! (`wake`), the reactor's deadline as a timeout op (`timer`). This file
-//! owns the ring itself: submitting, waiting, and
-//! turning CQEs into [`Completion`]s.
-//!
-//! `user_data` layout: the op kind (`Op`) in the top 8 bits, and in the
-//! low 56 the reactor's token (recv), a listener index (accept), a send
-//! slot index (send) or a waker index (wake).
+//! per connection from a pool of send slots (`send`, `send_slots`),
+//! shutdown and close through the ring (`close`), wakers watched by
+//! multishot poll (`wake`), the reactor's deadline as a timeout op
+//! (`timer`). The ring itself (submitting, waiting, reaping) is `ring`,
+//! the connection table `slots`, the `user_data` encoding `user_data`.
+//! This file puts them together: it implements [`Backend`] and turns
+//! CQEs into [`Completion`]s.
 //!
 //! Created and used on one thread (the ring may be set up single-issuer);
 //! nothing here requires `Send`.
@@ -19,138 +17,47 @@ mod accept;
 mod buf_ring;
 mod close;
 mod recv;
+mod ring;
 mod send;
 mod send_slots;
 mod setup;
+mod slots;
 mod timer;
+mod user_data;
 mod wake;
 
-use std::collections::VecDeque;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use io_uring::{squeue, types, IoUring};
-
+use self::accept::Listeners;
 use self::buf_ring::ProvidedBufRing;
+use self::ring::Ring;
 use self::send_slots::SendSlots;
+use self::slots::Slots;
+use self::user_data::{op_of, Op, PAYLOAD_MASK};
+use self::wake::Wakers;
 use super::gather::Gather;
-use super::{
-    token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
-    Waker, TOKEN_BITS,
-};
-
-/// What a CQE completes; the top 8 bits of its `user_data`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum Op {
-    /// Start-up probe; never seen after `new`.
-    Probe = 0,
-    Accept = 1,
-    Recv = 2,
-    Send = 3,
-    Wake = 4,
-    /// Shutdown, cancel and close: fire and forget, their CQEs (only on
-    /// failure, with `SKIP_SUCCESS`) are dropped.
-    Ignore = 5,
-    /// The backoff timer before re-arming a failed accept.
-    AcceptRetry = 6,
-    /// The timeout op that ends a wait at the reactor's deadline.
-    WakeTimer = 7,
-}
-
-const PAYLOAD_MASK: u64 = (1 << TOKEN_BITS) - 1;
-
-fn user_data(op: Op, payload: u64) -> u64 {
-    debug_assert_eq!(payload & !PAYLOAD_MASK, 0);
-    (op as u64) << TOKEN_BITS | payload
-}
-
-fn op_of(user_data: u64) -> Option<Op> {
-    Some(match user_data >> TOKEN_BITS {
-        0 => Op::Probe,
-        1 => Op::Accept,
-        2 => Op::Recv,
-        3 => Op::Send,
-        4 => Op::Wake,
-        5 => Op::Ignore,
-        6 => Op::AcceptRetry,
-        7 => Op::WakeTimer,
-        _ => return None,
-    })
-}
-
-/// Slot flags (low 8 bits of `Slot::tag`; the generation is above them).
-/// The reactor wants bytes (registered and not paused).
-const WANT_RECV: u32 = 1 << 0;
-/// A multishot recv is live in the kernel (its final CQE not yet reaped).
-const ARMED: u32 = 1 << 1;
-/// EOF or an error was reported; never re-armed.
-const RECV_DONE: u32 = 1 << 2;
-/// On the starved list, waiting for buffers.
-const STARVED: u32 = 1 << 3;
-/// Being detached: handed over once no recv is live.
-const DETACHING: u32 = 1 << 4;
-
-/// Per-connection state, indexed by the token's slab index: 8 bytes.
-struct Slot {
-    /// The socket; `None` when free (4 bytes: `OwnedFd` has a niche).
-    fd: Option<OwnedFd>,
-    /// Generation of the owning token (bits 8..32) and flags (bits 0..8).
-    tag: u32,
-}
-
-// The per-connection cost this backend promises.
-const _: () = assert!(size_of::<Slot>() == 8);
-
-impl Slot {
-    const FREE: Slot = Slot { fd: None, tag: 0 };
-
-    fn owned_by(&self, token: Token) -> bool {
-        self.fd.is_some() && self.tag >> 8 == token_generation(token)
-    }
-
-    fn raw_fd(&self) -> RawFd {
-        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
-    }
-}
-
-/// A reaped CQE, copied out so handlers may use the ring.
-#[derive(Clone, Copy)]
-struct Cqe {
-    user_data: u64,
-    result: i32,
-    flags: u32,
-}
+use super::{Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token, Waker};
 
 /// The io_uring backend; see the module docs.
 pub struct UringBackend {
-    ring: IoUring,
+    ring: Ring,
     /// Receive buffers. `ManuallyDrop`: freed only once no recv can write
     /// into them (see `Drop`).
     bufs: ManuallyDrop<ProvidedBufRing>,
-    slots: Vec<Slot>,
-    listeners: Vec<Option<TcpListener>>,
-    /// Connections whose recv ended with ENOBUFS; may hold stale tokens.
-    starved: VecDeque<Token>,
+    slots: Slots,
+    listeners: Listeners,
     /// In-flight sends. `ManuallyDrop` for the same reason as `bufs`.
     sends: ManuallyDrop<SendSlots>,
-    wakers: Vec<Waker>,
+    wakers: Wakers,
     /// Completions produced outside `poll`, handed out by the next one.
     done: Vec<Completion>,
-    /// CQEs reaped and not yet dispatched.
-    cqes: Vec<Cqe>,
     /// Recvs and sends (the ops that use our memory) whose final CQE has
     /// not been reaped.
     in_flight: usize,
-    /// A submit failure that `poll` must report.
-    fatal: Option<io::Error>,
-    /// `Woken` was reported by this `poll` already.
-    woken: bool,
-    /// Ends waits at the reactor's deadline.
-    timer: timer::WakeTimer,
     /// Scratch for sends of many small buffers (`send_now`).
     gather: Gather,
 }
@@ -175,32 +82,25 @@ impl Backend for UringBackend {
             }
             return Err(e);
         }
-        let cq_entries = ring.params().cq_entries() as usize;
         Ok(UringBackend {
-            ring,
+            ring: Ring::new(ring),
             bufs: ManuallyDrop::new(bufs),
-            slots: Vec::new(),
-            listeners: Vec::new(),
-            starved: VecDeque::new(),
+            slots: Slots::default(),
+            listeners: Listeners::default(),
             sends: ManuallyDrop::new(SendSlots::default()),
-            wakers: Vec::new(),
+            wakers: Wakers::default(),
             done: Vec::new(),
-            // One full CQ per poll is the usual most; more grows it once.
-            cqes: Vec::with_capacity(cq_entries),
             in_flight: 0,
-            fatal: None,
-            woken: false,
-            timer: timer::WakeTimer::default(),
             gather: Gather::default(),
         })
     }
 
     fn add_listener(&mut self, listener: TcpListener) -> io::Result<usize> {
-        self.add_listener_inner(listener)
+        Ok(self.listeners.add(&mut self.ring, listener))
     }
 
     fn close_listeners(&mut self) {
-        self.close_listeners_inner();
+        self.listeners.close_all(&mut self.ring);
     }
 
     fn bound_unsent(&self, stream: &TcpStream, bytes: u32) -> io::Result<()> {
@@ -208,19 +108,9 @@ impl Backend for UringBackend {
     }
 
     fn register(&mut self, token: Token, stream: TcpStream) -> io::Result<()> {
-        debug_assert_eq!(token >> TOKEN_BITS, 0, "token uses the backend's bits");
-        let index = token_index(token);
-        if index >= self.slots.len() {
-            self.slots.resize_with(index + 1, || Slot::FREE);
-        }
-        debug_assert!(self.slots[index].fd.is_none(), "slot {index} in use");
         // No fcntl: io_uring's socket ops ignore O_NONBLOCK, and the only
         // synchronous call made on the fd (shutdown) never blocks.
-        let fd = OwnedFd::from(stream);
-        self.slots[index] = Slot {
-            fd: Some(fd),
-            tag: token_generation(token) << 8 | WANT_RECV,
-        };
+        self.slots.insert(token, OwnedFd::from(stream));
         self.arm_recv(token);
         Ok(())
     }
@@ -242,35 +132,36 @@ impl Backend for UringBackend {
     }
 
     fn shutdown_write(&mut self, token: Token) {
-        self.shutdown_write_inner(token);
+        close::shutdown_write(&self.slots, token);
     }
 
     fn close(&mut self, token: Token) {
-        self.close_inner(token);
+        close::close(&mut self.slots, &mut self.ring, token);
     }
 
     fn watch_waker(&mut self, waker: &Waker) -> io::Result<()> {
-        self.watch_waker_inner(waker);
+        self.wakers.watch(&mut self.ring, waker);
         Ok(())
     }
 
     fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Completion>) -> io::Result<()> {
-        if let Some(e) = self.fatal.take() {
+        if let Some(e) = self.ring.take_fatal() {
             return Err(e);
         }
         out.append(&mut self.done);
         self.rearm_starved();
         let ready = !out.is_empty();
-        let busy = ready || !self.cqes.is_empty() || !self.ring.completion().is_empty();
+        let busy = ready || self.ring.has_completions();
         // Completions already in hand with nothing to submit: skip the
         // syscall; the next poll enters the ring.
-        if !(ready && self.ring.submission().is_empty()) {
-            self.enter(if busy { Some(Duration::ZERO) } else { timeout })?;
+        if !ready || self.ring.has_submissions() {
+            self.ring
+                .enter(if busy { Some(Duration::ZERO) } else { timeout })?;
         }
-        self.reap();
-        self.woken = false;
+        self.ring.reap();
+        self.wakers.new_poll();
         self.dispatch(out);
-        match self.fatal.take() {
+        match self.ring.take_fatal() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -291,119 +182,23 @@ impl UringBackend {
         self.bufs.available()
     }
 
-    fn slot(&self, token: Token) -> Option<&Slot> {
-        self.slots
-            .get(token_index(token))
-            .filter(|s| s.owned_by(token))
-    }
-
-    fn slot_mut(&mut self, token: Token) -> Option<&mut Slot> {
-        self.slots
-            .get_mut(token_index(token))
-            .filter(|s| s.owned_by(token))
-    }
-
-    /// Queues an SQE, submitting what is queued when the SQ is full.
-    ///
-    /// # Safety
-    ///
-    /// Every pointer in `entry` (buffers, msghdr, iovecs) must stay valid
-    /// until the op's final CQE is reaped (or the ring is gone).
-    unsafe fn push(&mut self, entry: squeue::Entry) {
-        loop {
-            // SAFETY: the caller keeps the entry's memory valid as required.
-            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
-                return;
-            }
-            if let Err(e) = self.ring.submit() {
-                match e.raw_os_error() {
-                    // CQ overflowing or the kernel short of memory: take
-                    // completions off the CQ (dispatched by the next poll),
-                    // then try again.
-                    Some(libc::EBUSY | libc::EAGAIN | libc::EINTR) => self.reap(),
-                    _ => {
-                        // The ring is broken; `poll` reports it and the
-                        // reactor stops. Dropping the entry is then moot.
-                        self.fatal = Some(e);
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Submits queued SQEs and waits up to `timeout` for one completion.
-    /// A zero timeout only collects what is there; a longer one is a
-    /// timeout op in the ring (`timer`), so the wait itself has none.
-    fn enter(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let result = match timeout {
-            Some(t) if t.is_zero() => {
-                let ts = types::Timespec::new();
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
-            }
-            Some(t) => {
-                self.arm_wake_timer(t);
-                self.ring.submit_and_wait(1)
-            }
-            None => self.ring.submit_and_wait(1),
-        };
-        match result {
-            Ok(_) => Ok(()),
-            // Timed out, interrupted, the CQ needs reaping first, or the
-            // kernel was briefly short of memory for requests: all are a
-            // normal return from `poll`; queued SQEs go in with the next.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Copies every available CQE to `self.cqes`.
-    fn reap(&mut self) {
-        for cqe in self.ring.completion() {
-            self.cqes.push(Cqe {
-                user_data: cqe.user_data(),
-                result: cqe.result(),
-                flags: cqe.flags(),
-            });
-        }
-    }
-
     /// Turns reaped CQEs into completions. Handlers may reap more (when
     /// the SQ is full); those are handled in the same loop.
     fn dispatch(&mut self, out: &mut Vec<Completion>) {
-        let mut i = 0;
-        while i < self.cqes.len() {
-            let cqe = self.cqes[i];
-            i += 1;
+        while let Some(cqe) = self.ring.next_cqe() {
             let payload = cqe.user_data & PAYLOAD_MASK;
+            let ring = &mut self.ring;
             match op_of(cqe.user_data) {
-                Some(Op::Accept) => self.on_accept(payload as usize, cqe, out),
+                Some(Op::Accept) => self.listeners.on_accept(ring, payload as usize, cqe, out),
                 Some(Op::Recv) => self.on_recv(payload, cqe, out),
                 Some(Op::Send) => self.on_send(payload as u32, cqe, out),
-                Some(Op::Wake) => self.on_wake(payload as usize, cqe, out),
-                Some(Op::AcceptRetry) => self.on_accept_retry(payload as usize),
-                Some(Op::WakeTimer) => self.on_wake_timer(payload as u32),
+                Some(Op::Wake) => self.wakers.on_wake(ring, payload as usize, cqe, out),
+                Some(Op::AcceptRetry) => self.listeners.on_accept_retry(ring, payload as usize),
+                Some(Op::WakeTimer) => ring.on_wake_timer(payload as u32),
                 Some(Op::Ignore | Op::Probe) => {}
                 None => debug_assert!(false, "unknown user_data {:#x}", cqe.user_data),
             }
         }
-        self.cqes.clear();
-    }
-
-    /// Gives the socket's fd up for an io_uring close; the slot is freed.
-    fn take_fd(&mut self, token: Token) -> Option<RawFd> {
-        let slot = self.slot_mut(token)?;
-        let fd = slot.fd.take().map(IntoRawFd::into_raw_fd);
-        *slot = Slot::FREE;
-        fd
     }
 }
 
@@ -413,16 +208,21 @@ impl Drop for UringBackend {
     /// after a bounded wait, that memory is leaked rather than freed under
     /// the kernel.
     fn drop(&mut self) {
-        self.cancel_all();
+        // Stop everything: nothing re-arms, every op in the ring is
+        // cancelled.
+        self.slots.stop_recv();
+        self.listeners.close_all(&mut self.ring);
+        self.wakers.clear();
+        self.ring.push_cancel_all();
         let mut out = Vec::new();
         for _ in 0..100 {
             if self.in_flight == 0 {
                 break;
             }
-            if self.enter(Some(Duration::from_millis(10))).is_err() {
+            if self.ring.enter(Some(Duration::from_millis(10))).is_err() {
                 break;
             }
-            self.reap();
+            self.ring.reap();
             self.dispatch(&mut out);
             // Returned batches and buffers are dropped with `out`; buffers
             // need no release: the ring goes away.

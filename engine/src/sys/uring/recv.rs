@@ -10,89 +10,66 @@
 
 use std::io;
 
-use io_uring::{cqueue, opcode, squeue, types};
+use io_uring::{cqueue, opcode, types};
 
 use super::buf_ring::BUF_GROUP;
-use super::{
-    user_data, Completion, Cqe, Op, UringBackend, ARMED, DETACHING, RECV_DONE, STARVED, WANT_RECV,
-};
-use crate::sys::{RecvBuf, Token};
+use super::ring::Cqe;
+use super::slots::{Slots, ARMED, DETACHING, RECV_DONE, STARVED, WANT_RECV};
+use super::user_data::{user_data, Op};
+use super::UringBackend;
+use crate::sys::{Completion, RecvBuf, Token};
 
 impl UringBackend {
     /// Arms a multishot recv for an owned connection that has none.
     pub(super) fn arm_recv(&mut self, token: Token) {
-        let Some(slot) = self.slot_mut(token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
-        debug_assert_eq!(slot.tag & (ARMED | RECV_DONE | STARVED), 0);
-        slot.tag |= ARMED;
+        debug_assert!(!slot.has_any(ARMED | RECV_DONE | STARVED));
+        slot.set(ARMED);
         let entry = opcode::RecvMulti::new(types::Fd(slot.raw_fd()), BUF_GROUP)
             .build()
             .user_data(user_data(Op::Recv, token));
         // SAFETY: the recv writes only into buffers of the registered ring,
         // which `Drop` keeps alive until every recv's final CQE.
-        unsafe { self.push(entry) };
+        unsafe { self.ring.push(entry) };
         self.in_flight += 1;
     }
 
     pub(super) fn pause_recv_inner(&mut self, token: Token) {
-        let Some(slot) = self.slot_mut(token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
-        slot.tag &= !WANT_RECV;
-        if slot.tag & ARMED != 0 {
-            self.push_cancel(user_data(Op::Recv, token));
+        slot.clear(WANT_RECV);
+        if slot.has_any(ARMED) {
+            self.ring.push_cancel(user_data(Op::Recv, token));
         }
     }
 
     pub(super) fn resume_recv_inner(&mut self, token: Token) {
-        let Some(slot) = self.slot_mut(token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
-        slot.tag |= WANT_RECV;
+        slot.set(WANT_RECV);
         // If armed, the cancelled recv's final CQE re-arms; if starved,
         // buffers coming back do.
-        if slot.tag & (ARMED | RECV_DONE | STARVED) == 0 {
+        if !slot.has_any(ARMED | RECV_DONE | STARVED) {
             self.arm_recv(token);
         }
     }
 
     pub(super) fn detach_inner(&mut self, token: Token) {
-        let Some(slot) = self.slot_mut(token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
-        slot.tag = (slot.tag & !WANT_RECV) | DETACHING;
-        if slot.tag & ARMED != 0 {
+        slot.clear(WANT_RECV);
+        slot.set(DETACHING);
+        if slot.has_any(ARMED) {
             // The recv's final CQE hands the socket over (`on_recv`).
-            self.push_cancel(user_data(Op::Recv, token));
+            self.ring.push_cancel(user_data(Op::Recv, token));
         } else {
-            let mut done = std::mem::take(&mut self.done);
-            self.hand_over(token, &mut done);
-            self.done = done;
+            hand_over(&mut self.slots, token, &mut self.done);
         }
-    }
-
-    /// Frees the slot and reports the socket, which no op uses any more.
-    fn hand_over(&mut self, token: Token, out: &mut Vec<Completion>) {
-        let Some(slot) = self.slot_mut(token) else {
-            return;
-        };
-        let fd = slot.fd.take();
-        *slot = super::Slot::FREE;
-        if let Some(fd) = fd {
-            let stream = std::net::TcpStream::from(fd);
-            out.push(Completion::Detached { token, stream });
-        }
-    }
-
-    /// Cancels the op with this `user_data`, if it is still running.
-    pub(super) fn push_cancel(&mut self, target: u64) {
-        let entry = opcode::AsyncCancel::new(target)
-            .build()
-            .flags(squeue::Flags::SKIP_SUCCESS)
-            .user_data(user_data(Op::Ignore, 0));
-        // SAFETY: a cancel uses no memory of ours.
-        unsafe { self.push(entry) };
     }
 
     pub(super) fn on_recv(&mut self, token: Token, cqe: Cqe, out: &mut Vec<Completion>) {
@@ -117,19 +94,19 @@ impl UringBackend {
         if more {
             return;
         }
-        let Some(slot) = self.slot_mut(token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return; // closed since: nothing to re-arm or report
         };
-        slot.tag &= !ARMED;
-        if slot.tag & DETACHING != 0 {
+        slot.clear(ARMED);
+        if slot.has_any(DETACHING) {
             // Whatever ended the recv (the cancel, EOF, an error) stays
             // with the socket for its next owner to read.
-            return self.hand_over(token, out);
+            return hand_over(&mut self.slots, token, out);
         }
-        let wanted = slot.tag & WANT_RECV != 0;
+        let wanted = slot.has_any(WANT_RECV);
         match cqe.result {
             0 => {
-                slot.tag |= RECV_DONE;
+                slot.set(RECV_DONE);
                 out.push(Completion::RecvClosed { token, error: None });
             }
             r if r > 0 || r == -libc::ECANCELED => {
@@ -141,12 +118,12 @@ impl UringBackend {
             }
             r if r == -libc::ENOBUFS => {
                 if wanted {
-                    slot.tag |= STARVED;
-                    self.starved.push_back(token);
+                    slot.set(STARVED);
+                    self.slots.push_starved(token);
                 }
             }
             r => {
-                slot.tag |= RECV_DONE;
+                slot.set(RECV_DONE);
                 let error = Some(io::Error::from_raw_os_error(-r));
                 out.push(Completion::RecvClosed { token, error });
             }
@@ -157,18 +134,26 @@ impl UringBackend {
     /// gets at least one buffer of data, and the rest wait rather than
     /// fail at once with ENOBUFS again (a herd of CQEs for nothing).
     pub(super) fn rearm_starved(&mut self) {
-        let n = self.bufs.available().min(self.starved.len());
+        let n = self.bufs.available().min(self.slots.starved_len());
         for _ in 0..n {
-            let Some(token) = self.starved.pop_front() else {
+            let Some(token) = self.slots.pop_starved() else {
                 break;
             };
-            let Some(slot) = self.slot_mut(token) else {
+            let Some(slot) = self.slots.get_mut(token) else {
                 continue; // closed while starved
             };
-            slot.tag &= !STARVED;
-            if slot.tag & WANT_RECV != 0 && slot.tag & (ARMED | RECV_DONE) == 0 {
+            slot.clear(STARVED);
+            if slot.has_any(WANT_RECV) && !slot.has_any(ARMED | RECV_DONE) {
                 self.arm_recv(token);
             }
         }
+    }
+}
+
+/// Frees the slot and reports the socket, which no op uses any more.
+fn hand_over(slots: &mut Slots, token: Token, out: &mut Vec<Completion>) {
+    if let Some(fd) = slots.remove(token) {
+        let stream = std::net::TcpStream::from(fd);
+        out.push(Completion::Detached { token, stream });
     }
 }

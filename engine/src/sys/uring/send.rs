@@ -13,13 +13,15 @@ use std::io;
 
 use io_uring::{opcode, types};
 
-use super::{user_data, Completion, Cqe, Op, UringBackend};
+use super::ring::Cqe;
+use super::user_data::{user_data, Op};
+use super::UringBackend;
 use crate::sys::gather::Gather;
-use crate::sys::{SendBatch, Token};
+use crate::sys::{Completion, SendBatch, Token};
 
 impl UringBackend {
     pub(super) fn send_inner(&mut self, token: Token, batch: SendBatch) {
-        let Some(slot) = self.slot(token) else {
+        let Some(slot) = self.slots.get(token) else {
             let result = Err(io::ErrorKind::NotConnected.into());
             self.done.push(sent(token, result, batch));
             return;
@@ -49,7 +51,7 @@ impl UringBackend {
         // reused before this op's CQE (`finish` runs on it), and the bytes
         // they point at are owned by the slot's batch; `Drop` keeps the
         // pool alive until every send's CQE.
-        unsafe { self.push(entry) };
+        unsafe { self.ring.push(entry) };
         self.in_flight += 1;
     }
 

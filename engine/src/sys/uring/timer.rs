@@ -11,12 +11,15 @@
 //! still fires later, is recognised as stale and only ends a wait early
 //! (the reactor then sleeps again). Timeout ops are older than every
 //! other op this backend needs (Linux 5.4), so no fallback exists.
+//!
+//! [`WakeTimer`] builds the op; the ring (`ring.rs`), which owns it,
+//! pushes it before a wait.
 
 use std::time::Duration;
 
-use io_uring::{opcode, types};
+use io_uring::{opcode, squeue, types};
 
-use super::{user_data, Op, UringBackend};
+use super::user_data::{user_data, Op};
 use crate::sys::deadline_to_arm;
 
 /// The wake-up timer's state.
@@ -31,35 +34,28 @@ pub(super) struct WakeTimer {
     ts: types::Timespec,
 }
 
-impl UringBackend {
-    /// Makes sure a timeout op ends the next wait no later than `after`
-    /// from now.
-    pub(super) fn arm_wake_timer(&mut self, after: Duration) {
-        let t = &mut self.timer;
-        let Some(deadline) = deadline_to_arm(t.armed_ns, after) else {
-            return;
-        };
-        t.generation = t.generation.wrapping_add(1);
-        t.armed_ns = Some(deadline);
-        t.ts = types::Timespec::new()
+impl WakeTimer {
+    /// The timeout op that ends the next wait no later than `after` from
+    /// now, or `None` if one already in flight does. The entry points at
+    /// `self.ts`, which holds until the next call.
+    pub(super) fn arm(&mut self, after: Duration) -> Option<squeue::Entry> {
+        let deadline = deadline_to_arm(self.armed_ns, after)?;
+        self.generation = self.generation.wrapping_add(1);
+        self.armed_ns = Some(deadline);
+        self.ts = types::Timespec::new()
             .sec(deadline / 1_000_000_000)
             .nsec((deadline % 1_000_000_000) as u32);
-        let entry = opcode::Timeout::new(&t.ts)
+        let entry = opcode::Timeout::new(&self.ts)
             .flags(types::TimeoutFlags::ABS)
             .build()
-            .user_data(user_data(Op::WakeTimer, u64::from(t.generation)));
-        // SAFETY: the timespec lives in `self.timer` until the next arm,
-        // which happens only after a wait, i.e. after this SQE was
-        // submitted (the kernel copies it at submission). If an enter
-        // failed and left it queued, a newer deadline is read instead,
-        // which is the one wanted.
-        unsafe { self.push(entry) };
+            .user_data(user_data(Op::WakeTimer, u64::from(self.generation)));
+        Some(entry)
     }
 
     /// A wake-up timer op completed (expired or cancelled).
-    pub(super) fn on_wake_timer(&mut self, generation: u32) {
-        if generation == self.timer.generation {
-            self.timer.armed_ns = None;
+    pub(super) fn on_complete(&mut self, generation: u32) {
+        if generation == self.generation {
+            self.armed_ns = None;
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Wakers: each eventfd is watched by a multishot poll; a wake-up is
+//! [`Wakers`]: each eventfd is watched by a multishot poll; a wake-up is
 //! drained and reported as [`Completion::Woken`].
 //!
 //! A poll rather than a read: the eventfd is non-blocking (the epoll
@@ -8,17 +8,27 @@
 
 use io_uring::{cqueue, opcode, types};
 
-use super::{user_data, Completion, Cqe, Op, UringBackend, Waker};
+use super::ring::{Cqe, Ring};
+use super::user_data::{user_data, Op};
+use crate::sys::{Completion, Waker};
 
-impl UringBackend {
-    pub(super) fn watch_waker_inner(&mut self, waker: &Waker) {
+/// The watched wakers by index (the poll's payload).
+#[derive(Default)]
+pub(super) struct Wakers {
+    /// Our clones keep the eventfds open while the polls watch them.
+    wakers: Vec<Waker>,
+    /// `Woken` was reported by this `poll` already.
+    woken: bool,
+}
+
+impl Wakers {
+    pub(super) fn watch(&mut self, ring: &mut Ring, waker: &Waker) {
         let index = self.wakers.len();
-        // Our clone keeps the eventfd open while the poll watches it.
         self.wakers.push(waker.clone());
-        self.arm_wake(index);
+        self.arm(ring, index);
     }
 
-    fn arm_wake(&mut self, index: usize) {
+    fn arm(&self, ring: &mut Ring, index: usize) {
         let Some(waker) = self.wakers.get(index) else {
             return;
         };
@@ -27,10 +37,16 @@ impl UringBackend {
             .build()
             .user_data(user_data(Op::Wake, index as u64));
         // SAFETY: a poll uses no memory of ours.
-        unsafe { self.push(entry) };
+        unsafe { ring.push(entry) };
     }
 
-    pub(super) fn on_wake(&mut self, index: usize, cqe: Cqe, out: &mut Vec<Completion>) {
+    pub(super) fn on_wake(
+        &mut self,
+        ring: &mut Ring,
+        index: usize,
+        cqe: Cqe,
+        out: &mut Vec<Completion>,
+    ) {
         let Some(waker) = self.wakers.get(index) else {
             return; // shutting down
         };
@@ -47,7 +63,18 @@ impl UringBackend {
         // The multishot ends on CQ overflow (re-arm) or on an error, which
         // for an eventfd we hold open means a cancel (leave it).
         if !cqueue::more(cqe.flags) && cqe.result >= 0 {
-            self.arm_wake(index);
+            self.arm(ring, index);
         }
+    }
+
+    /// A new `poll` begins: the next wake-up is reported again.
+    pub(super) fn new_poll(&mut self) {
+        self.woken = false;
+    }
+
+    /// Stops watching (the backend is going away): polls still in the
+    /// ring find no waker and are not re-armed.
+    pub(super) fn clear(&mut self) {
+        self.wakers.clear();
     }
 }
