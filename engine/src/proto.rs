@@ -4,10 +4,13 @@
 //! and every rule about which frame is valid when in the machine; this
 //! module only does what a step asks.
 //!
-//! [`WireStage`] borrows the core and the MQTT broker for one call: its
-//! steps reach the broker's topic index (a SEND to a topic, SUBSCRIBE)
-//! and, for an MQTT connection, its way of closing; what they ask of the
-//! core is `Core`'s (`route`, `queue_in`, `encode_frame`). The glue
+//! [`WireStage`] borrows the core and the MQTT broker for one call. What
+//! its steps ask of the core is `Core`'s: `route`, `queue_in`,
+//! `encode_frame`, and SUBSCRIBE / UNSUBSCRIBE in the core's topic index
+//! (`core.topics()`, shared with MQTT sessions). The broker is needed for
+//! a SEND to a topic or conversation, which reaches MQTT subscribers too
+//! (`Broker::route_topic`, matching in the core's index), and for an MQTT
+//! connection's way of closing. The glue
 //! (`CoreState`) builds one per call from its byte dispatch and sweep.
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
@@ -24,15 +27,15 @@ use crate::sys::Token;
 /// Most topics one connection may hold.
 pub const TOPICS_PER_CONN_MAX: usize = 1024;
 
-/// The `wire` stage over one core, for one call: the core and the MQTT
-/// broker whose topic index `wire` subscriptions share.
+/// The `wire` stage over one core, for one call: the core, and the MQTT
+/// broker whose sessions a SEND to a topic may reach.
 pub(crate) struct WireStage<'a> {
     core: &'a mut Core,
     broker: &'a mut Broker,
 }
 
 impl<'a> WireStage<'a> {
-    /// The stage over `core`, with `broker`'s topic index.
+    /// The stage over `core`, with `broker`'s sessions.
     pub(crate) fn new(core: &'a mut Core, broker: &'a mut Broker) -> WireStage<'a> {
         WireStage { core, broker }
     }
@@ -302,9 +305,7 @@ impl<'a> WireStage<'a> {
                 empty_is_error: kind == TargetKind::Conversation
                     && !h.flags.contains(wire::Flags::DROPPABLE),
             };
-            self.broker
-                .hub_mut()
-                .route_topic(self.core, token, &sent, out)
+            self.broker.route_topic(self.core, token, &sent, out)
         } else {
             self.core.route(token, &h, send.target, server_id, out)
         };
@@ -361,11 +362,7 @@ impl<'a> WireStage<'a> {
             let reason = "too many subscriptions";
             return self.fail_about(token, about, ErrorCode::Overload, reason);
         }
-        if !self
-            .broker
-            .hub_mut()
-            .subscribe_frames(self.core, token, topic)
-        {
+        if !self.core.topics().subscribe_frames(topic, token) {
             let reason = "not a valid topic filter";
             return self.fail_about(token, about, ErrorCode::BadFrame, reason);
         }
@@ -384,8 +381,6 @@ impl<'a> WireStage<'a> {
             return;
         };
         conn.lists_mut().topics.swap_remove(i);
-        self.broker
-            .hub_mut()
-            .unsubscribe_frames(self.core, token, topic);
+        self.core.topics().unsubscribe_frames(topic, token);
     }
 }

@@ -19,6 +19,7 @@ pub mod closing;
 pub mod delivery;
 pub mod routing;
 pub mod targets;
+pub mod topics;
 
 use std::sync::Arc;
 
@@ -170,15 +171,21 @@ impl Core {
 
     /// Tells every other core about a presence change.
     pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
-        if change == Change::None {
-            return;
-        }
-        self.mesh.broadcast(|| MeshMsg::Presence {
-            kind,
-            name: Bytes::copy_from_slice(name.as_bytes()),
-            present: change == Change::Up,
-        });
+        announce(&mut self.mesh, kind, name, change);
     }
+}
+
+/// Tells the other cores that this one gained its first (`Up`) or lost
+/// its last (`Down`) member of `name`.
+fn announce(mesh: &mut MeshPort, kind: NameKind, name: &str, change: Change) {
+    if change == Change::None {
+        return;
+    }
+    mesh.broadcast(|| MeshMsg::Presence {
+        kind,
+        name: Bytes::copy_from_slice(name.as_bytes()),
+        present: change == Change::Up,
+    });
 }
 
 /// Topic name of a topic or conversation target: conversations live

@@ -20,7 +20,7 @@ use crate::core::closing::{AfterFlush, Removed, Unrouted};
 pub use crate::core::Core;
 use crate::core::CoreSettings;
 use crate::ids::IdGenerator;
-use crate::mesh::{MeshMsg, MeshPort, NameKind};
+use crate::mesh::{MeshMsg, MeshPort};
 use crate::metrics::CoreStats;
 use crate::proto::WireStage;
 use crate::sys::Token;
@@ -29,8 +29,8 @@ use crate::sys::Token;
 pub struct CoreState {
     /// Connections, routing, mesh, delivery.
     pub core: Core,
-    /// The MQTT broker's share of this core (and the topic index that
-    /// `wire` subscriptions use too).
+    /// The MQTT broker's share of this core (its sessions; the topic
+    /// index is the core's).
     pub mqtt: crate::mqtt::Broker,
 }
 
@@ -66,18 +66,8 @@ impl CoreState {
                 let Ok(name) = std::str::from_utf8(&name) else {
                     return;
                 };
-                match kind {
-                    NameKind::User => {
-                        self.core
-                            .registry
-                            .users
-                            .set_remote(name, from as u16, present)
-                    }
-                    NameKind::Filter => {
-                        let hub = self.mqtt.hub_mut();
-                        hub.filter_presence(name, from as u16, present);
-                    }
-                }
+                let registry = &mut self.core.registry;
+                registry.set_remote(kind, name, from as u16, present);
             }
             other => self.on_mqtt_mesh(from, other),
         }
@@ -124,8 +114,7 @@ impl CoreState {
         let token = unrouted.token();
         self.mqtt.leaving_mut().forget(token);
         for topic in unrouted.topics() {
-            let hub = self.mqtt.hub_mut();
-            hub.unsubscribe_frames(&mut self.core, token, topic);
+            self.core.topics().unsubscribe_frames(topic, token);
         }
         if let Input::Mqtt(m) = unrouted.input() {
             self.mqtt_conn_removed(token, m);

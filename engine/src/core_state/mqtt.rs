@@ -51,7 +51,8 @@ impl CoreState {
 
     /// A slot for a connection sent here, its home.
     pub fn adopt(&mut self, ws: Option<Box<WsConn>>) -> Option<Token> {
-        self.mqtt.adopt(&mut self.core, ws)
+        let max_packet_bytes = self.mqtt.cfg().max_packet_bytes;
+        crate::mqtt::home::adopt(&mut self.core, max_packet_bytes, ws)
     }
 
     /// The mesh message that brings a connection home, sent on the high

@@ -110,7 +110,7 @@ impl Broker {
             _ => u16::MAX,
         };
         let (client_id, assigned) = if c.client_id.is_empty() {
-            (self.assigned_client_id(core), true)
+            (self.uids.client_id(core), true)
         } else {
             (Arc::from(c.client_id), false)
         };
@@ -220,7 +220,7 @@ impl Broker {
         let key = match existing {
             Some(key) => key,
             None => {
-                let uid = self.next_uid();
+                let uid = self.uids.next_uid();
                 let s = Session::new(p.client_id.clone(), uid, version);
                 self.hub.sessions.insert(Box::new(s))
             }

@@ -1,7 +1,8 @@
 //! A message to every matching subscriber on every core, MQTT sessions and
 //! `wire`/WebSocket connections alike (one topic namespace).
 //!
-//! The publishing core matches its replica of the index: local
+//! The publishing core matches its replica of the index (the core's,
+//! [`crate::route::topics`]): local
 //! subscribers get the message at once, and each other core whose bit is
 //! set on a matching filter gets one mesh message and matches its own
 //! replica. Shared subscription groups are decided here, once: one member
@@ -17,13 +18,14 @@ use super::outbound::deliver_frame;
 use super::retained::Retained;
 use super::session::{Outgoing, SubOptions};
 use super::sessions::Sessions;
-use super::{BrokerShared, Hub, FRAME_SUBSCRIBER};
+use super::{Broker, BrokerShared, Hub};
 use crate::core::{Core, SERVER_ORIGIN};
 use crate::machine::mqtt::{Message, Meta, Parts};
 use crate::mesh::{Lane, MeshMsg, TopicPublish};
 use crate::metrics;
 use crate::priority::Shed;
 use crate::route::topic_index::SharedPick;
+use crate::route::topics::FRAME_SUBSCRIBER;
 use crate::sys::Token;
 
 /// What one core's share of a publish reached.
@@ -157,7 +159,7 @@ impl Hub {
         filter: &str,
         group: &str,
     ) {
-        match self.index.pick_shared_local(filter, group) {
+        match core.registry.topics_mut().pick_shared_local(filter, group) {
             Some((sub, opts)) => {
                 let out = outgoing(&msg, &[opts]);
                 self.deliver_to_subscriber(core, sub, out, (SERVER_ORIGIN, 0), &mut None);
@@ -190,8 +192,9 @@ impl Hub {
         self.matches.clear();
         let topic = msg.topic_str();
         let matches = &mut self.matches;
-        let remote = self
-            .index
+        let remote = core
+            .registry
+            .topics()
             .match_local(topic, |sub, o| matches.push((sub, *o)));
         let mut matches = std::mem::take(&mut self.matches);
         matches.sort_unstable_by_key(|m| m.0);
@@ -239,7 +242,8 @@ impl Hub {
     ) -> (u32, bool) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
-        self.index.match_shared(msg.topic_str(), |pick| match pick {
+        let topics = core.registry.topics_mut();
+        topics.match_shared(msg.topic_str(), |pick| match pick {
             SharedPick::Local(sub, o) => local.push((sub, *o)),
             SharedPick::Remote {
                 core,
@@ -376,8 +380,9 @@ pub struct SentToTopic<'a> {
     pub empty_is_error: bool,
 }
 
-impl Hub {
-    /// A `wire` SEND to a topic: MQTT subscribers get it as a QoS 0
+impl Broker {
+    /// A `wire` SEND to a topic (the `wire` stage's way into the core's
+    /// topic routing): MQTT subscribers get it as a QoS 0
     /// PUBLISH, `wire` subscribers the DELIVER `frame`. Returns whether
     /// the sender must pause.
     pub fn route_topic(
@@ -406,7 +411,9 @@ impl Hub {
         let arena = crate::core::reserve(&mut core.arena);
         let msg = Arc::new(Message::new(arena, parts, meta));
         let me = core.settings.core;
-        let f = self.publish_here(core, (me, from), &msg, Some(frame.clone()));
+        let f = self
+            .hub
+            .publish_here(core, (me, from), &msg, Some(frame.clone()));
         let remote = f.remote & !(1u64 << me);
         let ticket = core.ack_ticket(
             from,
@@ -416,6 +423,8 @@ impl Hub {
             remote,
             s.empty_is_error,
         );
-        self.publish_remote(core, (me, from), msg, Some(frame), remote, ticket) || f.pause
+        self.hub
+            .publish_remote(core, (me, from), msg, Some(frame), remote, ticket)
+            || f.pause
     }
 }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use wire::mqtt::{encode, Connect, Packet};
 
-use super::Broker;
 use crate::conn::{Conn, Input};
 use crate::core::Core;
 use crate::machine::mqtt::MqttConn;
@@ -100,10 +99,31 @@ impl Leaving {
     }
 }
 
-impl Broker {
+/// Node-unique session ids (the core in the top bits, never 0), and the
+/// client ids made from them for clients that send none.
+#[derive(Debug)]
+pub struct Uids {
+    next: u64,
+}
+
+impl Uids {
+    /// The ids of core `core`.
+    pub fn new(core: u16) -> Uids {
+        Uids {
+            next: (u64::from(core) << 48) | 1,
+        }
+    }
+
+    /// A node-unique session id.
+    pub fn next_uid(&mut self) -> u64 {
+        let uid = self.next;
+        self.next += 1;
+        uid
+    }
+
     /// A client id for a client that sent none, whose home is this core
     /// (one in `cores` tries hits it, on average).
-    pub fn assigned_client_id(&mut self, core: &Core) -> Arc<str> {
+    pub fn client_id(&mut self, core: &Core) -> Arc<str> {
         let (me, cores) = (core.settings.core, core.mesh.cores());
         loop {
             let id = format!("sb-{:x}", self.next_uid());
@@ -112,23 +132,23 @@ impl Broker {
             }
         }
     }
+}
 
-    /// A connection that another core sent here, its home: a slot for it
-    /// (to register with the backend under the returned token), or `None`
-    /// if this core is full.
-    pub fn adopt(&self, core: &mut Core, ws: Option<Box<WsConn>>) -> Option<Token> {
-        if core.conns.len() >= core.settings.limits.max_connections_per_core {
-            metrics::inc(&core.stats.accept_errors_total);
-            return None;
-        }
-        let mut conn = Conn::new(core.settings.limits.max_payload_len, core.conn_clock());
-        conn.ws = ws;
-        conn.input = Input::Mqtt(MqttConn::new(self.cfg().max_packet_bytes));
-        let token = core.conns.insert(conn);
-        metrics::inc(&core.stats.mqtt_connections_adopted_total);
-        metrics::set(&core.stats.connections_open, core.conns.len() as u64);
-        Some(token)
+/// A connection that another core sent here, its home: a slot for it (to
+/// register with the backend under the returned token), or `None` if this
+/// core is full.
+pub fn adopt(core: &mut Core, max_packet_bytes: u32, ws: Option<Box<WsConn>>) -> Option<Token> {
+    if core.conns.len() >= core.settings.limits.max_connections_per_core {
+        metrics::inc(&core.stats.accept_errors_total);
+        return None;
     }
+    let mut conn = Conn::new(core.settings.limits.max_payload_len, core.conn_clock());
+    conn.ws = ws;
+    conn.input = Input::Mqtt(MqttConn::new(max_packet_bytes));
+    let token = core.conns.insert(conn);
+    metrics::inc(&core.stats.mqtt_connections_adopted_total);
+    metrics::set(&core.stats.connections_open, core.conns.len() as u64);
+    Some(token)
 }
 
 #[cfg(test)]

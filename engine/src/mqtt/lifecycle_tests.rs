@@ -23,7 +23,7 @@ fn core() -> CoreState {
 /// A connected session with Session Expiry `expiry_s` and a will delayed
 /// by `delay_s`, whose connection ends at `T0`.
 fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
-    let uid = core.mqtt.next_uid();
+    let uid = core.mqtt.uids.next_uid();
     let mut s = Session::new("dev".into(), uid, ProtocolVersion::V5);
     s.expiry_s = expiry_s;
     s.set_conn(Some(1));

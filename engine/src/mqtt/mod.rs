@@ -6,14 +6,17 @@
 //! input is an [`MqttConn`] machine (over TCP, or inside WebSocket binary
 //! messages on the `mqtt` endpoint): it decodes and checks each packet.
 //! Each core runs a [`Broker`]: the sessions of the client ids whose home
-//! it is ([`home`]), its replica of the subscription index and of the
-//! retained messages. Two types split the work:
+//! it is ([`home`]) and its replica of the retained messages (the
+//! subscription index is the core's, `route/topics.rs`). Two types split
+//! the work:
 //!
 //! - [`Broker`]: one connection's events (CONNECT, PUBLISH in, acks,
 //!   SUBSCRIBE, DISCONNECT), its end, its timers, its way home;
 //! - [`Hub`]: where messages meet sessions: fan-out on every core, a
 //!   session's delivery window and queue, retained messages, wills and
-//!   session expiry, the subscription index;
+//!   session expiry; it matches publishes in the core's subscription
+//!   index ([`crate::route::topics`]), which MQTT sessions and `wire`
+//!   subscribers share;
 //!
 //! with the [`sessions::Sessions`] table and the [`outbound::Outbox`]
 //! (encoding, and every packet the broker sends) beside them. Nothing here
@@ -48,14 +51,10 @@ use std::sync::Arc;
 
 use crate::config::MqttConfig;
 pub use crate::machine::mqtt::MqttConn;
-use crate::route::topic_index::{SubscriberId, TopicIndex};
+use crate::route::topic_index::SubscriberId;
 use auth::{Acl, Authenticator};
 use retained::RetainedStore;
 use session::SubOptions;
-
-/// Index entries with this bit set are `wire`/WebSocket envelope
-/// connections (the low bits are their token), not MQTT sessions.
-pub const FRAME_SUBSCRIBER: SubscriberId = 1 << 63;
 
 /// What every core's broker shares.
 pub struct BrokerShared {
@@ -88,23 +87,22 @@ impl BrokerShared {
 pub struct Broker {
     /// Shared settings and node-wide maps.
     shared: Arc<BrokerShared>,
-    /// Sessions, subscriptions, retained messages, wills.
+    /// Sessions, retained messages, wills.
     hub: Hub,
     /// Connections on their way to their client id's home core.
     leaving: home::Leaving,
-    next_uid: u64,
+    /// Session ids, and client ids for clients that send none.
+    uids: home::Uids,
 }
 
 /// Where messages meet sessions on one core: the sessions and their
-/// queues, this core's replica of the subscription index and its copy
-/// of the retained messages, the wills and expiries waiting.
+/// queues, this core's copy of the retained messages, the wills and
+/// expiries waiting. (The subscription index is the core's.)
 pub struct Hub {
     /// Shared settings and topic rules.
     shared: Arc<BrokerShared>,
     /// Sessions owned by this core, by key and by client id.
     sessions: sessions::Sessions,
-    /// This core's replica of the subscription index.
-    index: TopicIndex<SubOptions>,
     /// This core's copy of the retained messages.
     retained: RetainedStore,
     /// Sessions whose client is away and wills waiting for their delay.
@@ -122,7 +120,6 @@ impl Broker {
             hub: Hub {
                 shared: shared.clone(),
                 sessions: sessions::Sessions::default(),
-                index: TopicIndex::new(),
                 retained: RetainedStore::default(),
                 wills: lifecycle::Wills::default(),
                 outbox: outbound::Outbox::default(),
@@ -130,15 +127,8 @@ impl Broker {
             },
             shared,
             leaving: home::Leaving::default(),
-            next_uid: (u64::from(core) << 48) | 1,
+            uids: home::Uids::new(core),
         }
-    }
-
-    /// A node-unique session id (core in the top bits, never 0).
-    pub fn next_uid(&mut self) -> u64 {
-        let uid = self.next_uid;
-        self.next_uid += 1;
-        uid
     }
 
     /// The `[mqtt]` settings.

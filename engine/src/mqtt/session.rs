@@ -17,18 +17,8 @@ pub use crate::machine::mqtt::AwaitAck;
 use crate::machine::mqtt::Message;
 use crate::sys::Token;
 
-/// A subscription's options (the data the topic index keeps per entry).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SubOptions {
-    /// Granted QoS.
-    pub qos: QoS,
-    /// Not delivered the session's own publishes.
-    pub no_local: bool,
-    /// Keep the RETAIN flag as published (else cleared on live delivery).
-    pub retain_as_published: bool,
-    /// Subscription Identifier (MQTT 5), 0 for none.
-    pub id: u32,
-}
+/// A subscription's options: kept by the core's topic index per entry.
+pub use crate::route::topics::SubOptions;
 
 /// A subscription: the filter as written and its options.
 pub type Subscription = (Box<str>, SubOptions);

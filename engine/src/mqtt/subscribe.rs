@@ -1,9 +1,8 @@
 //! SUBSCRIBE and UNSUBSCRIBE (§3.8, §3.10): each filter is checked and
-//! answered on its own; retained messages follow the SUBACK. Also the
-//! index entries of sessions and of `wire` subscribers, and the presence
-//! messages that keep other cores' replicas of the index current.
+//! answered on its own; retained messages follow the SUBACK. The index
+//! entries are the core's (`core.topics()`, which also tells the other
+//! cores); a session keeps its own list of filters beside them.
 
-use wire::mqtt::validate::{shared_filter, topic_filter};
 use wire::mqtt::{
     Packet, Properties, PropertyId, PropertyValue, QoS, ReasonCode, RetainHandling, Suback,
     Subscribe, Subscription, Unsuback, Unsubscribe,
@@ -13,23 +12,13 @@ use super::auth::Access;
 use super::connection::session_of;
 use super::fanout::may_read;
 use super::session::{Outgoing, SubOptions};
-use super::{Broker, Hub, FRAME_SUBSCRIBER};
+use super::{Broker, Hub};
 use crate::core::Core;
 use crate::machine::mqtt::reason;
-use crate::mesh::NameKind;
 use crate::metrics;
-use crate::route::topic_index::TopicIndex;
-use crate::route::Change;
 use crate::sys::Token;
 
-/// A filter split into its share group (if any) and the filter proper.
-pub fn split_shared(filter: &str) -> Option<(Option<&str>, &str)> {
-    match shared_filter(filter) {
-        Ok(Some(s)) => Some((Some(s.group), s.filter)),
-        Ok(None) if topic_filter(filter) => Some((None, filter)),
-        _ => None,
-    }
-}
+pub use crate::route::topics::split_shared;
 
 impl Broker {
     /// SUBSCRIBE: one reason code per filter, then retained messages.
@@ -81,7 +70,7 @@ impl Broker {
     ) -> (u8, bool) {
         let v5 = self.hub.sessions[key].version.is_v5();
         let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
-        let Some((group, filter)) = split_shared(f.filter) else {
+        let Some((group, _)) = split_shared(f.filter) else {
             return fail(reason::FILTER_INVALID);
         };
         let user = self.hub.sessions[key].username.clone();
@@ -105,9 +94,8 @@ impl Broker {
             retain_as_published: f.options.retain_as_published,
             id: sub_id,
         };
-        match self.hub.index.insert(filter, group, key as u64, opts) {
-            Ok((_, change)) => announce_filter(core, f.filter, change),
-            Err(_) => return fail(reason::FILTER_INVALID),
+        if !core.topics().subscribe(f.filter, key as u64, opts) {
+            return fail(reason::FILTER_INVALID);
         }
         self.hub.sessions[key].set_sub(f.filter, opts);
         let send_retained = group.is_none()
@@ -127,7 +115,7 @@ impl Broker {
         let mut codes = Vec::with_capacity(u.filters.len());
         for f in &u.filters {
             let code = if self.hub.sessions[key].remove_sub(f) {
-                unindex(core, &mut self.hub.index, key as u64, f);
+                core.topics().unsubscribe(f, key as u64);
                 0x00
             } else {
                 0x11 // No subscription existed.
@@ -178,65 +166,8 @@ impl Hub {
 
     /// Takes a session's subscriptions out of this core's index.
     pub fn unindex_session(&mut self, core: &mut Core, key: usize) {
-        let filters: Vec<Box<str>> = self.sessions[key]
-            .subs()
-            .iter()
-            .map(|(f, _)| f.clone())
-            .collect();
-        for filter in filters {
-            unindex(core, &mut self.index, key as u64, &filter);
+        for (filter, _) in self.sessions[key].subs() {
+            core.topics().unsubscribe(filter, key as u64);
         }
     }
-
-    /// A `wire`/WebSocket subscription to a topic filter; false if the
-    /// filter is not valid.
-    pub fn subscribe_frames(&mut self, core: &mut Core, token: Token, filter: &str) -> bool {
-        let Some((group, proper)) = split_shared(filter) else {
-            return false;
-        };
-        let opts = SubOptions {
-            qos: QoS::AtMostOnce,
-            no_local: false,
-            retain_as_published: false,
-            id: 0,
-        };
-        match self
-            .index
-            .insert(proper, group, token | FRAME_SUBSCRIBER, opts)
-        {
-            Ok((_, change)) => {
-                announce_filter(core, filter, change);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Ends a `wire`/WebSocket subscription.
-    pub fn unsubscribe_frames(&mut self, core: &mut Core, token: Token, filter: &str) {
-        unindex(core, &mut self.index, token | FRAME_SUBSCRIBER, filter);
-    }
-
-    /// Another core gained its first or lost its last subscriber of a
-    /// filter (`$share/{group}/` included).
-    pub fn filter_presence(&mut self, filter: &str, core: u16, present: bool) {
-        if let Some((group, proper)) = split_shared(filter) {
-            self.index.set_remote(proper, group, core, present);
-        }
-    }
-}
-
-/// Removes one index entry and tells the other cores if it was the last
-/// of its filter here.
-fn unindex(core: &mut Core, index: &mut TopicIndex<SubOptions>, sub: u64, filter: &str) {
-    if let Some((group, proper)) = split_shared(filter) {
-        let (_, change) = index.remove(proper, group, sub);
-        announce_filter(core, filter, change);
-    }
-}
-
-/// Tells the other cores that this one gained its first or lost its last
-/// subscriber of `filter`.
-fn announce_filter(core: &mut Core, filter: &str, change: Change) {
-    core.announce(NameKind::Filter, filter, change);
 }

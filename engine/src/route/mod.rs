@@ -15,9 +15,15 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::mesh::NameKind;
 use crate::sys::Token;
+use topics::Topics;
 
+mod change;
 pub mod topic_index;
+pub mod topics;
+
+pub use change::Change;
 
 /// Local members of one name; one member is the common case and needs no
 /// allocation beyond the entry.
@@ -91,17 +97,6 @@ pub struct Directory {
     entries: HashMap<Rc<str>, Presence>,
 }
 
-/// What a local change means for the other cores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Nothing to tell.
-    None,
-    /// The first local member appeared: tell other cores.
-    Up,
-    /// The last local member left: tell other cores.
-    Down,
-}
-
 impl Directory {
     /// Looks a name up.
     pub fn get(&self, name: &str) -> Option<&Presence> {
@@ -165,12 +160,35 @@ impl Directory {
     }
 }
 
-/// Users known on one core. (Topics and conversations live in the
-/// subscription index, [`topic_index`], which MQTT shares.)
+/// Who is where on one core: users, and the topic subscriptions of
+/// every protocol (conversations are topics, `$conversation/{id}`).
 #[derive(Debug, Default)]
 pub struct Registry {
     /// Users, by the id given in HELLO.
     pub users: Directory,
+    /// Topic filters, MQTT sessions and `wire` subscribers alike.
+    topics: Topics,
+}
+
+impl Registry {
+    /// The topic subscriptions.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// The topic subscriptions, to change.
+    pub fn topics_mut(&mut self) -> &mut Topics {
+        &mut self.topics
+    }
+
+    /// Core `core` gained its first (`present`) or lost its last member of
+    /// `name`: a user, or a topic filter's subscriber.
+    pub fn set_remote(&mut self, kind: NameKind, name: &str, core: u16, present: bool) {
+        match kind {
+            NameKind::User => self.users.set_remote(name, core, present),
+            NameKind::Filter => self.topics.set_remote(name, core, present),
+        }
+    }
 }
 
 #[cfg(test)]

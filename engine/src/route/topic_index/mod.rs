@@ -35,7 +35,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use super::Change;
+pub use super::change::Change;
 use node::Node;
 use slot::Slot;
 

@@ -7,7 +7,7 @@
 use super::members::Members;
 use super::members::SubscriberId;
 use super::shared::Shared;
-use crate::route::Change;
+use crate::route::change::Change;
 
 /// The subscriptions of one filter.
 #[derive(Debug)]
