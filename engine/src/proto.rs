@@ -8,7 +8,9 @@
 //! steps reach the broker's topic index (a SEND to a topic, SUBSCRIBE)
 //! and, for an MQTT connection, its way of closing; what they ask of the
 //! core is `Core`'s (`route`, `queue_in`, `encode_frame`). The glue
-//! (`CoreState`) builds one per call from its byte dispatch and sweep.
+//! (`CoreState`) builds one per call from its byte dispatch, its sweep and
+//! its `send_close`; the WebSocket stage builds one for the envelope
+//! endpoint's messages.
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
