@@ -10,8 +10,9 @@
 //! (`core.topics()`, shared with MQTT sessions). The broker is needed for
 //! a SEND to a topic or conversation, which reaches MQTT subscribers too
 //! (`Broker::route_topic`, matching in the core's index), and for an MQTT
-//! connection's way of closing. The glue
-//! (`CoreState`) builds one per call from its byte dispatch and sweep.
+//! connection's way of closing. The glue (`CoreState`) builds one per call
+//! from its byte dispatch, its sweep and its `send_close`; the WebSocket
+//! stage builds one for the envelope endpoint's messages.
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 

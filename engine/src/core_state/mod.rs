@@ -2,13 +2,14 @@
 //! it (the MQTT broker in `mqtt/`, the `wire` stage [`WireStage`] in
 //! `proto.rs`, the WebSocket stage in `ws/`), the mesh dispatch between
 //! them, and the end of a connection: closing with a reason (handed to
-//! [`WireStage::send_close`], which picks ERROR + CLOSE, MQTT DISCONNECT or
-//! a WebSocket close) and what the stages clean up once the core has taken
-//! a connection out of routing.
+//! [`WireStage::send_close`], which picks a `wire` CLOSE, MQTT DISCONNECT
+//! or a WebSocket close) and what the stages clean up once the core has
+//! taken a connection out of routing.
 //!
-//! - [`dispatch`]: bytes by connection kind, the resume, the sweeps.
-//! - [`mqtt`]: what the reactor asks of the broker, handed to it with the
-//!   core as a parameter.
+//! - [`dispatch`]: bytes by connection kind, an adopted connection's
+//!   bytes, the resume, the sweeps.
+//! - [`mqtt`]: what the reactor and the end of a connection ask of the
+//!   broker, handed to it with the core as a parameter.
 
 mod dispatch;
 mod mqtt;

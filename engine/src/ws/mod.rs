@@ -11,12 +11,13 @@
 //! only decide what a message means here, count it and queue the bytes.
 //!
 //! [`WsStage`] borrows the core and the MQTT broker for one call: the
-//! glue's byte dispatch, resume and sweep call it (`on_bytes`, `sweep`,
-//! [`buffered_len`]); it hands a message to the protocol on top (the
-//! `wire` stage, [`crate::proto::WireStage`], or the broker) and ends the
-//! connection through the core (`begin_close`) or the `wire` stage
-//! (`fail`). What the core alone does is on [`Core`] (the two writers in
-//! [`outbound`] that the core and the MQTT stage call).
+//! glue's byte dispatch, adoption and sweep call it (`on_bytes`, `sweep`;
+//! the resume asks [`buffered_len`] first); it hands a message to the
+//! protocol on top (the `wire` stage, [`crate::proto::WireStage`], or the
+//! broker) and ends the connection through the core (`ws_close`,
+//! `begin_close`) or the `wire` stage (`fail`). What the core alone does
+//! is on [`Core`] (the two writers in [`outbound`], which the core, the
+//! `wire` stage's `send_close`, this stage and the MQTT stage call).
 //!
 //! Endpoints, chosen by the request path:
 //! - the envelope endpoint (`websocket.path`): text messages carry the JSON
