@@ -45,7 +45,7 @@ impl<'a> WireStage<'a> {
     /// binary messages of a WebSocket) and applies each step; pauses a
     /// sender over its watermark.
     pub(crate) fn feed(&mut self, token: Token, data: &[u8]) {
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         let Input::Frames(session) = &mut conn.input else {
@@ -54,7 +54,7 @@ impl<'a> WireStage<'a> {
         // Lent out while its steps are applied (they need the whole core).
         let mut session = std::mem::replace(session, Session::new(0));
         let result = session.handle_input(data, |step| self.on_step(token, step));
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -66,7 +66,7 @@ impl<'a> WireStage<'a> {
             self.refuse(token, &r);
             return;
         }
-        let over = conn.queued_bytes() > self.core.settings.limits.send_queue_high_bytes;
+        let over = conn.queued_bytes() > self.core.settings().limits.send_queue_high_bytes;
         if over {
             // A peer that sends but does not read its answers waits for them.
             self.core.pause_for_own_queue(token);
@@ -76,9 +76,9 @@ impl<'a> WireStage<'a> {
     /// From the sweep: ends a `wire` session past its HELLO or idle
     /// timeout (`since`, `now`: connection clock readings).
     pub(crate) fn sweep(&mut self, token: Token, since: u32, now: u32) {
-        let limits = &self.core.settings.limits;
+        let limits = &self.core.settings().limits;
         let timeouts = Timeouts::new(limits.hello_timeout_ms, limits.idle_timeout_ms);
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -107,7 +107,7 @@ impl<'a> WireStage<'a> {
         code: ErrorCode,
         reason: &str,
     ) {
-        let Some(conn) = self.core.conns.get(token) else {
+        let Some(conn) = self.core.conns().get(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -129,7 +129,7 @@ impl<'a> WireStage<'a> {
     /// connection to `Closing` (unless it is closing already: its last
     /// frame is queued).
     pub(crate) fn send_close(&mut self, token: Token, code: u16, reason: &str) {
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -169,9 +169,9 @@ impl<'a> WireStage<'a> {
     /// Applies one step of a session; pauses the session once the
     /// connection stops taking input.
     fn on_step(&mut self, token: Token, step: Step<'_>) -> Control {
-        metrics::inc(&self.core.stats.frames_in_total);
+        metrics::inc(&self.core.stats().frames_in_total);
         let clock = self.core.conn_clock();
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return Control::Pause;
         };
         conn.last_active = clock;
@@ -195,13 +195,13 @@ impl<'a> WireStage<'a> {
                 self.core.queue_in(token, lane, f);
             }
             Step::PeerClose => self.send_close(token, 0, "closed by peer"),
-            Step::PeerError => metrics::inc(&self.core.stats.peer_errors_total),
+            Step::PeerError => metrics::inc(&self.core.stats().peer_errors_total),
             Step::Nothing => {}
             Step::Refuse(r) => self.refuse(token, &r),
         }
         if self
             .core
-            .conns
+            .conns()
             .get(token)
             .is_some_and(|c| !c.phase.takes_input())
         {
@@ -214,10 +214,10 @@ impl<'a> WireStage<'a> {
     /// Counts a refused frame and ends the session with its reason.
     fn refuse(&mut self, token: Token, r: &Refusal) {
         let counter = match r.counter {
-            Counter::UnexpectedFrame => Some(&self.core.stats.unexpected_frames_total),
-            Counter::ProtocolError => Some(&self.core.stats.protocol_errors_total),
-            Counter::Oversized => Some(&self.core.stats.oversized_frames_total),
-            Counter::Timeout => Some(&self.core.stats.timeouts_total),
+            Counter::UnexpectedFrame => Some(&self.core.stats().unexpected_frames_total),
+            Counter::ProtocolError => Some(&self.core.stats().protocol_errors_total),
+            Counter::Oversized => Some(&self.core.stats().oversized_frames_total),
+            Counter::Timeout => Some(&self.core.stats().timeouts_total),
             Counter::Refused => None,
         };
         if let Some(c) = counter {
@@ -228,24 +228,24 @@ impl<'a> WireStage<'a> {
 
     /// Admits a HELLO's user and answers WELCOME.
     fn on_hello(&mut self, token: Token, h: &FrameHeader, hello: &wire::Hello<'_>) {
-        if self.core.draining {
+        if self.core.draining() {
             let reason = "server is draining";
             return self.fail_about(token, Some(h), ErrorCode::GoingAway, reason);
         }
-        let (user, change) = self.core.registry.users.join(hello.user_id, token);
+        let (user, change) = self.core.registry().users.join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
         // after reading WELCOME finds it on every core.
         self.core.announce(NameKind::User, &user, change);
-        let conn = self.core.conns.get_mut(token).expect("live");
+        let conn = self.core.conns_mut().get_mut(token).expect("live");
         conn.user = Some(user);
         conn.phase = Phase::Open;
-        let name = self.core.settings.server_name.clone();
+        let name = self.core.settings().server_name.clone();
         let welcome = wire::Welcome {
-            connection_id: crate::core::connection_id(self.core.settings.core, token),
-            node_id: self.core.settings.node_id,
+            connection_id: crate::core::connection_id(self.core.settings().core, token),
+            node_id: self.core.settings().node_id,
             server_name: &name,
-            max_payload_len: self.core.settings.limits.max_payload_len,
-            idle_timeout_ms: self.core.settings.limits.idle_timeout_ms as u32,
+            max_payload_len: self.core.settings().limits.max_payload_len,
+            idle_timeout_ms: self.core.settings().limits.idle_timeout_ms as u32,
         };
         let h = FrameHeader::new(FrameType::Welcome, 0);
         let f = self
@@ -256,10 +256,10 @@ impl<'a> WireStage<'a> {
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
         let h = *h;
-        let server_id = self.core.ids.next_id_at(self.core.unix_ms);
+        let server_id = self.core.ids().next_id_at(self.core.unix_ms());
         let sender = self
             .core
-            .conns
+            .conns()
             .get(token)
             .and_then(|c| c.user.clone())
             .expect("open has user");
@@ -275,18 +275,18 @@ impl<'a> WireStage<'a> {
         let out = self
             .core
             .encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
-        if out.len() - wire::HEADER_LEN > self.core.settings.limits.max_payload_len as usize {
+        if out.len() - wire::HEADER_LEN > self.core.settings().limits.max_payload_len as usize {
             // A client need accept no payload over the max_payload_len its
             // WELCOME stated; the sender's name and the envelope can push
             // a SEND at that size over it. Refused; the stream is fine.
-            metrics::inc(&self.core.stats.deliver_too_large_total);
+            metrics::inc(&self.core.stats().deliver_too_large_total);
             let mut eh = FrameHeader::new(FrameType::Error, 0);
             (eh.message_id, eh.stream_id) = (h.message_id, h.stream_id);
             let reason = "the DELIVER would exceed max_payload_len";
             self.send_error(token, eh, ErrorCode::TooLarge, reason);
             return Control::Continue;
         }
-        metrics::inc(&self.core.stats.messages_routed_total);
+        metrics::inc(&self.core.stats().messages_routed_total);
         let kind = send.target.kind;
         let paused = if matches!(kind, TargetKind::Topic | TargetKind::Conversation) {
             let topic = crate::core::topic_name(kind, send.target.id);
@@ -332,7 +332,7 @@ impl<'a> WireStage<'a> {
             }
             if self
                 .core
-                .conns
+                .conns()
                 .get(token)
                 .is_some_and(|c| !c.phase.takes_input())
             {
@@ -354,7 +354,7 @@ impl<'a> WireStage<'a> {
 
     /// Subscribes to a topic filter (MQTT wildcards allowed).
     fn subscribe(&mut self, token: Token, h: &FrameHeader, topic: &str) {
-        let conn = self.core.conns.get(token).expect("live");
+        let conn = self.core.conns().get(token).expect("live");
         if conn.topics().iter().any(|t| &**t == topic) {
             return;
         }
@@ -368,7 +368,7 @@ impl<'a> WireStage<'a> {
             return self.fail_about(token, about, ErrorCode::BadFrame, reason);
         }
         self.core
-            .conns
+            .conns_mut()
             .get_mut(token)
             .expect("live")
             .lists_mut()
@@ -377,7 +377,7 @@ impl<'a> WireStage<'a> {
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {
-        let conn = self.core.conns.get_mut(token).expect("live");
+        let conn = self.core.conns_mut().get_mut(token).expect("live");
         let Some(i) = conn.topics().iter().position(|t| &**t == topic) else {
             return;
         };

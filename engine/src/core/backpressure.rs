@@ -55,6 +55,12 @@ impl Core {
         }
     }
 
+    /// A connection that held `waiters` paused has left: each resumes,
+    /// here at once or through its own core.
+    pub fn resume_waiters(&mut self, waiters: Vec<(u16, Token)>) {
+        self.mesh.resume_waiters(waiters, &mut self.intents.resume);
+    }
+
     /// After a send completes: wake the senders waiting on this connection
     /// once its queue is below the low watermark, unless `backlogged` (an
     /// MQTT client's session queue still holds messages: its publishers

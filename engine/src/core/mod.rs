@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod routing;
 pub mod targets;
 pub mod topics;
+mod ws;
 
 use std::sync::Arc;
 
@@ -79,36 +80,36 @@ pub struct CoreSettings {
 /// stages: connections, routing, the mesh port and delivery between them.
 pub struct Core {
     /// Static settings.
-    pub settings: CoreSettings,
+    settings: CoreSettings,
     /// Live connections.
-    pub conns: ConnTable,
+    conns: ConnTable,
     /// Users and topics.
-    pub registry: Registry,
+    registry: Registry,
     /// Rings to and from other cores.
-    pub mesh: MeshPort,
+    mesh: MeshPort,
     /// Message ids, shared by the node's cores.
-    pub ids: Arc<IdGenerator>,
+    ids: Arc<IdGenerator>,
     /// Counters.
-    pub stats: Arc<CoreStats>,
+    stats: Arc<CoreStats>,
     /// Work for the backend.
-    pub intents: Intents,
+    intents: Intents,
     /// Monotonic clock, in milliseconds since the process epoch, read once
     /// per tick (timers: see [`crate::timers`]).
-    pub now_ms: u64,
+    now_ms: u64,
     /// Wall clock in Unix milliseconds: the epoch's wall clock plus
     /// `now_ms`, so it never steps and agrees between cores (message ids,
     /// wills, session and message expiry).
-    pub unix_ms: u64,
+    unix_ms: u64,
     /// SIGTERM received: no new connections or HELLOs.
-    pub draining: bool,
-    pub(crate) encoder: wire::Encoder,
-    pub(crate) arena: BytesMut,
+    draining: bool,
+    encoder: wire::Encoder,
+    arena: BytesMut,
     /// A JSON text message's frame, reused (WebSocket envelope endpoint).
-    pub(crate) json_frame: BytesMut,
+    json_frame: BytesMut,
     /// An outbound frame's JSON form, reused.
-    pub(crate) json_text: Vec<u8>,
+    json_text: Vec<u8>,
     /// The WebSocket messages of the frame being fanned out, per form.
-    pub(crate) ws_forms: crate::machine::ws::SharedForms,
+    ws_forms: crate::machine::ws::SharedForms,
     /// SENDs waiting for other cores' answers before their ACK.
     acks: Acks,
     /// The local members of the target being delivered to.
@@ -172,6 +173,107 @@ impl Core {
     /// Tells every other core about a presence change.
     pub fn announce(&mut self, kind: NameKind, name: &str, change: Change) {
         announce(&mut self.mesh, kind, name, change);
+    }
+}
+
+/// Read and write access for the stages and the reactor: what they may
+/// look at or change directly, without any of the Core's invariants at
+/// stake (those are kept by the methods in this module's files).
+impl Core {
+    /// Static settings.
+    #[inline]
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
+    /// Live connections.
+    #[inline]
+    pub fn conns(&self) -> &ConnTable {
+        &self.conns
+    }
+
+    /// Live connections, to change one.
+    #[inline]
+    pub fn conns_mut(&mut self) -> &mut ConnTable {
+        &mut self.conns
+    }
+
+    /// Users and topics.
+    #[inline]
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// The rings to and from the other cores.
+    #[inline]
+    pub fn mesh(&self) -> &MeshPort {
+        &self.mesh
+    }
+
+    /// The rings to and from the other cores, to send or drain.
+    #[inline]
+    pub fn mesh_mut(&mut self) -> &mut MeshPort {
+        &mut self.mesh
+    }
+
+    /// Message ids, shared by the node's cores.
+    #[inline]
+    pub fn ids(&self) -> &IdGenerator {
+        &self.ids
+    }
+
+    /// Counters.
+    #[inline]
+    pub fn stats(&self) -> &CoreStats {
+        &self.stats
+    }
+
+    /// Work for the backend, recorded for the reactor to apply.
+    #[inline]
+    pub fn intents(&mut self) -> &mut Intents {
+        &mut self.intents
+    }
+
+    /// Monotonic clock, in milliseconds since the process epoch, read once
+    /// per tick (timers: see [`crate::timers`]).
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
+    /// `now_ms`, so it never steps and agrees between cores (message ids,
+    /// wills, session and message expiry).
+    #[inline]
+    pub fn unix_ms(&self) -> u64 {
+        self.unix_ms
+    }
+
+    /// The reactor's clock reading for this tick (both clocks move
+    /// together).
+    #[inline]
+    pub fn set_clock(&mut self, now_ms: u64, unix_ms: u64) {
+        self.now_ms = now_ms;
+        self.unix_ms = unix_ms;
+    }
+
+    /// SIGTERM received: no new connections or HELLOs.
+    #[inline]
+    pub fn draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Starts the drain (SIGTERM): from now on no new connections or HELLOs.
+    #[inline]
+    pub fn start_draining(&mut self) {
+        self.draining = true;
+    }
+
+    /// The encode arena, for a stage that writes a frame of its own
+    /// (see [`reserve`]).
+    #[inline]
+    pub(crate) fn arena(&mut self) -> &mut BytesMut {
+        &mut self.arena
     }
 }
 

@@ -13,8 +13,8 @@ use crate::ws::{self, WsStage};
 impl CoreState {
     /// Bytes arrived on `token`: decode and handle every complete frame.
     pub fn on_bytes(&mut self, token: Token, data: &[u8]) {
-        metrics::add(&self.core.stats.bytes_in_total, data.len() as u64);
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        metrics::add(&self.core.stats().bytes_in_total, data.len() as u64);
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         if conn.phase == Phase::Lingering {
@@ -41,7 +41,7 @@ impl CoreState {
     /// Re-reads what was stashed while paused; returns whether the
     /// connection may read from its socket again.
     pub fn on_resume(&mut self, token: Token) -> bool {
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return false;
         };
         if !conn.resume_reading() {
@@ -50,7 +50,7 @@ impl CoreState {
         if conn.input.buffered_len() > 0 || ws::buffered_len(&self.core, token) > 0 {
             self.on_bytes(token, &[]);
         }
-        let Some(conn) = self.core.conns.get(token) else {
+        let Some(conn) = self.core.conns().get(token) else {
             return false;
         };
         if conn.reading() == crate::flow::Reading::Finished {
@@ -64,7 +64,7 @@ impl CoreState {
     /// WebSocket frames its reader still holds.
     pub fn on_adopted(&mut self, token: Token, bytes: &[u8]) {
         self.mqtt.feed(&mut self.core, token, bytes);
-        let paused = self.core.conns.get(token).is_none_or(|c| c.is_paused());
+        let paused = self.core.conns().get(token).is_none_or(|c| c.is_paused());
         if !paused && ws::buffered_len(&self.core, token) > 0 {
             WsStage::new(&mut self.core, &mut self.mqtt).on_bytes(token, &[]);
         }

@@ -58,7 +58,7 @@ impl CoreState {
             MeshMsg::Deliver(d) => self.core.on_delivery(from, d),
             MeshMsg::Delivered { ticket, recipients } => self.core.on_delivered(ticket, recipients),
             MeshMsg::Pause(token) => self.core.pause(token),
-            MeshMsg::Resume(token) => self.core.intents.resume.push(token),
+            MeshMsg::Resume(token) => self.core.intents().resume.push(token),
             MeshMsg::Presence {
                 kind,
                 name,
@@ -67,7 +67,7 @@ impl CoreState {
                 let Ok(name) = std::str::from_utf8(&name) else {
                     return;
                 };
-                let registry = &mut self.core.registry;
+                let registry = self.core.registry();
                 registry.set_remote(kind, name, from as u16, present);
             }
             other => self.on_mqtt_mesh(from, other),
@@ -120,9 +120,7 @@ impl CoreState {
         if let Input::Mqtt(m) = unrouted.input() {
             self.mqtt_conn_removed(token, m);
         }
-        let core = &mut self.core;
-        core.mesh
-            .resume_waiters(unrouted.into_waiters(), &mut core.intents.resume);
+        self.core.resume_waiters(unrouted.into_waiters());
     }
 }
 

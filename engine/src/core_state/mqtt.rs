@@ -58,6 +58,6 @@ impl CoreState {
     /// The mesh message that brings a connection home, sent on the high
     /// lane: it is control traffic and must not wait behind data.
     pub fn send_arrival(&mut self, home: usize, msg: MeshMsg) {
-        self.core.mesh.send(home, Lane::High, msg);
+        self.core.mesh_mut().send(home, Lane::High, msg);
     }
 }

@@ -59,7 +59,7 @@ impl Broker {
         {
             return self.refuse_connect(core, token, reason::BAD_AUTH_METHOD, 5);
         }
-        if core.draining {
+        if core.draining() {
             return self.refuse_connect(core, token, reason::UNAVAILABLE, 3);
         }
         if c.client_id.is_empty() && !c.clean_start && !c.version.is_v5() {
@@ -78,7 +78,7 @@ impl Broker {
         }
         if let Some(w) = &c.will {
             if !self.shared.acl.allows(c.username, Access::Publish, w.topic) {
-                metrics::inc(&core.stats.mqtt_acl_denied_total);
+                metrics::inc(&core.stats().mqtt_acl_denied_total);
                 return self.refuse_connect(core, token, reason::NOT_AUTHORIZED, 5);
             }
         }
@@ -148,9 +148,9 @@ impl Broker {
     /// CONNACK with a failure (MQTT 5 `v5`, 3.1.1 return code `v3`), then
     /// close.
     fn refuse_connect(&mut self, core: &mut Core, token: Token, v5: ReasonCode, v3: u8) {
-        metrics::inc(&core.stats.mqtt_connects_refused_total);
+        metrics::inc(&core.stats().mqtt_connects_refused_total);
         let is_v5 = core
-            .conns
+            .conns()
             .get(token)
             .and_then(Conn::mqtt_ref)
             .is_some_and(|m| m.version().is_v5());
@@ -175,12 +175,12 @@ impl Broker {
         let old = self.hub.sessions[key].conn();
         self.hub.sessions[key].set_conn(None);
         if let Some(old) = old {
-            metrics::inc(&core.stats.mqtt_takeovers_total);
+            metrics::inc(&core.stats().mqtt_takeovers_total);
             self.hub
                 .outbox
                 .disconnect(core, old, reason::TAKEN_OVER, "session taken over");
             // Its end no longer leaves the session behind.
-            if let Some(m) = core.conns.get_mut(old).and_then(Conn::mqtt) {
+            if let Some(m) = core.conns_mut().get_mut(old).and_then(Conn::mqtt) {
                 m.take_session();
             }
             // The old connection's will goes out now unless the session
@@ -206,7 +206,7 @@ impl Broker {
         mut p: PendingConnect,
         existing: Option<usize>,
     ) {
-        let Some(conn) = core.conns.get(token) else {
+        let Some(conn) = core.conns().get(token) else {
             // Not reached: CONNECT is handled on its live connection.
             if let Some(key) = existing {
                 self.hub.session_left(core, key);
@@ -238,15 +238,15 @@ impl Broker {
         // A will delayed by the previous connection is not sent once the
         // session resumes (§3.1.3.2.2); the session is not away any more.
         self.hub.wills.resumed(key, uid);
-        if let Some(m) = core.conns.get_mut(token).and_then(Conn::mqtt) {
+        if let Some(m) = core.conns_mut().get_mut(token).and_then(Conn::mqtt) {
             m.accept(key as u32);
         }
-        if let Some(c) = core.conns.get_mut(token) {
+        if let Some(c) = core.conns_mut().get_mut(token) {
             c.phase = Phase::Open;
         }
         self.send_connack(core, token, &p, session_present, version);
-        metrics::inc(&core.stats.mqtt_connects_total);
-        metrics::set(&core.stats.mqtt_sessions, self.hub.sessions.len() as u64);
+        metrics::inc(&core.stats().mqtt_connects_total);
+        metrics::set(&core.stats().mqtt_sessions, self.hub.sessions.len() as u64);
         if session_present {
             self.hub.resend_inflight(core, key);
             self.hub.pump(core, key);

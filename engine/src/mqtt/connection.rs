@@ -9,7 +9,7 @@ use crate::sys::Token;
 /// Closes once queued packets are written (with a WebSocket close frame
 /// first on the `mqtt` endpoint); the machine acts on no more packets.
 pub fn close(core: &mut Core, token: Token, ws_code: Option<u16>, what: &str) {
-    let Some(conn) = core.conns.get_mut(token) else {
+    let Some(conn) = core.conns_mut().get_mut(token) else {
         return;
     };
     if let Some(m) = conn.mqtt() {
@@ -23,7 +23,7 @@ pub fn close(core: &mut Core, token: Token, ws_code: Option<u16>, what: &str) {
 
 /// The session key of a connected MQTT connection.
 pub fn session_of(core: &Core, token: Token) -> Option<usize> {
-    core.conns
+    core.conns()
         .get(token)?
         .mqtt_ref()?
         .session()

@@ -75,7 +75,7 @@ impl Hub {
     ) -> Fanout {
         if msg.meta.retain {
             self.retain(core, msg);
-            core.mesh.broadcast(|| MeshMsg::Retain(msg.clone()));
+            core.mesh_mut().broadcast(|| MeshMsg::Retain(msg.clone()));
         }
         let mut frame = frame;
         let mut f = self.fan_out(core, origin, msg, &mut frame);
@@ -96,7 +96,7 @@ impl Hub {
         remote: u64,
         ticket: Option<u32>,
     ) -> bool {
-        let me = core.settings.core;
+        let me = core.settings().core;
         let lane = if msg.meta.high_priority {
             Lane::High
         } else {
@@ -117,8 +117,8 @@ impl Hub {
             let p = MeshMsg::Publish(Box::new(p));
             if msg.meta.droppable {
                 // A droppable message never waits for ring space.
-                if core.mesh.try_send(to, lane, p).is_err() {
-                    metrics::inc(&core.stats.shed_total);
+                if core.mesh_mut().try_send(to, lane, p).is_err() {
+                    metrics::inc(&core.stats().shed_total);
                     // That core will not answer the ticket: settle its share.
                     if let Some(t) = ticket {
                         core.on_delivered(t, 0);
@@ -126,10 +126,10 @@ impl Hub {
                 }
                 continue;
             }
-            if !core.mesh.send(to, lane, p) {
-                metrics::inc(&core.stats.mesh_ring_full_total);
+            if !core.mesh_mut().send(to, lane, p) {
+                metrics::inc(&core.stats().mesh_ring_full_total);
                 if origin.0 == me {
-                    core.mesh.wait_for_ring(to, lane, origin.1);
+                    core.mesh_mut().wait_for_ring(to, lane, origin.1);
                     pause = true;
                 }
             }
@@ -147,7 +147,7 @@ impl Hub {
                 ticket,
                 recipients: f.recipients,
             };
-            core.mesh.send(from, Lane::High, reply);
+            core.mesh_mut().send(from, Lane::High, reply);
         }
     }
 
@@ -159,7 +159,11 @@ impl Hub {
         filter: &str,
         group: &str,
     ) {
-        match core.registry.topics_mut().pick_shared_local(filter, group) {
+        match core
+            .registry()
+            .topics_mut()
+            .pick_shared_local(filter, group)
+        {
             Some((sub, opts)) => {
                 let out = outgoing(&msg, &[opts]);
                 self.deliver_to_subscriber(core, sub, out, (SERVER_ORIGIN, 0), &mut None);
@@ -167,15 +171,15 @@ impl Hub {
             // The member left since the publishing core picked this one
             // (the presence of its filter was on its way): as MQTT allows
             // for a subscription ending while a message is in flight.
-            None => metrics::inc(&core.stats.mqtt_shared_member_gone_total),
+            None => metrics::inc(&core.stats().mqtt_shared_member_gone_total),
         }
     }
 
     /// A retained message published on another core.
     pub fn retain(&mut self, core: &mut Core, msg: &Arc<Message>) {
         let max = self.shared.cfg.max_retained;
-        if self.retained.apply(msg, max, core.unix_ms) == Retained::Full {
-            metrics::inc(&core.stats.mqtt_retained_full_total);
+        if self.retained.apply(msg, max, core.unix_ms()) == Retained::Full {
+            metrics::inc(&core.stats().mqtt_retained_full_total);
         }
     }
 
@@ -193,7 +197,7 @@ impl Hub {
         let topic = msg.topic_str();
         let matches = &mut self.matches;
         let remote = core
-            .registry
+            .registry()
             .topics()
             .match_local(topic, |sub, o| matches.push((sub, *o)));
         let mut matches = std::mem::take(&mut self.matches);
@@ -223,10 +227,10 @@ impl Hub {
             }
         }
         self.outbox.end_fanout();
-        core.ws_forms.end();
+        core.end_shared_forms();
         self.matches = matches;
         metrics::add(
-            &core.stats.messages_delivered_total,
+            &core.stats().messages_delivered_total,
             u64::from(f.recipients),
         );
         f
@@ -242,7 +246,7 @@ impl Hub {
     ) -> (u32, bool) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
-        let topics = core.registry.topics_mut();
+        let topics = core.registry().topics_mut();
         topics.match_shared(msg.topic_str(), |pick| match pick {
             SharedPick::Local(sub, o) => local.push((sub, *o)),
             SharedPick::Remote {
@@ -269,7 +273,7 @@ impl Hub {
                 filter: r.filter,
                 group: r.group,
             };
-            core.mesh.send(r.core as usize, Lane::Normal, m);
+            core.mesh_mut().send(r.core as usize, Lane::Normal, m);
         }
         (n, pause)
     }
@@ -300,10 +304,10 @@ impl Hub {
                 Some(b) => b.clone(),
                 None => frame.insert(deliver_frame(core, &out.msg)).clone(),
             };
-            if bytes.len() - wire::HEADER_LEN > core.settings.limits.max_payload_len as usize {
+            if bytes.len() - wire::HEADER_LEN > core.settings().limits.max_payload_len as usize {
                 // A `wire` client accepts no payload over the max its
                 // WELCOME stated (an MQTT packet may be larger).
-                metrics::inc(&core.stats.deliver_too_large_total);
+                metrics::inc(&core.stats().deliver_too_large_total);
                 return None;
             }
             let lane = if meta.high_priority {
@@ -321,7 +325,7 @@ impl Hub {
                 sub as usize,
                 out.msg.topic_str(),
             ) {
-                metrics::inc(&core.stats.mqtt_acl_denied_total);
+                metrics::inc(&core.stats().mqtt_acl_denied_total);
                 return None;
             }
             match self.deliver(core, sub as usize, out) {
@@ -408,9 +412,9 @@ impl Broker {
             origin: 0,
             id: s.server_id,
         };
-        let arena = crate::core::reserve(&mut core.arena);
+        let arena = crate::core::reserve(core.arena());
         let msg = Arc::new(Message::new(arena, parts, meta));
-        let me = core.settings.core;
+        let me = core.settings().core;
         let f = self
             .hub
             .publish_here(core, (me, from), &msg, Some(frame.clone()));

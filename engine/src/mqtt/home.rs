@@ -52,8 +52,8 @@ impl Leaving {
         if c.client_id.is_empty() {
             return false;
         }
-        let home = home_core(c.client_id, core.mesh.cores());
-        if home == core.settings.core {
+        let home = home_core(c.client_id, core.mesh().cores());
+        if home == core.settings().core {
             return false;
         }
         let mut bytes = Vec::new();
@@ -61,11 +61,11 @@ impl Leaving {
             // What decoded re-encodes; if not, handle it here.
             return false;
         }
-        metrics::inc(&core.stats.mqtt_connections_sent_home_total);
+        metrics::inc(&core.stats().mqtt_connections_sent_home_total);
         self.0.insert(token, (home, bytes));
         // Reads stop; bytes already under way are stashed and go along.
         core.pause(token);
-        core.intents.detach.push(token);
+        core.intents().detach.push(token);
         true
     }
 
@@ -78,8 +78,8 @@ impl Leaving {
         stream: Box<dyn Any + Send>,
     ) -> Option<(usize, MeshMsg)> {
         let (home, mut bytes) = self.0.remove(&token)?;
-        let conn = core.conns.remove(token)?;
-        metrics::set(&core.stats.connections_open, core.conns.len() as u64);
+        let conn = core.conns_mut().remove(token)?;
+        metrics::set(&core.stats().connections_open, core.conns().len() as u64);
         if let Input::Mqtt(mut m) = conn.input {
             bytes.extend(m.take_held());
         }
@@ -124,7 +124,7 @@ impl Uids {
     /// A client id for a client that sent none, whose home is this core
     /// (one in `cores` tries hits it, on average).
     pub fn client_id(&mut self, core: &Core) -> Arc<str> {
-        let (me, cores) = (core.settings.core, core.mesh.cores());
+        let (me, cores) = (core.settings().core, core.mesh().cores());
         loop {
             let id = format!("sb-{:x}", self.next_uid());
             if home_core(&id, cores) == me {
@@ -138,16 +138,16 @@ impl Uids {
 /// register with the backend under the returned token), or `None` if this
 /// core is full.
 pub fn adopt(core: &mut Core, max_packet_bytes: u32, ws: Option<Box<WsConn>>) -> Option<Token> {
-    if core.conns.len() >= core.settings.limits.max_connections_per_core {
-        metrics::inc(&core.stats.accept_errors_total);
+    if core.conns().len() >= core.settings().limits.max_connections_per_core {
+        metrics::inc(&core.stats().accept_errors_total);
         return None;
     }
-    let mut conn = Conn::new(core.settings.limits.max_payload_len, core.conn_clock());
+    let mut conn = Conn::new(core.settings().limits.max_payload_len, core.conn_clock());
     conn.ws = ws;
     conn.input = Input::Mqtt(MqttConn::new(max_packet_bytes));
-    let token = core.conns.insert(conn);
-    metrics::inc(&core.stats.mqtt_connections_adopted_total);
-    metrics::set(&core.stats.connections_open, core.conns.len() as u64);
+    let token = core.conns_mut().insert(conn);
+    metrics::inc(&core.stats().mqtt_connections_adopted_total);
+    metrics::set(&core.stats().connections_open, core.conns().len() as u64);
     Some(token)
 }
 

@@ -30,9 +30,9 @@ impl Broker {
             token,
         };
         MqttConn::handle_input(&mut fed, data, &limits);
-        let high = core.settings.limits.send_queue_high_bytes;
+        let high = core.settings().limits.send_queue_high_bytes;
         if core
-            .conns
+            .conns()
             .get(token)
             .is_some_and(|c| c.queued_bytes() > high)
         {
@@ -58,7 +58,7 @@ impl Broker {
             Event::Transmit(bytes) => super::outbound::send_raw(core, token, bytes),
             Event::Close(close) => self.end(core, token, close),
         }
-        match core.conns.get(token) {
+        match core.conns().get(token) {
             Some(c) if c.phase != Phase::Closing && !c.is_paused() => Control::Continue,
             _ => Control::Pause,
         }
@@ -101,7 +101,7 @@ impl Broker {
     /// at `since` (connection clock) and swept at `now`. Returns false for
     /// other connections, which the generic idle timeout then covers.
     pub fn sweep_conn(&mut self, core: &mut Core, token: Token, since: u32, now: u32) -> bool {
-        let Some(conn) = core.conns.get(token) else {
+        let Some(conn) = core.conns().get(token) else {
             return false;
         };
         let Some(m) = conn.mqtt_ref() else {
@@ -150,7 +150,7 @@ impl Broker {
 
 /// The counter a close is counted in.
 fn counter(core: &Core, c: Counter) -> &AtomicU64 {
-    let stats = &core.stats;
+    let stats = &core.stats();
     match c {
         Counter::Malformed => &stats.mqtt_malformed_packets_total,
         Counter::Oversized => &stats.mqtt_oversized_packets_total,
@@ -171,12 +171,15 @@ struct Fed<'a> {
 
 impl Host for Fed<'_> {
     fn machine(&mut self) -> Option<&mut MqttConn> {
-        self.core.conns.get_mut(self.token).and_then(Conn::mqtt)
+        self.core
+            .conns_mut()
+            .get_mut(self.token)
+            .and_then(Conn::mqtt)
     }
 
     fn begin_packet(&mut self) -> bool {
         let clock = self.core.conn_clock();
-        let Some(conn) = self.core.conns.get_mut(self.token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(self.token) else {
             return false;
         };
         if conn.phase == Phase::Closing {

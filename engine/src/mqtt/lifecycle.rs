@@ -72,14 +72,14 @@ impl Broker {
 impl Hub {
     /// Publishes a will (wills obey the ACL checked at CONNECT).
     pub fn publish_will(&mut self, core: &mut Core, msg: Arc<Message>) {
-        metrics::inc(&core.stats.mqtt_wills_published_total);
+        metrics::inc(&core.stats().mqtt_wills_published_total);
         self.publish_message(core, (SERVER_ORIGIN, 0), msg, None);
     }
 
     /// The session's client is gone: publish or delay its will, then keep
     /// the session until it expires, or end it now.
     pub fn session_left(&mut self, core: &mut Core, key: usize) {
-        let now = core.unix_ms;
+        let now = core.unix_ms();
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
@@ -113,13 +113,13 @@ impl Hub {
         for msg in self.wills.take_session(key, s.uid) {
             self.publish_will(core, msg);
         }
-        metrics::set(&core.stats.mqtt_sessions, self.sessions.len() as u64);
+        metrics::set(&core.stats().mqtt_sessions, self.sessions.len() as u64);
     }
 
     /// Timers, from the reactor's sweep: delayed wills that are due and
     /// sessions that expired, at the tick's `unix_ms`.
     pub fn sweep(&mut self, core: &mut Core) {
-        let now = core.unix_ms;
+        let now = core.unix_ms();
         for msg in take_due_wills(&mut self.wills.delayed, now) {
             self.publish_will(core, msg);
         }
@@ -135,7 +135,7 @@ impl Hub {
             .map(|&(key, _)| key)
             .collect();
         for key in expired {
-            metrics::inc(&core.stats.mqtt_sessions_expired_total);
+            metrics::inc(&core.stats().mqtt_sessions_expired_total);
             self.end_session(core, key);
         }
     }

@@ -32,19 +32,21 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
         delay_s,
     });
     let key = core.mqtt.hub.sessions.insert(Box::new(s));
-    core.core.unix_ms = T0;
+    let now_ms = core.core.now_ms();
+    core.core.set_clock(now_ms, T0);
     core.mqtt.hub.session_left(&mut core.core, key);
     key
 }
 
 fn sweep_at(core: &mut CoreState, unix_ms: u64) {
-    core.core.unix_ms = unix_ms;
+    let now_ms = core.core.now_ms();
+    core.core.set_clock(now_ms, unix_ms);
     core.mqtt_sweep();
 }
 
 fn wills(core: &CoreState) -> u64 {
     core.core
-        .stats
+        .stats()
         .mqtt_wills_published_total
         .load(Ordering::Relaxed)
 }
@@ -63,7 +65,7 @@ fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
     assert_eq!(wills(&core), 1);
     assert_eq!(
         core.core
-            .stats
+            .stats()
             .mqtt_sessions_expired_total
             .load(Ordering::Relaxed),
         1

@@ -79,7 +79,7 @@ impl Outbox {
     /// Encodes `packet` for the connection's protocol version and queues it.
     pub fn send(&mut self, core: &mut Core, token: Token, packet: &Packet<'_>) {
         let Some(v) = core
-            .conns
+            .conns()
             .get(token)
             .and_then(Conn::mqtt_ref)
             .map(|m| m.version())
@@ -96,7 +96,7 @@ impl Outbox {
     /// Sends DISCONNECT (MQTT 5, connected clients only: the machine
     /// decides) and closes.
     pub fn disconnect(&mut self, core: &mut Core, token: Token, reason: ReasonCode, what: &str) {
-        let Some(conn) = core.conns.get_mut(token) else {
+        let Some(conn) = core.conns_mut().get_mut(token) else {
             return;
         };
         if !conn.phase.takes_input() {
@@ -130,13 +130,13 @@ impl Outbox {
                 }
                 PropertyId::MESSAGE_EXPIRY_INTERVAL => {
                     if let PropertyValue::U32(s) = p.value {
-                        expires_at = core.unix_ms + u64::from(s) * 1000;
+                        expires_at = core.unix_ms() + u64::from(s) * 1000;
                     }
                 }
                 _ => {}
             }
         }
-        let id = core.ids.next_id_at(core.unix_ms);
+        let id = core.ids().next_id_at(core.unix_ms());
         let parts = Parts {
             topic: m.topic,
             payload: m.payload,
@@ -152,7 +152,7 @@ impl Outbox {
             origin: m.origin,
             id,
         };
-        let arena = crate::core::reserve(&mut core.arena);
+        let arena = crate::core::reserve(core.arena());
         Arc::new(Message::new(arena, parts, meta))
     }
 
@@ -177,7 +177,7 @@ impl Outbox {
         packet_id: Option<u16>,
         dup: bool,
     ) -> Option<bool> {
-        let conn = core.conns.get_mut(token)?;
+        let conn = core.conns_mut().get_mut(token)?;
         let is_ws = conn.ws.is_some();
         let m = conn.mqtt()?;
         let (v, max) = (m.version(), m.max_packet_out());
@@ -190,9 +190,9 @@ impl Outbox {
         let variant = usize::from(v.is_v5()) * 2 + usize::from(out.retain);
         if shareable {
             if let Some(packet) = self.shared_packets.get(msg, variant) {
-                metrics::inc(&core.stats.mqtt_publishes_out_total);
+                metrics::inc(&core.stats().mqtt_publishes_out_total);
                 if max != 0 && packet.len() > max as usize {
-                    metrics::inc(&core.stats.mqtt_oversized_packets_total);
+                    metrics::inc(&core.stats().mqtt_oversized_packets_total);
                     return Some(false);
                 }
                 return core.queue_in(token, Lane::Normal, packet);
@@ -201,15 +201,15 @@ impl Outbox {
         let mut head = std::mem::take(&mut self.out);
         head.clear();
         let encoded =
-            self.encode_publish_head(core.unix_ms, out, packet_id, dup, v, alias, &mut head);
+            self.encode_publish_head(core.unix_ms(), out, packet_id, dup, v, alias, &mut head);
         let payload = msg.payload();
         let too_big = max != 0 && head.len() + payload.len() > max as usize;
         let r = if encoded.is_err() || too_big {
             // MQTT 5 §3.1.2.11.4: a packet over the client's maximum is
             // dropped as if it had been delivered.
-            metrics::inc(&core.stats.mqtt_oversized_packets_total);
+            metrics::inc(&core.stats().mqtt_oversized_packets_total);
             if let Some(AliasUse::Assign(a)) = alias {
-                if let Some(m) = core.conns.get_mut(token).and_then(Conn::mqtt) {
+                if let Some(m) = core.conns_mut().get_mut(token).and_then(Conn::mqtt) {
                     m.forget_alias(a);
                 }
             }
@@ -231,7 +231,7 @@ impl Outbox {
             core.queue_part(token, Lane::Normal, msg.payload_bytes(), false)
         };
         self.out = head;
-        metrics::inc(&core.stats.mqtt_publishes_out_total);
+        metrics::inc(&core.stats().mqtt_publishes_out_total);
         r
     }
 
@@ -313,7 +313,7 @@ impl Sessions {
             // Away: QoS 0 is not kept for absent clients (MQTT §3.1.2.4
             // leaves it optional; mosquitto does the same by default).
             if out.qos != QoS::AtMostOnce && s.enqueue(out, cap, policy) {
-                metrics::inc(&core.stats.mqtt_queue_dropped_total);
+                metrics::inc(&core.stats().mqtt_queue_dropped_total);
             }
             return None;
         };
@@ -324,7 +324,7 @@ impl Sessions {
         }
         if !s.window_open() || s.queued() > 0 {
             if s.enqueue(out, cap, policy) {
-                metrics::inc(&core.stats.mqtt_queue_dropped_total);
+                metrics::inc(&core.stats().mqtt_queue_dropped_total);
             }
             // A connected client that acknowledges slower than it is fed
             // pauses its publishers once half its queue is used, so that
@@ -343,7 +343,7 @@ impl Sessions {
     /// is not.
     pub fn backlogged(&self, core: &Core, cap: usize, token: Token) -> bool {
         let key = core
-            .conns
+            .conns()
             .get(token)
             .and_then(Conn::mqtt_ref)
             .and_then(|m| m.session());
@@ -353,7 +353,7 @@ impl Sessions {
 
     /// Moves queued messages into the window while it has room.
     pub fn pump(&mut self, core: &mut Core, outbox: &mut Outbox, key: usize) {
-        let now = core.unix_ms;
+        let now = core.unix_ms();
         loop {
             let Some(s) = self.get_mut(key) else {
                 return;

@@ -34,7 +34,7 @@ pub struct MessageSpec<'a> {
 impl Broker {
     /// Handles a PUBLISH from a connected client.
     pub fn on_publish(&mut self, core: &mut Core, token: Token, publish: &PublishIn<'_>) {
-        metrics::inc(&core.stats.mqtt_publishes_in_total);
+        metrics::inc(&core.stats().mqtt_publishes_in_total);
         let Some(key) = session_of(core, token) else {
             return;
         };
@@ -78,16 +78,16 @@ impl Broker {
                     sender: &client,
                 },
             );
-            let me = core.settings.core;
+            let me = core.settings().core;
             if self.hub.publish_message(core, (me, token), msg, None) {
                 core.pause(token);
             }
         } else {
-            metrics::inc(&core.stats.mqtt_acl_denied_total);
+            metrics::inc(&core.stats().mqtt_acl_denied_total);
             code = reason::NOT_AUTHORIZED;
         }
         let v5 = core
-            .conns
+            .conns()
             .get(token)
             .and_then(Conn::mqtt_ref)
             .is_some_and(|m| m.version().is_v5());

@@ -79,7 +79,7 @@ impl Broker {
             .acl
             .allows(user.as_deref(), Access::Subscribe, f.filter)
         {
-            metrics::inc(&core.stats.mqtt_acl_denied_total);
+            metrics::inc(&core.stats().mqtt_acl_denied_total);
             return fail(reason::NOT_AUTHORIZED);
         }
         let max = self.cfg().max_subscriptions;
@@ -145,7 +145,7 @@ impl Hub {
     ) {
         let mut found = Vec::new();
         self.retained
-            .matching(filter, core.unix_ms, |m| found.push(m.clone()));
+            .matching(filter, core.unix_ms(), |m| found.push(m.clone()));
         for msg in found {
             if !may_read(&self.shared, &self.sessions, key, msg.topic_str()) {
                 continue;

@@ -57,7 +57,7 @@ fn open_conn(core: &mut CoreState, kind: Kind) -> Token {
         ws::MessageReader::new(Role::Server, limits, None),
         writer(kind),
     )));
-    core.core.conns.insert(conn)
+    core.core.conns_mut().insert(conn)
 }
 
 /// A DELIVER to a topic with a compressible body of `n` bytes.
@@ -109,7 +109,7 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
 
 /// Takes what was queued to `token`, one `Bytes` per entry.
 fn drain(core: &mut CoreState, token: Token) -> Vec<Bytes> {
-    let conn = core.core.conns.get_mut(token).expect("open");
+    let conn = core.core.conns_mut().get_mut(token).expect("open");
     std::iter::from_fn(|| conn.pop_queued()).collect()
 }
 
@@ -130,7 +130,7 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
             core.core
                 .queue_in(t, crate::mesh::Lane::Normal, frame.clone());
         }
-        core.core.ws_forms.end();
+        core.core.end_shared_forms();
         let mut first_of_kind: Vec<(Kind, Bytes)> = Vec::new();
         for (i, &(kind, t)) in tokens.iter().enumerate() {
             let queued = drain(&mut core, t);
@@ -150,11 +150,11 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
     // Per frame, the second receiver of each of the 5 shareable kinds.
     let shared = core
         .core
-        .stats
+        .stats()
         .ws_messages_shared_total
         .load(Ordering::Relaxed);
     assert_eq!(shared, 3 * 5);
-    assert_eq!(core.core.ws_forms.len(), 0);
+    assert_eq!(core.core.shared_forms_len(), 0);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn forms_of_another_frame_are_never_served() {
     assert_eq!(got, per_connection(&mut w, KINDS[1], &b));
     assert_eq!(
         core.core
-            .stats
+            .stats()
             .ws_messages_shared_total
             .load(Ordering::Relaxed),
         0

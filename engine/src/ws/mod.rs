@@ -63,7 +63,7 @@ impl<'a> WsStage<'a> {
 
 /// Bytes the WebSocket reader of `token` still holds (re-read on resume).
 pub(crate) fn buffered_len(core: &Core, token: Token) -> usize {
-    let ws = core.conns.get(token).and_then(|c| c.ws.as_deref());
+    let ws = core.conns().get(token).and_then(|c| c.ws.as_deref());
     ws.map_or(0, WsConn::buffered_len)
 }
 

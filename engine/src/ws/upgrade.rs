@@ -15,14 +15,19 @@ impl WsStage<'_> {
     pub(crate) fn on_handshake(&mut self, token: Token, data: &[u8]) {
         let mqtt_enabled = self.broker.cfg().enabled;
         let core = &mut *self.core;
-        let settings = UpgradeSettings::new(&core.settings.websocket, mqtt_enabled);
-        let Some(ws) = core.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
+        let websocket = std::sync::Arc::clone(&core.settings().websocket);
+        let settings = UpgradeSettings::new(&websocket, mqtt_enabled);
+        let Some(ws) = core
+            .conns_mut()
+            .get_mut(token)
+            .and_then(|c| c.ws.as_deref_mut())
+        else {
             return;
         };
         match ws.handle_upgrade(data, settings) {
             Upgrade::Pending => {}
             Upgrade::Refused(response) => {
-                metrics::inc(&self.core.stats.ws_handshake_failures_total);
+                metrics::inc(&self.core.stats().ws_handshake_failures_total);
                 self.core.queue_part(token, Lane::Normal, response, false);
                 self.core.begin_close(token);
             }
@@ -32,7 +37,7 @@ impl WsStage<'_> {
                 rest,
             } => {
                 self.upgraded(token, endpoint);
-                metrics::inc(&self.core.stats.ws_upgrades_total);
+                metrics::inc(&self.core.stats().ws_upgrades_total);
                 self.core.queue_part(token, Lane::Normal, response, false);
                 if !rest.is_empty() {
                     self.on_bytes(token, &rest);
@@ -45,7 +50,7 @@ impl WsStage<'_> {
     fn upgraded(&mut self, token: Token, endpoint: Endpoint) {
         let clock = self.core.conn_clock();
         let max_packet = self.broker.cfg().max_packet_bytes;
-        let Some(conn) = self.core.conns.get_mut(token) else {
+        let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
         conn.last_active = clock;
