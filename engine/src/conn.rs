@@ -53,7 +53,7 @@ impl Phase {
 #[derive(Debug)]
 pub struct Conn {
     /// Lifecycle.
-    pub phase: Phase,
+    phase: Phase,
     /// Whether input is read (backpressure, the peer's EOF).
     reading: Reading,
     /// The flush list and the send in flight.
@@ -63,11 +63,11 @@ pub struct Conn {
     queued_bytes: u32,
     /// The connection clock ([`crate::timers::conn_clock`], ms) when the
     /// last frame or packet was read, or the connection was accepted.
-    pub last_active: u32,
+    last_active: u32,
     /// The user named in HELLO.
-    pub user: Option<Rc<str>>,
+    user: Option<Rc<str>>,
     /// What reads are decoded as: `wire` frames or MQTT packets.
-    pub input: Input,
+    input: Input,
     /// Frames waiting for the socket, in two lanes.
     send_queue: SendQueue,
     /// Subscriptions and waiters; most connections never have either, so
@@ -75,7 +75,7 @@ pub struct Conn {
     lists: Option<Box<ConnLists>>,
     /// WebSocket state, for connections that came in on the WebSocket
     /// listener.
-    pub ws: Option<Box<crate::machine::ws::WsConn>>,
+    ws: Option<Box<crate::machine::ws::WsConn>>,
 }
 
 /// A connection's decoder: `wire` frames (raw TCP and the WebSocket
@@ -111,9 +111,16 @@ impl Input {
 #[derive(Debug, Default)]
 pub struct ConnLists {
     /// Topics this connection subscribed to (for cleanup on close).
-    pub topics: Vec<Rc<str>>,
+    topics: Vec<Rc<str>>,
     /// Senders paused because this connection's queue was full: (core, token).
-    pub waiters: Vec<(u16, Token)>,
+    waiters: Vec<(u16, Token)>,
+}
+
+impl ConnLists {
+    /// The topics and the waiters, for the core to unregister and resume.
+    pub fn into_parts(self) -> (Vec<Rc<str>>, Vec<(u16, Token)>) {
+        (self.topics, self.waiters)
+    }
 }
 
 impl Conn {
@@ -134,8 +141,25 @@ impl Conn {
     }
 
     /// The lists, created on first use.
-    pub fn lists_mut(&mut self) -> &mut ConnLists {
+    fn lists_mut(&mut self) -> &mut ConnLists {
         self.lists.get_or_insert_with(Box::default)
+    }
+
+    /// Remembers a topic this connection subscribed to (`wire` SUBSCRIBE).
+    pub fn add_topic(&mut self, topic: Rc<str>) {
+        self.lists_mut().topics.push(topic);
+    }
+
+    /// Forgets a topic; false if the connection had not subscribed to it.
+    pub fn remove_topic(&mut self, topic: &str) -> bool {
+        let Some(lists) = self.lists.as_mut() else {
+            return false;
+        };
+        let Some(i) = lists.topics.iter().position(|t| &**t == topic) else {
+            return false;
+        };
+        lists.topics.swap_remove(i);
+        true
     }
 
     /// Topics this connection subscribed to.
@@ -416,6 +440,99 @@ fn requeue_unwritten(batch: &mut SendBatch, written: usize, queue: &mut SendQueu
 struct Slot {
     generation: u32,
     conn: Option<Conn>,
+}
+
+/// What the connection is and speaks: its phase, its user, its decoder
+/// and its WebSocket transport.
+impl Conn {
+    /// Lifecycle.
+    #[inline]
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Welcomed (HELLO, CONNECT or the WebSocket upgrade accepted):
+    /// routing frames flow.
+    pub fn open(&mut self) {
+        debug_assert_eq!(
+            self.phase,
+            Phase::ExpectHello,
+            "only a new connection opens"
+        );
+        self.phase = Phase::Open;
+    }
+
+    /// The connection clock when the last frame or packet was read.
+    #[inline]
+    pub fn last_active(&self) -> u32 {
+        self.last_active
+    }
+
+    /// A frame or packet was read at `now` (the connection clock).
+    #[inline]
+    pub fn touch(&mut self, now: u32) {
+        self.last_active = now;
+    }
+
+    /// The user named in HELLO.
+    #[inline]
+    pub fn user(&self) -> Option<&Rc<str>> {
+        self.user.as_ref()
+    }
+
+    /// The user HELLO named, once admitted.
+    pub fn set_user(&mut self, user: Rc<str>) {
+        self.user = Some(user);
+    }
+
+    /// What reads are decoded as.
+    #[inline]
+    pub fn input(&self) -> &Input {
+        &self.input
+    }
+
+    /// What reads are decoded as, to feed it.
+    #[inline]
+    pub fn input_mut(&mut self) -> &mut Input {
+        &mut self.input
+    }
+
+    /// Reads are decoded as `input` from now on (an MQTT listener or
+    /// endpoint, or a `wire` session put back after a step).
+    pub fn set_input(&mut self, input: Input) {
+        self.input = input;
+    }
+
+    /// The WebSocket transport, on connections that came in on the
+    /// WebSocket listener.
+    #[inline]
+    pub fn ws(&self) -> Option<&crate::machine::ws::WsConn> {
+        self.ws.as_deref()
+    }
+
+    /// The WebSocket transport, to drive it.
+    #[inline]
+    pub fn ws_mut(&mut self) -> Option<&mut crate::machine::ws::WsConn> {
+        self.ws.as_deref_mut()
+    }
+
+    /// Whether the connection came in on the WebSocket listener.
+    #[inline]
+    pub fn is_ws(&self) -> bool {
+        self.ws.is_some()
+    }
+
+    /// The connection speaks WebSocket through `ws` (accepted on the
+    /// WebSocket listener, or handed over from another core).
+    pub fn set_ws(&mut self, ws: Option<Box<crate::machine::ws::WsConn>>) {
+        self.ws = ws;
+    }
+
+    /// A removed connection's decoder and transport, for the core it moves
+    /// to.
+    pub fn into_transport(self) -> (Input, Option<Box<crate::machine::ws::WsConn>>) {
+        (self.input, self.ws)
+    }
 }
 
 /// Slots for this core's connections, reused through a free list.

@@ -16,7 +16,7 @@
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
-use crate::conn::{Input, Phase};
+use crate::conn::Input;
 use crate::core::Core;
 use crate::machine::wire::{Counter, Refusal, Session, Step, Timeouts};
 use crate::mesh::{Lane, NameKind};
@@ -48,7 +48,7 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        let Input::Frames(session) = &mut conn.input else {
+        let Input::Frames(session) = conn.input_mut() else {
             return;
         };
         // Lent out while its steps are applied (they need the whole core).
@@ -57,11 +57,11 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        if !conn.phase.takes_input() {
+        if !conn.phase().takes_input() {
             // Refused by the core (draining), or closed by a step.
             session.close();
         }
-        conn.input = Input::Frames(session);
+        conn.set_input(Input::Frames(session));
         if let Err(r) = result {
             self.refuse(token, &r);
             return;
@@ -81,10 +81,10 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        if !conn.phase.takes_input() {
+        if !conn.phase().takes_input() {
             return;
         }
-        let Input::Frames(session) = &mut conn.input else {
+        let Input::Frames(session) = conn.input_mut() else {
             return;
         };
         if let Some(r) = session.handle_timeout(since, now, timeouts) {
@@ -110,7 +110,7 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns().get(token) else {
             return;
         };
-        if !conn.phase.takes_input() {
+        if !conn.phase().takes_input() {
             return;
         }
         if conn.mqtt_ref().is_some() {
@@ -132,13 +132,13 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        if !conn.phase.takes_input() {
+        if !conn.phase().takes_input() {
             return;
         }
         if conn.mqtt_ref().is_some() {
             return self.broker.close_for(self.core, token, code);
         }
-        let ws_close = conn.ws.as_deref_mut().map(|ws| ws.engine_close(code));
+        let ws_close = conn.ws_mut().map(|ws| ws.engine_close(code));
         let h = FrameHeader::new(FrameType::Close, 0);
         let f = self
             .core
@@ -174,8 +174,8 @@ impl<'a> WireStage<'a> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return Control::Pause;
         };
-        conn.last_active = clock;
-        if !conn.phase.takes_input() {
+        conn.touch(clock);
+        if !conn.phase().takes_input() {
             return Control::Pause;
         }
         match step {
@@ -203,7 +203,7 @@ impl<'a> WireStage<'a> {
             .core
             .conns()
             .get(token)
-            .is_some_and(|c| !c.phase.takes_input())
+            .is_some_and(|c| !c.phase().takes_input())
         {
             Control::Pause
         } else {
@@ -232,13 +232,13 @@ impl<'a> WireStage<'a> {
             let reason = "server is draining";
             return self.fail_about(token, Some(h), ErrorCode::GoingAway, reason);
         }
-        let (user, change) = self.core.registry().users.join(hello.user_id, token);
+        let (user, change) = self.core.registry().users_mut().join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
         // after reading WELCOME finds it on every core.
         self.core.announce(NameKind::User, &user, change);
         let conn = self.core.conns_mut().get_mut(token).expect("live");
-        conn.user = Some(user);
-        conn.phase = Phase::Open;
+        conn.set_user(user);
+        conn.open();
         let name = self.core.settings().server_name.clone();
         let welcome = wire::Welcome {
             connection_id: crate::core::connection_id(self.core.settings().core, token),
@@ -261,7 +261,7 @@ impl<'a> WireStage<'a> {
             .core
             .conns()
             .get(token)
-            .and_then(|c| c.user.clone())
+            .and_then(|c| c.user().cloned())
             .expect("open has user");
         let mut dh = FrameHeader::new(FrameType::Deliver, 0);
         dh.flags = wire::Flags(h.flags.0 & wire::Flags::HIGH_PRIORITY.0);
@@ -334,7 +334,7 @@ impl<'a> WireStage<'a> {
                 .core
                 .conns()
                 .get(token)
-                .is_some_and(|c| !c.phase.takes_input())
+                .is_some_and(|c| !c.phase().takes_input())
             {
                 return;
             }
@@ -371,17 +371,13 @@ impl<'a> WireStage<'a> {
             .conns_mut()
             .get_mut(token)
             .expect("live")
-            .lists_mut()
-            .topics
-            .push(topic.into());
+            .add_topic(topic.into());
     }
 
     fn unsubscribe(&mut self, token: Token, topic: &str) {
         let conn = self.core.conns_mut().get_mut(token).expect("live");
-        let Some(i) = conn.topics().iter().position(|t| &**t == topic) else {
-            return;
-        };
-        conn.lists_mut().topics.swap_remove(i);
-        self.core.topics().unsubscribe_frames(topic, token);
+        if conn.remove_topic(topic) {
+            self.core.topics().unsubscribe_frames(topic, token);
+        }
     }
 }

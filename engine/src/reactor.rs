@@ -76,9 +76,9 @@ impl<B: Backend> Reactor<B> {
     ) -> Self {
         let now = backend.now_ns();
         let mut state = state;
-        let now_ms = state.core.now_ms();
+        let now_ms = state.core().now_ms();
         let unix_ms = epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000;
-        state.core.set_clock(now_ms, unix_ms);
+        state.core_mut().set_clock(now_ms, unix_ms);
         Reactor {
             state,
             backend,
@@ -127,13 +127,13 @@ impl<B: Backend> Reactor<B> {
         let now = self.backend.now_ns();
         let now_ms = now.saturating_sub(self.epoch.mono_ns) / 1_000_000;
         self.state
-            .core
+            .core_mut()
             .set_clock(now_ms, self.epoch.unix_ms + now_ms);
         self.last_tick_ns = now;
         self.drain_mesh();
         self.handle_completions();
         self.apply_intents();
-        self.state.core.mesh_mut().wake_peers();
+        self.state.core_mut().mesh_mut().wake_peers();
         if now >= self.next_sweep_ns {
             self.sweep(now);
         }
@@ -149,9 +149,9 @@ impl<B: Backend> Reactor<B> {
     }
 
     fn wait(&mut self) -> std::io::Result<()> {
-        let busy =
-            self.state.core.mesh().has_outbox() || !self.state.core.intents().resume.is_empty();
-        let timeout = if busy || !self.state.core.mesh_mut().prepare_sleep() {
+        let busy = self.state.core().mesh().has_outbox()
+            || !self.state.core_mut().intents().resume.is_empty();
+        let timeout = if busy || !self.state.core_mut().mesh_mut().prepare_sleep() {
             Some(Duration::ZERO)
         } else {
             // The tick's clock reading is a few microseconds old: the
@@ -161,13 +161,16 @@ impl<B: Backend> Reactor<B> {
             ))
         };
         let r = self.backend.poll(timeout, &mut self.completions);
-        self.state.core.mesh_mut().woke();
+        self.state.core_mut().mesh_mut().woke();
         r
     }
 
     fn drain_mesh(&mut self) {
         let mut inbox = std::mem::take(&mut self.mesh_inbox);
-        self.state.core.mesh_mut().drain(MESH_BUDGET, &mut inbox);
+        self.state
+            .core_mut()
+            .mesh_mut()
+            .drain(MESH_BUDGET, &mut inbox);
         for (from, msg) in inbox.drain(..) {
             match msg {
                 crate::mesh::MeshMsg::Adopt(arrival) => self.adopt(*arrival),
@@ -183,7 +186,7 @@ impl<B: Backend> Reactor<B> {
             match c {
                 Completion::Accepted { stream, listener } => self.on_accept(listener, stream),
                 Completion::AcceptFailed { .. } => {
-                    metrics::inc(&self.state.core.stats().accept_errors_total);
+                    metrics::inc(&self.state.core().stats().accept_errors_total);
                 }
                 Completion::Recv { token, buf } => {
                     self.state.on_bytes(token, self.backend.buf(&buf));
@@ -209,39 +212,39 @@ impl<B: Backend> Reactor<B> {
     fn on_accept(&mut self, listener: usize, stream: B::Stream) {
         let kind = self.listener_kinds.get(listener).copied();
         let s = &mut self.state;
-        if s.core.conns().len() >= s.core.settings().limits.max_connections_per_core {
-            metrics::inc(&s.core.stats().accept_errors_total);
+        if s.core().conns().len() >= s.core().settings().limits.max_connections_per_core {
+            metrics::inc(&s.core().stats().accept_errors_total);
             return;
         }
         let mut conn = Conn::new(
-            s.core.settings().limits.max_payload_len,
-            s.core.conn_clock(),
+            s.core().settings().limits.max_payload_len,
+            s.core().conn_clock(),
         );
         match kind {
-            Some(ListenerKind::WebSocket) => conn.ws = Some(crate::machine::ws::WsConn::new()),
+            Some(ListenerKind::WebSocket) => conn.set_ws(Some(crate::machine::ws::WsConn::new())),
             Some(ListenerKind::Mqtt) => {
-                let max = s.mqtt.cfg().max_packet_bytes;
-                conn.input = crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max));
+                let max = s.broker().cfg().max_packet_bytes;
+                conn.set_input(crate::conn::Input::Mqtt(crate::mqtt::MqttConn::new(max)));
             }
             _ => {}
         }
-        let unsent_max = s.core.settings().limits.socket_unsent_bytes_max;
+        let unsent_max = s.core().settings().limits.socket_unsent_bytes_max;
         if unsent_max > 0 && self.backend.bound_unsent(&stream, unsent_max).is_err() {
-            metrics::inc(&s.core.stats().accept_errors_total);
+            metrics::inc(&s.core().stats().accept_errors_total);
             return;
         }
-        let token = s.core.conns_mut().insert(conn);
+        let token = s.core_mut().conns_mut().insert(conn);
         if self.backend.register(token, stream).is_err() {
-            s.core.conns_mut().remove(token);
-            metrics::inc(&s.core.stats().accept_errors_total);
+            s.core_mut().conns_mut().remove(token);
+            metrics::inc(&s.core().stats().accept_errors_total);
             return;
         }
-        metrics::inc(&s.core.stats().connections_accepted_total);
+        metrics::inc(&s.core().stats().connections_accepted_total);
         metrics::set(
-            &s.core.stats().connections_open,
-            s.core.conns().open() as u64,
+            &s.core().stats().connections_open,
+            s.core().conns().open() as u64,
         );
-        if s.core.draining() {
+        if s.core().draining() {
             // Accepted just before the listener closed: say why, then close.
             s.send_close(
                 token,
@@ -262,21 +265,21 @@ impl<B: Backend> Reactor<B> {
             return; // full: dropping the socket closes it
         };
         if self.backend.register(token, *stream).is_err() {
-            self.state.core.conns_mut().remove(token);
-            metrics::inc(&self.state.core.stats().accept_errors_total);
+            self.state.core_mut().conns_mut().remove(token);
+            metrics::inc(&self.state.core().stats().accept_errors_total);
             return;
         }
         self.state.on_adopted(token, &bytes);
     }
 
     fn on_recv_closed(&mut self, token: Token) {
-        let Some(conn) = self.state.core.conns_mut().get_mut(token) else {
+        let Some(conn) = self.state.core_mut().conns_mut().get_mut(token) else {
             return;
         };
         conn.peer_finished_sending();
-        if conn.phase == Phase::Lingering {
+        if conn.phase() == Phase::Lingering {
             // The peer read its reason and closed: the linger is over.
-            self.state.core.intents().close.push(token);
+            self.state.core_mut().intents().close.push(token);
         } else if !conn.is_paused() {
             self.state.begin_close(token);
         }
@@ -284,34 +287,34 @@ impl<B: Backend> Reactor<B> {
 
     fn on_sent(&mut self, token: Token, result: std::io::Result<usize>, mut batch: SendBatch) {
         let s = &mut self.state;
-        let Some(conn) = s.core.conns_mut().get_mut(token) else {
+        let Some(conn) = s.core_mut().conns_mut().get_mut(token) else {
             recycle(&mut self.batches, batch);
             return;
         };
         let written = result.ok();
         let more = conn.sent(written, &mut batch);
-        let linger = !more && conn.is_flushed() && conn.phase == Phase::Closing;
+        let linger = !more && conn.is_flushed() && conn.phase() == Phase::Closing;
         match written {
-            Some(written) => metrics::add(&s.core.stats().bytes_out_total, written as u64),
+            Some(written) => metrics::add(&s.core().stats().bytes_out_total, written as u64),
             // The peer is gone; nothing more can be written.
-            None => s.core.intents().close.push(token),
+            None => s.core_mut().intents().close.push(token),
         }
         if more {
-            s.core.intents().flush.push(token);
+            s.core_mut().intents().flush.push(token);
         } else if linger {
-            s.core.intents().linger.push(token);
+            s.core_mut().intents().linger.push(token);
         }
         recycle(&mut self.batches, batch);
         let backlogged = s.mqtt_backlogged(token);
-        s.core.after_drain(token, backlogged);
+        s.core_mut().after_drain(token, backlogged);
     }
 
     fn apply_intents(&mut self) {
-        let mut pause = std::mem::take(&mut self.state.core.intents().pause);
+        let mut pause = std::mem::take(&mut self.state.core_mut().intents().pause);
         for token in pause.drain(..) {
             if self
                 .state
-                .core
+                .core()
                 .conns()
                 .get(token)
                 .is_some_and(Conn::is_paused)
@@ -319,24 +322,24 @@ impl<B: Backend> Reactor<B> {
                 self.backend.pause_recv(token);
             }
         }
-        self.state.core.intents().pause = pause;
+        self.state.core_mut().intents().pause = pause;
         self.resume_waiters();
         self.flush_sends();
         self.detach_leaving();
         self.start_lingering();
-        let mut close = std::mem::take(&mut self.state.core.intents().close);
+        let mut close = std::mem::take(&mut self.state.core_mut().intents().close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
                 self.backend.close(token);
             }
         }
-        self.state.core.intents().close = close;
+        self.state.core_mut().intents().close = close;
     }
 
     /// Connections whose final frames are written: shut their write side
     /// and keep reading (see [`crate::core::closing`]), or close them.
     fn start_lingering(&mut self) {
-        let mut linger = std::mem::take(&mut self.state.core.intents().linger);
+        let mut linger = std::mem::take(&mut self.state.core_mut().intents().linger);
         for token in linger.drain(..) {
             match self.state.after_final_flush(token) {
                 AfterFlush::Linger { resume_recv } => {
@@ -345,16 +348,16 @@ impl<B: Backend> Reactor<B> {
                         self.backend.resume_recv(token);
                     }
                 }
-                AfterFlush::Close => self.state.core.intents().close.push(token),
+                AfterFlush::Close => self.state.core_mut().intents().close.push(token),
                 AfterFlush::Nothing => {}
             }
         }
-        self.state.core.intents().linger = linger;
+        self.state.core_mut().intents().linger = linger;
     }
 
     fn resume_waiters(&mut self) {
-        let mut resume = std::mem::take(&mut self.state.core.intents().resume);
-        self.state.core.mesh_mut().flush_outbox(&mut resume);
+        let mut resume = std::mem::take(&mut self.state.core_mut().intents().resume);
+        self.state.core_mut().mesh_mut().flush_outbox(&mut resume);
         for token in resume.drain(..) {
             if self.state.on_resume(token) {
                 self.backend.resume_recv(token);
@@ -362,15 +365,15 @@ impl<B: Backend> Reactor<B> {
         }
         // Resuming may queue more resumes (a re-fed frame drained a queue);
         // they run next tick, which `wait` makes immediate.
-        if self.state.core.intents().resume.is_empty() {
-            self.state.core.intents().resume = resume;
+        if self.state.core_mut().intents().resume.is_empty() {
+            self.state.core_mut().intents().resume = resume;
         }
     }
 
     fn flush_sends(&mut self) {
-        let mut flush = std::mem::take(&mut self.state.core.intents().flush);
+        let mut flush = std::mem::take(&mut self.state.core_mut().intents().flush);
         for token in flush.drain(..) {
-            let Some(conn) = self.state.core.conns_mut().get_mut(token) else {
+            let Some(conn) = self.state.core_mut().conns_mut().get_mut(token) else {
                 continue;
             };
             if !conn.leave_flush_list() {
@@ -382,19 +385,19 @@ impl<B: Backend> Reactor<B> {
             conn.fill_batch(&mut batch, BATCH_BUFS_MAX, BATCH_BYTES_MAX);
             self.backend.send(token, batch);
         }
-        self.state.core.intents().flush = flush;
+        self.state.core_mut().intents().flush = flush;
     }
 
     /// Detaches the connections leaving for another core whose sends are
     /// done; the others wait for their `Sent` (the contract allows no
     /// detach with a send in flight).
     fn detach_leaving(&mut self) {
-        let mut detach = std::mem::take(&mut self.state.core.intents().detach);
+        let mut detach = std::mem::take(&mut self.state.core_mut().intents().detach);
         detach.retain(|&token| {
-            let Some(conn) = self.state.core.conns().get(token) else {
+            let Some(conn) = self.state.core().conns().get(token) else {
                 return false;
             };
-            if matches!(conn.phase, Phase::Closing | Phase::Lingering) {
+            if matches!(conn.phase(), Phase::Closing | Phase::Lingering) {
                 return false;
             }
             if !conn.is_flushed() {
@@ -403,7 +406,7 @@ impl<B: Backend> Reactor<B> {
             self.backend.detach(token);
             false
         });
-        self.state.core.intents().detach = detach;
+        self.state.core_mut().intents().detach = detach;
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
@@ -412,22 +415,22 @@ impl<B: Backend> Reactor<B> {
     fn sweep(&mut self, now_ns: u64) {
         self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
-        let now = s.core.conn_clock();
-        let cap = s.core.conns().capacity();
+        let now = s.core().conn_clock();
+        let cap = s.core().conns().capacity();
         let slice = cap / 4 + 1;
         for _ in 0..slice.min(cap) {
             let i = self.sweep_cursor % cap.max(1);
             self.sweep_cursor = i + 1;
-            let Some(token) = s.core.conns().token_at(i) else {
+            let Some(token) = s.core().conns().token_at(i) else {
                 continue;
             };
-            let conn = s.core.conns().get(token).expect("live slot");
-            let since = conn.last_active;
-            if s.core.linger_sweep(token, since, now) {
+            let conn = s.core().conns().get(token).expect("live slot");
+            let since = conn.last_active();
+            if s.core_mut().linger_sweep(token, since, now) {
                 continue;
             }
-            let conn = s.core.conns().get(token).expect("live slot");
-            if conn.ws.is_some() && conn.phase != Phase::Closing && s.ws_sweep(token, since, now) {
+            let conn = s.core().conns().get(token).expect("live slot");
+            if conn.is_ws() && conn.phase() != Phase::Closing && s.ws_sweep(token, since, now) {
                 continue;
             }
             if s.mqtt_sweep_conn(token, since, now) {
@@ -436,12 +439,12 @@ impl<B: Backend> Reactor<B> {
             s.wire_sweep(token, since, now);
         }
         s.mqtt_sweep();
-        let mesh = s.core.mesh();
+        let mesh = s.core().mesh();
         let depth: usize = (0..mesh.cores())
             .filter(|&c| c != mesh.core())
             .map(|c| mesh.depth_to(c))
             .sum();
-        metrics::set(&s.core.stats().mesh_ring_depth, depth as u64);
+        metrics::set(&s.core().stats().mesh_ring_depth, depth as u64);
         self.sweeps += 1;
         if self.sweeps.is_multiple_of(COLLECT_EVERY_SWEEPS) {
             crate::mem::collect();
@@ -452,7 +455,7 @@ impl<B: Backend> Reactor<B> {
         if !self.drained {
             self.drained = true;
             if self.cores_draining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.state.core.mesh_mut().wake_all();
+                self.state.core_mut().mesh_mut().wake_all();
             }
         }
     }
@@ -462,11 +465,11 @@ impl<B: Backend> Reactor<B> {
         let deadline = match self.drain_deadline_ns {
             Some(d) => d,
             None => {
-                let d = now_ns + self.state.core.settings().limits.drain_timeout_ms * 1_000_000;
+                let d = now_ns + self.state.core().settings().limits.drain_timeout_ms * 1_000_000;
                 self.drain_deadline_ns = Some(d);
-                self.state.core.start_draining();
+                self.state.core_mut().start_draining();
                 self.backend.close_listeners();
-                let tokens: Vec<Token> = self.state.core.conns().tokens().collect();
+                let tokens: Vec<Token> = self.state.core().conns().tokens().collect();
                 for t in tokens {
                     self.state.send_close(
                         t,
@@ -478,13 +481,13 @@ impl<B: Backend> Reactor<B> {
                 d
             }
         };
-        if self.state.core.conns().is_empty() {
+        if self.state.core().conns().is_empty() {
             return true;
         }
         if now_ns < deadline {
             return false;
         }
-        let tokens: Vec<Token> = self.state.core.conns().tokens().collect();
+        let tokens: Vec<Token> = self.state.core().conns().tokens().collect();
         for t in tokens {
             if self.state.remove_conn(t) {
                 self.backend.close(t);

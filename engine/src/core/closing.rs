@@ -124,7 +124,7 @@ impl Core {
         let Some(conn) = self.conns.get(token) else {
             return Removed::Gone;
         };
-        let removed = match conn.phase {
+        let removed = match conn.phase() {
             Phase::Lingering => Removed::Lingered,
             _ => self.unroute(token).map_or(Removed::Gone, Removed::Unrouted),
         };
@@ -145,7 +145,7 @@ impl Core {
         let Some(conn) = self.conns.get(token) else {
             return (AfterFlush::Nothing, None);
         };
-        if conn.phase != Phase::Closing || !conn.is_flushed() {
+        if conn.phase() != Phase::Closing || !conn.is_flushed() {
             return (AfterFlush::Nothing, None);
         }
         if conn.reading().peer_finished() {
@@ -170,15 +170,16 @@ impl Core {
         let conn = self.conns.get_mut(token)?;
         let (user, lists, input) = conn.take_routing();
         if let Some(user) = &user {
-            let change = self.registry.users.leave(user, token);
+            let change = self.registry.users_mut().leave(user, token);
             self.announce(NameKind::User, user, change);
         }
         metrics::inc(&self.stats.connections_closed_total);
+        let (topics, waiters) = lists.into_parts();
         Some(Unrouted {
             token,
-            topics: lists.topics,
+            topics,
             input,
-            waiters: lists.waiters,
+            waiters,
         })
     }
 
@@ -187,7 +188,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        if conn.phase != Phase::Lingering {
+        if conn.phase() != Phase::Lingering {
             return;
         }
         // Once: later reads in the same tick find it over already.
@@ -204,7 +205,7 @@ impl Core {
         let Some(conn) = self.conns.get(token) else {
             return false;
         };
-        if conn.phase != Phase::Lingering {
+        if conn.phase() != Phase::Lingering {
             return false;
         }
         if crate::timers::conn_passed(since, now, LINGER_MS) {

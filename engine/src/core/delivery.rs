@@ -15,7 +15,7 @@ impl Core {
     /// message where it is one). Returns `None` if the connection is
     /// gone, else whether its queue is now over the high watermark.
     pub fn queue_in(&mut self, token: Token, lane: Lane, frame: Bytes) -> Option<bool> {
-        if self.conns.get(token)?.ws.is_some() {
+        if self.conns.get(token)?.is_ws() {
             return self.queue_ws_frame(token, lane, frame);
         }
         self.queue_part(token, lane, frame, false)
@@ -40,7 +40,7 @@ impl Core {
             Lane::Normal => self.settings.limits.send_queue_high_bytes,
         };
         let conn = self.conns.get_mut(token)?;
-        if conn.phase == crate::conn::Phase::Lingering {
+        if conn.phase() == crate::conn::Phase::Lingering {
             // Its last frame is written and its write side shut.
             return None;
         }

@@ -30,7 +30,7 @@ impl Targets {
         let mut members = std::mem::take(&mut self.scratch);
         members.clear();
         if kind != TargetKind::Connection {
-            let Some(p) = registry.users.get(id) else {
+            let Some(p) = registry.users().get(id) else {
                 return (members, 0);
             };
             members.extend_from_slice(p.local.as_slice());
@@ -69,7 +69,7 @@ impl Targets {
             }
             _ => {
                 let name = std::str::from_utf8(&d.target).unwrap_or("");
-                if let Some(p) = registry.users.get(name) {
+                if let Some(p) = registry.users().get(name) {
                     members.extend_from_slice(p.local.as_slice());
                 }
             }
@@ -87,7 +87,7 @@ impl Targets {
 /// Whether `token` is an open connection (a connection target reaches
 /// only those).
 fn is_open(conns: &ConnTable, token: Token) -> bool {
-    conns.get(token).is_some_and(|c| c.phase == Phase::Open)
+    conns.get(token).is_some_and(|c| c.phase() == Phase::Open)
 }
 
 /// The connection id clients see: core in the top byte, token below.

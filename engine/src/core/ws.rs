@@ -23,7 +23,7 @@ impl Core {
         lane: Lane,
         frame: Bytes,
     ) -> Option<bool> {
-        let Some(ws) = self.conns.get_mut(token)?.ws.as_deref_mut() else {
+        let Some(ws) = self.conns.get_mut(token)?.ws_mut() else {
             return self.queue_part(token, lane, frame, false);
         };
         let json_text = &mut self.json_text;
@@ -49,7 +49,7 @@ impl Core {
     /// Queues our close frame (once) behind everything queued; nothing is
     /// written after it.
     pub(crate) fn ws_close(&mut self, token: Token, code: Option<u16>, reason: &str) {
-        let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws.as_deref_mut()) else {
+        let Some(ws) = self.conns.get_mut(token).and_then(|c| c.ws_mut()) else {
             return;
         };
         if let Some(close) = ws.close(&mut self.arena, code, reason) {
@@ -60,7 +60,7 @@ impl Core {
     /// A connection's WebSocket transport and the arena its frames are
     /// written into, borrowed together.
     pub(crate) fn ws_and_arena(&mut self, token: Token) -> Option<(&mut WsConn, &mut BytesMut)> {
-        let ws = self.conns.get_mut(token)?.ws.as_deref_mut()?;
+        let ws = self.conns.get_mut(token)?.ws_mut()?;
         Some((ws, &mut self.arena))
     }
 

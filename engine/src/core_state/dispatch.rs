@@ -17,21 +17,21 @@ impl CoreState {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        if conn.phase == Phase::Lingering {
+        if conn.phase() == Phase::Lingering {
             return self.core.on_linger_bytes(token, data.len());
         }
-        if conn.ws.is_some() {
+        if conn.is_ws() {
             return WsStage::new(&mut self.core, &mut self.mqtt).on_bytes(token, data);
         }
-        match conn.phase {
+        match conn.phase() {
             Phase::Closing | Phase::Lingering => return,
             _ if conn.is_paused() => {
-                conn.input.stash(data);
+                conn.input_mut().stash(data);
                 return;
             }
             _ => {}
         }
-        if matches!(conn.input, Input::Frames(_)) {
+        if matches!(conn.input(), Input::Frames(_)) {
             WireStage::new(&mut self.core, &mut self.mqtt).feed(token, data);
         } else {
             self.mqtt.feed(&mut self.core, token, data);
@@ -47,7 +47,7 @@ impl CoreState {
         if !conn.resume_reading() {
             return false;
         }
-        if conn.input.buffered_len() > 0 || ws::buffered_len(&self.core, token) > 0 {
+        if conn.input().buffered_len() > 0 || ws::buffered_len(&self.core, token) > 0 {
             self.on_bytes(token, &[]);
         }
         let Some(conn) = self.core.conns().get(token) else {
@@ -57,7 +57,7 @@ impl CoreState {
             self.core.begin_close(token);
             return false;
         }
-        !conn.is_paused() && conn.phase.takes_input()
+        !conn.is_paused() && conn.phase().takes_input()
     }
 
     /// Reads what an adopted connection brought: its MQTT bytes, then any

@@ -29,10 +29,43 @@ use crate::sys::Token;
 /// One core: its [`Core`] and the protocol stages that act on it.
 pub struct CoreState {
     /// Connections, routing, mesh, delivery.
-    pub core: Core,
+    core: Core,
     /// The MQTT broker's share of this core (its sessions; the topic
     /// index is the core's).
-    pub mqtt: crate::mqtt::Broker,
+    mqtt: crate::mqtt::Broker,
+}
+
+/// The reactor's (and the tests') way in.
+impl CoreState {
+    /// The core.
+    #[inline]
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The core, to change.
+    #[inline]
+    pub fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    /// The MQTT broker.
+    #[inline]
+    pub fn broker(&self) -> &crate::mqtt::Broker {
+        &self.mqtt
+    }
+
+    /// The MQTT broker, to change.
+    #[inline]
+    pub fn broker_mut(&mut self) -> &mut crate::mqtt::Broker {
+        &mut self.mqtt
+    }
+
+    /// The core and the broker, borrowed together.
+    #[inline]
+    pub fn parts_mut(&mut self) -> (&mut Core, &mut crate::mqtt::Broker) {
+        (&mut self.core, &mut self.mqtt)
+    }
 }
 
 impl CoreState {

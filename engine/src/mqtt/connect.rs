@@ -13,7 +13,7 @@ use super::connection::close;
 use super::publish::MessageSpec;
 use super::session::{Session, WillMessage};
 use super::Broker;
-use crate::conn::{Conn, Phase};
+use crate::conn::Conn;
 use crate::core::Core;
 use crate::machine::mqtt::reason;
 use crate::metrics;
@@ -242,7 +242,7 @@ impl Broker {
             m.accept(key as u32);
         }
         if let Some(c) = core.conns_mut().get_mut(token) {
-            c.phase = Phase::Open;
+            c.open();
         }
         self.send_connack(core, token, &p, session_present, version);
         metrics::inc(&core.stats().mqtt_connects_total);

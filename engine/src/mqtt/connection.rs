@@ -15,7 +15,7 @@ pub fn close(core: &mut Core, token: Token, ws_code: Option<u16>, what: &str) {
     if let Some(m) = conn.mqtt() {
         m.shut();
     }
-    if conn.ws.is_some() {
+    if conn.is_ws() {
         core.ws_close(token, Some(ws_code.unwrap_or(1000)), what);
     }
     core.begin_close(token);

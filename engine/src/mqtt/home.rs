@@ -80,14 +80,11 @@ impl Leaving {
         let (home, mut bytes) = self.0.remove(&token)?;
         let conn = core.conns_mut().remove(token)?;
         metrics::set(&core.stats().connections_open, core.conns().len() as u64);
-        if let Input::Mqtt(mut m) = conn.input {
+        let (input, ws) = conn.into_transport();
+        if let Input::Mqtt(mut m) = input {
             bytes.extend(m.take_held());
         }
-        let arrival = Arrival {
-            stream,
-            ws: conn.ws,
-            bytes,
-        };
+        let arrival = Arrival { stream, ws, bytes };
         Some((usize::from(home), MeshMsg::Adopt(Box::new(arrival))))
     }
 
@@ -143,8 +140,8 @@ pub fn adopt(core: &mut Core, max_packet_bytes: u32, ws: Option<Box<WsConn>>) ->
         return None;
     }
     let mut conn = Conn::new(core.settings().limits.max_payload_len, core.conn_clock());
-    conn.ws = ws;
-    conn.input = Input::Mqtt(MqttConn::new(max_packet_bytes));
+    conn.set_ws(ws);
+    conn.set_input(Input::Mqtt(MqttConn::new(max_packet_bytes)));
     let token = core.conns_mut().insert(conn);
     metrics::inc(&core.stats().mqtt_connections_adopted_total);
     metrics::set(&core.stats().connections_open, core.conns().len() as u64);

@@ -59,7 +59,7 @@ impl Broker {
             Event::Close(close) => self.end(core, token, close),
         }
         match core.conns().get(token) {
-            Some(c) if c.phase != Phase::Closing && !c.is_paused() => Control::Continue,
+            Some(c) if c.phase() != Phase::Closing && !c.is_paused() => Control::Continue,
             _ => Control::Pause,
         }
     }
@@ -108,7 +108,7 @@ impl Broker {
             return false;
         };
         // A connection closing for another reason has no timer left.
-        if conn.phase.takes_input() {
+        if conn.phase().takes_input() {
             let limits = Limits::new(self.cfg());
             if let Some(close) = m.handle_timeout(since, now, &limits) {
                 self.end(core, token, close);
@@ -182,10 +182,10 @@ impl Host for Fed<'_> {
         let Some(conn) = self.core.conns_mut().get_mut(self.token) else {
             return false;
         };
-        if conn.phase == Phase::Closing {
+        if conn.phase() == Phase::Closing {
             return false;
         }
-        conn.last_active = clock;
+        conn.touch(clock);
         true
     }
 

@@ -23,7 +23,7 @@ fn core() -> CoreState {
 /// A connected session with Session Expiry `expiry_s` and a will delayed
 /// by `delay_s`, whose connection ends at `T0`.
 fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
-    let uid = core.mqtt.uids.next_uid();
+    let uid = core.broker_mut().uids.next_uid();
     let mut s = Session::new("dev".into(), uid, ProtocolVersion::V5);
     s.expiry_s = expiry_s;
     s.set_conn(Some(1));
@@ -31,21 +31,22 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
         msg: Arc::new(test_message(1, 0)),
         delay_s,
     });
-    let key = core.mqtt.hub.sessions.insert(Box::new(s));
-    let now_ms = core.core.now_ms();
-    core.core.set_clock(now_ms, T0);
-    core.mqtt.hub.session_left(&mut core.core, key);
+    let key = core.broker_mut().hub.sessions.insert(Box::new(s));
+    let now_ms = core.core_mut().now_ms();
+    core.core_mut().set_clock(now_ms, T0);
+    let (c, broker) = core.parts_mut();
+    broker.hub.session_left(c, key);
     key
 }
 
 fn sweep_at(core: &mut CoreState, unix_ms: u64) {
-    let now_ms = core.core.now_ms();
-    core.core.set_clock(now_ms, unix_ms);
+    let now_ms = core.core_mut().now_ms();
+    core.core_mut().set_clock(now_ms, unix_ms);
     core.mqtt_sweep();
 }
 
 fn wills(core: &CoreState) -> u64 {
-    core.core
+    core.core()
         .stats()
         .mqtt_wills_published_total
         .load(Ordering::Relaxed)
@@ -58,13 +59,16 @@ fn a_session_expires_only_past_its_interval_and_then_sends_its_will() {
     let key = left_at_t0(&mut core, 2, 5);
     sweep_at(&mut core, T0 + 1_999);
     sweep_at(&mut core, T0 + 2_000);
-    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
+    assert!(
+        core.broker_mut().hub.sessions.contains(key),
+        "expired early"
+    );
     assert_eq!(wills(&core), 0, "will published early");
     sweep_at(&mut core, T0 + 2_001);
-    assert!(!core.mqtt.hub.sessions.contains(key));
+    assert!(!core.broker_mut().hub.sessions.contains(key));
     assert_eq!(wills(&core), 1);
     assert_eq!(
-        core.core
+        core.core_mut()
             .stats()
             .mqtt_sessions_expired_total
             .load(Ordering::Relaxed),
@@ -81,13 +85,16 @@ fn a_delayed_will_waits_out_its_delay() {
     sweep_at(&mut core, T0 + 3_001);
     assert_eq!(wills(&core), 1);
     assert!(
-        core.mqtt.hub.sessions.contains(key),
+        core.broker_mut().hub.sessions.contains(key),
         "the session outlives the will"
     );
     sweep_at(&mut core, T0 + 60_000);
-    assert!(core.mqtt.hub.sessions.contains(key), "expired early");
+    assert!(
+        core.broker_mut().hub.sessions.contains(key),
+        "expired early"
+    );
     sweep_at(&mut core, T0 + 60_001);
-    assert!(!core.mqtt.hub.sessions.contains(key));
+    assert!(!core.broker_mut().hub.sessions.contains(key));
     assert_eq!(wills(&core), 1, "one will only");
 }
 
@@ -97,7 +104,7 @@ fn a_session_that_never_expires_stays() {
     let key = left_at_t0(&mut core, u32::MAX, 0);
     assert_eq!(wills(&core), 1, "a will without delay goes at once");
     sweep_at(&mut core, u64::MAX);
-    assert!(core.mqtt.hub.sessions.contains(key));
+    assert!(core.broker_mut().hub.sessions.contains(key));
 }
 
 #[test]

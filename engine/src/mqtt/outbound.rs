@@ -99,7 +99,7 @@ impl Outbox {
         let Some(conn) = core.conns_mut().get_mut(token) else {
             return;
         };
-        if !conn.phase.takes_input() {
+        if !conn.phase().takes_input() {
             return;
         }
         let Some(m) = conn.mqtt() else {
@@ -178,7 +178,7 @@ impl Outbox {
         dup: bool,
     ) -> Option<bool> {
         let conn = core.conns_mut().get_mut(token)?;
-        let is_ws = conn.ws.is_some();
+        let is_ws = conn.is_ws();
         let m = conn.mqtt()?;
         let (v, max) = (m.version(), m.max_packet_out());
         let msg: &Arc<Message> = &out.msg;

@@ -165,12 +165,22 @@ impl Directory {
 #[derive(Debug, Default)]
 pub struct Registry {
     /// Users, by the id given in HELLO.
-    pub users: Directory,
+    users: Directory,
     /// Topic filters, MQTT sessions and `wire` subscribers alike.
     topics: Topics,
 }
 
 impl Registry {
+    /// Users, by the id given in HELLO.
+    pub fn users(&self) -> &Directory {
+        &self.users
+    }
+
+    /// Users, to join or leave.
+    pub fn users_mut(&mut self) -> &mut Directory {
+        &mut self.users
+    }
+
     /// The topic subscriptions.
     pub fn topics(&self) -> &Topics {
         &self.topics

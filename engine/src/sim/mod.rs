@@ -134,7 +134,7 @@ impl World {
             || self
                 .cores
                 .iter()
-                .any(|r| r.state.core.mesh().has_inbound() || r.state.core.mesh().has_outbox());
+                .any(|r| r.state.core().mesh().has_inbound() || r.state.core().mesh().has_outbox());
         self.net
             .advance(if busy { BUSY_STEP_NS } else { IDLE_STEP_NS });
         busy

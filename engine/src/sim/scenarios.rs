@@ -190,7 +190,7 @@ fn wire_delivery_seed(seed: u64) -> Result<(), String> {
     if !world.shut_down(SCENARIO_LIMIT_NS) {
         return Err("the cores did not drain".into());
     }
-    if let Some(c) = (0..world.cores()).find(|&c| !world.core(c).core.conns().is_empty()) {
+    if let Some(c) = (0..world.cores()).find(|&c| !world.core(c).core().conns().is_empty()) {
         return Err(format!("core {c} kept connections after the drain"));
     }
     Ok(())

@@ -52,12 +52,12 @@ fn open_conn(core: &mut CoreState, kind: Kind) -> Token {
         max_frame: 1 << 20,
         max_message: 1 << 20,
     };
-    conn.ws = Some(Box::new(WsConn::opened(
+    conn.set_ws(Some(Box::new(WsConn::opened(
         Endpoint::Envelope { out: kind.0 },
         ws::MessageReader::new(Role::Server, limits, None),
         writer(kind),
-    )));
-    core.core.conns_mut().insert(conn)
+    ))));
+    core.core_mut().conns_mut().insert(conn)
 }
 
 /// A DELIVER to a topic with a compressible body of `n` bytes.
@@ -77,7 +77,8 @@ fn deliver(core: &mut CoreState, n: usize) -> Bytes {
         body: &body,
     };
     let h = wire::FrameHeader::new(wire::FrameType::Deliver, 0);
-    core.core.encode_frame(|enc, out| enc.deliver(out, h, &d))
+    core.core_mut()
+        .encode_frame(|enc, out| enc.deliver(out, h, &d))
 }
 
 /// What a connection of `kind` gets for `frame`, written by `w` alone.
@@ -109,7 +110,7 @@ fn per_connection(w: &mut MessageWriter, kind: Kind, frame: &[u8]) -> Vec<u8> {
 
 /// Takes what was queued to `token`, one `Bytes` per entry.
 fn drain(core: &mut CoreState, token: Token) -> Vec<Bytes> {
-    let conn = core.core.conns_mut().get_mut(token).expect("open");
+    let conn = core.core_mut().conns_mut().get_mut(token).expect("open");
     std::iter::from_fn(|| conn.pop_queued()).collect()
 }
 
@@ -127,10 +128,10 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
     for n in [4000, 4000, 100] {
         let frame = deliver(&mut core, n);
         for &(_, t) in &tokens {
-            core.core
+            core.core_mut()
                 .queue_in(t, crate::mesh::Lane::Normal, frame.clone());
         }
-        core.core.end_shared_forms();
+        core.core_mut().end_shared_forms();
         let mut first_of_kind: Vec<(Kind, Bytes)> = Vec::new();
         for (i, &(kind, t)) in tokens.iter().enumerate() {
             let queued = drain(&mut core, t);
@@ -149,12 +150,12 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
     }
     // Per frame, the second receiver of each of the 5 shareable kinds.
     let shared = core
-        .core
+        .core_mut()
         .stats()
         .ws_messages_shared_total
         .load(Ordering::Relaxed);
     assert_eq!(shared, 3 * 5);
-    assert_eq!(core.core.shared_forms_len(), 0);
+    assert_eq!(core.core_mut().shared_forms_len(), 0);
 }
 
 #[test]
@@ -164,14 +165,16 @@ fn forms_of_another_frame_are_never_served() {
     let t2 = open_conn(&mut core, KINDS[1]);
     let a = deliver(&mut core, 3000);
     let b = deliver(&mut core, 3000);
-    core.core.queue_in(t1, crate::mesh::Lane::Normal, a.clone());
+    core.core_mut()
+        .queue_in(t1, crate::mesh::Lane::Normal, a.clone());
     // No end() between: a different frame must not hit a's forms.
-    core.core.queue_in(t2, crate::mesh::Lane::Normal, b.clone());
+    core.core_mut()
+        .queue_in(t2, crate::mesh::Lane::Normal, b.clone());
     let mut w = writer(KINDS[1]);
     let got: Vec<u8> = drain(&mut core, t2).concat();
     assert_eq!(got, per_connection(&mut w, KINDS[1], &b));
     assert_eq!(
-        core.core
+        core.core_mut()
             .stats()
             .ws_messages_shared_total
             .load(Ordering::Relaxed),

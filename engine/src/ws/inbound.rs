@@ -23,11 +23,11 @@ impl WsStage<'_> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        if conn.phase == Phase::Closing {
+        if conn.phase() == Phase::Closing {
             return;
         }
         let paused = conn.is_paused();
-        let Some(ws) = conn.ws.as_deref_mut() else {
+        let Some(ws) = conn.ws_mut() else {
             return;
         };
         if ws.expects_upgrade() {
@@ -40,13 +40,14 @@ impl WsStage<'_> {
         if !data.is_empty() {
             // MQTT's keep-alive counts MQTT packets (the broker stamps
             // them), not WebSocket pings and pongs.
-            if ws.endpoint() != Some(Endpoint::Mqtt) {
-                conn.last_active = clock;
-            }
+            let touch = ws.endpoint() != Some(Endpoint::Mqtt);
             ws.note_read();
+            if touch {
+                conn.touch(clock);
+            }
         }
         // Frames a paused message left in the `wire` session go first.
-        if conn.input.buffered_len() > 0 {
+        if conn.input().buffered_len() > 0 {
             self.feed_input(token, &[]);
             if self.core.conns().get(token).is_none_or(|c| c.is_paused()) {
                 if let Some(ws) = ws_of(self.core.conns_mut(), token) {
@@ -74,7 +75,7 @@ impl WsStage<'_> {
     /// Feeds `data` to the protocol on top: the `wire` session of the
     /// envelope and echo endpoints, or the MQTT machine.
     fn feed_input(&mut self, token: Token, data: &[u8]) {
-        match self.core.conns().get(token).map(|c| &c.input) {
+        match self.core.conns().get(token).map(|c| c.input()) {
             Some(Input::Frames(_)) => self.wire().feed(token, data),
             Some(Input::Mqtt(_)) => self.broker.feed(self.core, token, data),
             None => {}
@@ -162,7 +163,7 @@ fn after_message(core: &mut Core, token: Token) -> Control {
     let Some(conn) = core.conns().get(token) else {
         return Control::Pause;
     };
-    if conn.phase == Phase::Closing {
+    if conn.phase() == Phase::Closing {
         return Control::Pause;
     }
     if conn.queued_bytes() > high {

@@ -63,11 +63,11 @@ impl<'a> WsStage<'a> {
 
 /// Bytes the WebSocket reader of `token` still holds (re-read on resume).
 pub(crate) fn buffered_len(core: &Core, token: Token) -> usize {
-    let ws = core.conns().get(token).and_then(|c| c.ws.as_deref());
+    let ws = core.conns().get(token).and_then(|c| c.ws());
     ws.map_or(0, WsConn::buffered_len)
 }
 
 /// The transport of a live WebSocket connection.
 fn ws_of(conns: &mut ConnTable, token: Token) -> Option<&mut WsConn> {
-    conns.get_mut(token)?.ws.as_deref_mut()
+    conns.get_mut(token)?.ws_mut()
 }

@@ -2,7 +2,7 @@
 //! ([`crate::machine::ws::WsConn::handle_upgrade`]); this queues its response, counts it and
 //! sets up the protocol on top for the endpoint chosen.
 
-use crate::conn::{Input, Phase};
+use crate::conn::Input;
 use crate::machine::ws::{Endpoint, Upgrade, UpgradeSettings};
 use crate::metrics;
 use crate::priority::Lane;
@@ -17,11 +17,7 @@ impl WsStage<'_> {
         let core = &mut *self.core;
         let websocket = std::sync::Arc::clone(&core.settings().websocket);
         let settings = UpgradeSettings::new(&websocket, mqtt_enabled);
-        let Some(ws) = core
-            .conns_mut()
-            .get_mut(token)
-            .and_then(|c| c.ws.as_deref_mut())
-        else {
+        let Some(ws) = core.conns_mut().get_mut(token).and_then(|c| c.ws_mut()) else {
             return;
         };
         match ws.handle_upgrade(data, settings) {
@@ -53,16 +49,16 @@ impl WsStage<'_> {
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
-        conn.last_active = clock;
+        conn.touch(clock);
         match endpoint {
             Endpoint::Echo => {
-                conn.phase = Phase::Open;
+                conn.open();
                 // No HELLO comes: the idle timeout applies.
-                if let Input::Frames(session) = &mut conn.input {
+                if let Input::Frames(session) = conn.input_mut() {
                     session.open();
                 }
             }
-            Endpoint::Mqtt => conn.input = Input::Mqtt(crate::mqtt::MqttConn::new(max_packet)),
+            Endpoint::Mqtt => conn.set_input(Input::Mqtt(crate::mqtt::MqttConn::new(max_packet))),
             Endpoint::Envelope { .. } => {}
         }
     }
