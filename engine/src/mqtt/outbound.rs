@@ -384,10 +384,7 @@ impl Sessions {
         let Some(token) = s.conn() else {
             return;
         };
-        let inflight: Vec<Inflight> = s
-            .flows()
-            .map(|f| f.inflight.iter().cloned().collect())
-            .unwrap_or_default();
+        let inflight: Vec<Inflight> = s.inflight();
         for f in inflight {
             match f.awaiting {
                 AwaitAck::Pubcomp => {
