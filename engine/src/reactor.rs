@@ -42,7 +42,7 @@ pub enum ListenerKind {
 /// A core's reactor: its state plus the backend that does its I/O.
 pub struct Reactor<B: Backend> {
     /// Connections, registry, mesh port.
-    pub state: CoreState,
+    state: CoreState,
     backend: B,
     completions: Vec<Completion<B::Stream>>,
     mesh_inbox: Vec<(usize, crate::mesh::MeshMsg)>,
@@ -64,6 +64,11 @@ pub struct Reactor<B: Backend> {
 }
 
 impl<B: Backend> Reactor<B> {
+    /// The core's state (the simulator's checks).
+    pub fn state(&self) -> &CoreState {
+        &self.state
+    }
+
     /// A reactor over an initialised backend (listeners already added),
     /// counting time from `epoch` (read from the same clock as the
     /// backend's, once for every core).

@@ -131,10 +131,9 @@ impl World {
             self.done[core] = tick == Tick::Done;
         }
         let busy = self.net.take_activity() > 0
-            || self
-                .cores
-                .iter()
-                .any(|r| r.state.core().mesh().has_inbound() || r.state.core().mesh().has_outbox());
+            || self.cores.iter().any(|r| {
+                r.state().core().mesh().has_inbound() || r.state().core().mesh().has_outbox()
+            });
         self.net
             .advance(if busy { BUSY_STEP_NS } else { IDLE_STEP_NS });
         busy
@@ -162,7 +161,7 @@ impl World {
 
     /// A core's state, to check invariants.
     pub fn core(&self, core: usize) -> &CoreState {
-        &self.cores[core].state
+        self.cores[core].state()
     }
 
     /// Number of cores.
