@@ -11,7 +11,7 @@ use wire::mqtt::{
 use super::auth::{Access, AuthResult};
 use super::connection::close;
 use super::publish::MessageSpec;
-use super::session::{Binding, Session, WillMessage};
+use super::session::{Session, WillMessage};
 use super::Broker;
 use crate::conn::Conn;
 use crate::core::Core;
@@ -185,7 +185,8 @@ impl Broker {
             }
             // The old connection's will goes out now unless the session
             // lives on and a will delay covers the gap (§3.1.3.2.2).
-            let will = self.hub.sessions[key].take_will();
+            let s = &mut self.hub.sessions[key];
+            let will = s.will.take();
             if let Some(w) = will.filter(|w| clean_start || w.delay_s == 0) {
                 self.hub.publish_will(core, w.msg);
             }
@@ -226,17 +227,13 @@ impl Broker {
         };
         let uid = {
             let s = &mut self.hub.sessions[key];
-            s.bind(
-                token,
-                Binding {
-                    version,
-                    expiry_s: p.expiry_s,
-                    window: p.window,
-                    will: p.will.take(),
-                    username: p.username.take(),
-                },
-            );
-            s.uid()
+            s.version = version;
+            s.set_conn(Some(token));
+            s.expiry_s = p.expiry_s;
+            s.window = p.window.max(1);
+            s.will = p.will.take();
+            s.username = p.username.take();
+            s.uid
         };
         // A will delayed by the previous connection is not sent once the
         // session resumes (§3.1.3.2.2); the session is not away any more.

@@ -128,10 +128,10 @@ impl Broker {
         let max_expiry = self.cfg().max_session_expiry_s;
         if let Some(s) = key.and_then(|k| self.hub.sessions.get_mut(k)) {
             if !keep_will {
-                s.take_will();
+                s.will = None;
             }
             if let Some(e) = expiry {
-                if s.expiry_s() == 0 && e != 0 {
+                if s.expiry_s == 0 && e != 0 {
                     // §3.14.2.2.2: a session that was to end cannot be
                     // made persistent at DISCONNECT.
                     return self.fail(
@@ -141,7 +141,7 @@ impl Broker {
                         "session expiry was 0",
                     );
                 }
-                s.set_expiry_s(e.min(max_expiry));
+                s.expiry_s = e.min(max_expiry);
             }
         }
         close(core, token, Some(1000), "client disconnected");

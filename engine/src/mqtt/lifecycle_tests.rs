@@ -11,7 +11,7 @@ use super::*;
 use crate::config::Config;
 use crate::core_state::CoreState;
 use crate::machine::mqtt::message::test_message;
-use crate::mqtt::session::{Binding, Session, WillMessage};
+use crate::mqtt::session::{Session, WillMessage};
 
 /// A clock reading far from zero, as a Unix clock is.
 const T0: u64 = 1_800_000_000_123;
@@ -25,19 +25,12 @@ fn core() -> CoreState {
 fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
     let uid = core.broker_mut().uids.next_uid();
     let mut s = Session::new("dev".into(), uid, ProtocolVersion::V5);
-    s.bind(
-        1,
-        Binding {
-            version: ProtocolVersion::V5,
-            expiry_s,
-            window: 1,
-            will: Some(WillMessage {
-                msg: Arc::new(test_message(1, 0)),
-                delay_s,
-            }),
-            username: None,
-        },
-    );
+    s.expiry_s = expiry_s;
+    s.set_conn(Some(1));
+    s.will = Some(WillMessage {
+        msg: Arc::new(test_message(1, 0)),
+        delay_s,
+    });
     let key = core.broker_mut().hub.sessions.insert(Box::new(s));
     let now_ms = core.core_mut().now_ms();
     core.core_mut().set_clock(now_ms, T0);
@@ -127,8 +120,8 @@ fn due_wills_are_taken_past_their_deadline() {
 #[test]
 fn session_expiry_counts_in_milliseconds() {
     let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
-    s.set_expiry_s(2);
-    s.left(T0 + 999);
+    s.expiry_s = 2;
+    s.ended_at_ms = T0 + 999;
     assert!(!s.expired(T0 + 2_999));
     assert!(s.expired(T0 + 3_000));
     s.set_conn(Some(1));

@@ -384,7 +384,10 @@ impl Sessions {
         let Some(token) = s.conn() else {
             return;
         };
-        let inflight: Vec<Inflight> = s.inflight();
+        let inflight: Vec<Inflight> = s
+            .flows()
+            .map(|f| f.inflight.iter().cloned().collect())
+            .unwrap_or_default();
         for f in inflight {
             match f.awaiting {
                 AwaitAck::Pubcomp => {

@@ -57,14 +57,14 @@ impl Broker {
                 );
             }
         }
-        let username = self.hub.sessions[key].username();
+        let username = self.hub.sessions[key].username.clone();
         let acl = &self.shared.acl;
-        let allowed = acl.is_empty() || acl.allows(username, Access::Publish, topic);
+        let allowed = acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic);
         let mut code = ReasonCode::SUCCESS;
         if allowed {
             let (uid, client) = {
                 let s = &self.hub.sessions[key];
-                (s.uid(), s.client_id().clone())
+                (s.uid, s.client_id.clone())
             };
             let msg = self.hub.outbox.new_message(
                 core,
@@ -102,7 +102,7 @@ impl Broker {
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 if code == ReasonCode::SUCCESS {
-                    self.hub.sessions[key].await_release(id);
+                    self.hub.sessions[key].flows_mut().awaiting_rel.push(id);
                 }
                 self.hub.outbox.send(core, token, &Packet::Pubrec(ack(id)));
             }
@@ -146,7 +146,7 @@ impl Broker {
         };
         let s = &mut self.hub.sessions[key];
         let known = s.release(a.packet_id);
-        let v5 = s.version().is_v5();
+        let v5 = s.version.is_v5();
         let mut comp = Ack::new(a.packet_id);
         if !known && v5 {
             comp.reason = reason::PACKET_ID_NOT_FOUND;

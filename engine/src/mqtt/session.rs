@@ -67,20 +67,20 @@ pub enum AckError {
 #[derive(Debug)]
 pub struct Session {
     /// The client identifier.
-    client_id: Arc<str>,
+    pub client_id: Arc<str>,
     /// Node-unique id (no-local checks, index entries across moves).
-    uid: u64,
+    pub uid: u64,
     /// The protocol of its latest connection.
-    version: ProtocolVersion,
+    pub version: ProtocolVersion,
     /// The connection on this core, while connected (token + 1, so that
     /// the option costs no extra word).
     conn: Option<NonZeroU64>,
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
-    expiry_s: u32,
+    pub expiry_s: u32,
     /// The core's clock (`Core::unix_ms`) when the connection ended;
     /// expiry counts from it, in milliseconds.
-    ended_at_ms: u64,
+    pub ended_at_ms: u64,
     /// Subscriptions as the client wrote them (`$share/..` included);
     /// boxed so that a session without any pays one pointer.
     #[allow(clippy::box_collection)]
@@ -89,40 +89,24 @@ pub struct Session {
     /// an idle device's session pays one pointer for them.
     flows: Option<Box<Flows>>,
     /// The user name of the current connection (ACL checks).
-    username: Option<Box<str>>,
+    pub username: Option<Box<str>>,
     /// Most messages in flight to the client: min(its Receive Maximum,
     /// the server's `max_inflight`).
-    window: u16,
-    /// The will of the current connection.
-    will: Option<WillMessage>,
-    next_packet_id: u16,
-}
-
-/// What a new connection sets on the session it binds to (from its
-/// CONNECT).
-#[derive(Debug)]
-pub struct Binding {
-    /// The connection's protocol.
-    pub version: ProtocolVersion,
-    /// Session Expiry Interval (s) after the connection ends.
-    pub expiry_s: u32,
-    /// The client's Receive Maximum, bounded by the server's.
     pub window: u16,
-    /// The connection's will.
+    /// The will of the current connection.
     pub will: Option<WillMessage>,
-    /// The connection's user name (ACL checks).
-    pub username: Option<Box<str>>,
+    next_packet_id: u16,
 }
 
 /// A session's messages in flight each way and its queue.
 #[derive(Debug, Default)]
 pub struct Flows {
     /// Outgoing QoS 1/2 messages holding packet ids, oldest first.
-    inflight: VecDeque<Inflight>,
+    pub inflight: VecDeque<Inflight>,
     /// Messages waiting for the window or for the client.
-    queue: VecDeque<Outgoing>,
+    pub queue: VecDeque<Outgoing>,
     /// Incoming QoS 2 packet ids: PUBREC sent, PUBREL not yet received.
-    awaiting_rel: Vec<u16>,
+    pub awaiting_rel: Vec<u16>,
 }
 
 impl Flows {
@@ -160,27 +144,13 @@ impl Session {
     }
 
     /// The flows, if any message is in flight or queued.
-    fn flows(&self) -> Option<&Flows> {
+    pub fn flows(&self) -> Option<&Flows> {
         self.flows.as_deref()
     }
 
     /// The flows, created on first use.
-    fn flows_mut(&mut self) -> &mut Flows {
+    pub fn flows_mut(&mut self) -> &mut Flows {
         self.flows.get_or_insert_with(Box::default)
-    }
-
-    /// The messages in flight to the client, oldest first (copied: they
-    /// are resent on a resumed session).
-    pub fn inflight(&self) -> Vec<Inflight> {
-        self.flows()
-            .map(|f| f.inflight.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// An incoming QoS 2 message with `id`: PUBREC sent, its PUBREL
-    /// awaited.
-    pub fn await_release(&mut self, id: u16) {
-        self.flows_mut().awaiting_rel.push(id);
     }
 
     /// Frees the flows once nothing is in flight or queued.
@@ -356,69 +326,6 @@ impl Session {
     pub fn set_conn(&mut self, token: Option<Token>) {
         // Tokens stay below 2^56 (conn.rs), so + 1 cannot overflow.
         self.conn = token.and_then(|t| NonZeroU64::new(t + 1));
-    }
-}
-
-/// Who the session is, and its connection's terms.
-impl Session {
-    /// The client identifier.
-    #[inline]
-    pub fn client_id(&self) -> &Arc<str> {
-        &self.client_id
-    }
-
-    /// Node-unique id (no-local checks, index entries across moves).
-    #[inline]
-    pub fn uid(&self) -> u64 {
-        self.uid
-    }
-
-    /// The protocol of its latest connection.
-    #[inline]
-    pub fn version(&self) -> ProtocolVersion {
-        self.version
-    }
-
-    /// The user name of the current connection (ACL checks).
-    #[inline]
-    pub fn username(&self) -> Option<&str> {
-        self.username.as_deref()
-    }
-
-    /// Session Expiry Interval (s) after the connection ends.
-    #[inline]
-    pub fn expiry_s(&self) -> u32 {
-        self.expiry_s
-    }
-
-    /// A new Session Expiry Interval (DISCONNECT may change it).
-    pub fn set_expiry_s(&mut self, expiry_s: u32) {
-        self.expiry_s = expiry_s;
-    }
-
-    /// Binds the session to `token`, on the terms of its CONNECT.
-    pub fn bind(&mut self, token: Token, b: Binding) {
-        self.set_conn(Some(token));
-        self.version = b.version;
-        self.expiry_s = b.expiry_s;
-        self.window = b.window.max(1);
-        self.will = b.will;
-        self.username = b.username;
-    }
-
-    /// The connection ended at `now_ms` (the core's wall clock): expiry
-    /// counts from here. Returns the connection's will, to publish now or
-    /// after its delay.
-    pub fn left(&mut self, now_ms: u64) -> Option<WillMessage> {
-        self.set_conn(None);
-        self.ended_at_ms = now_ms;
-        self.will.take()
-    }
-
-    /// Takes the current connection's will (taken over, or a DISCONNECT
-    /// that drops it).
-    pub fn take_will(&mut self) -> Option<WillMessage> {
-        self.will.take()
     }
 }
 

@@ -68,12 +68,12 @@ impl Broker {
         f: &Subscription<'_>,
         sub_id: u32,
     ) -> (u8, bool) {
-        let v5 = self.hub.sessions[key].version().is_v5();
+        let v5 = self.hub.sessions[key].version.is_v5();
         let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
         let Some((group, _)) = split_shared(f.filter) else {
             return fail(reason::FILTER_INVALID);
         };
-        let user = self.hub.sessions[key].username().map(Box::<str>::from);
+        let user = self.hub.sessions[key].username.clone();
         if !self
             .shared
             .acl
