@@ -11,7 +11,7 @@ use wire::mqtt::{
 use super::auth::{Access, AuthResult};
 use super::connection::close;
 use super::publish::MessageSpec;
-use super::session::{Session, WillMessage};
+use super::session::{Session, Terms, WillMessage};
 use super::Broker;
 use crate::conn::Conn;
 use crate::core::Core;
@@ -26,18 +26,12 @@ pub struct PendingConnect {
     pub client_id: Arc<str>,
     /// Start a new session.
     pub clean_start: bool,
-    /// Session expiry after the connection ends (s).
-    pub expiry_s: u32,
-    /// The in-flight window towards the client.
-    pub window: u16,
-    /// The connection's will.
-    pub will: Option<WillMessage>,
+    /// What the session takes on: expiry, window, will, user.
+    pub terms: Terms,
     /// The id was assigned by the server (sent back in MQTT 5).
     pub assigned: bool,
     /// Server Keep Alive to announce (MQTT 5), if the client's was capped.
     pub server_keep_alive: Option<u16>,
-    /// The user name (ACL checks).
-    pub username: Option<Box<str>>,
 }
 
 impl Broker {
@@ -136,12 +130,14 @@ impl Broker {
         PendingConnect {
             client_id,
             clean_start: c.clean_start,
-            expiry_s,
-            window: client_window.min(max_inflight),
-            will,
+            terms: Terms {
+                expiry_s,
+                window: client_window.min(max_inflight),
+                will,
+                username: c.username.map(Box::from),
+            },
             assigned,
             server_keep_alive,
-            username: c.username.map(Box::from),
         }
     }
 
@@ -172,9 +168,7 @@ impl Broker {
         clean_start: bool,
     ) -> Option<usize> {
         let key = self.hub.sessions.key_of(client_id)?;
-        let old = self.hub.sessions[key].conn();
-        self.hub.sessions[key].set_conn(None);
-        if let Some(old) = old {
+        if let Some(old) = self.hub.sessions[key].detach() {
             metrics::inc(&core.stats().mqtt_takeovers_total);
             self.hub
                 .outbox
@@ -185,8 +179,7 @@ impl Broker {
             }
             // The old connection's will goes out now unless the session
             // lives on and a will delay covers the gap (§3.1.3.2.2).
-            let s = &mut self.hub.sessions[key];
-            let will = s.will.take();
+            let will = self.hub.sessions[key].take_will();
             if let Some(w) = will.filter(|w| clean_start || w.delay_s == 0) {
                 self.hub.publish_will(core, w.msg);
             }
@@ -225,16 +218,9 @@ impl Broker {
                 self.hub.sessions.insert(Box::new(s))
             }
         };
-        let uid = {
-            let s = &mut self.hub.sessions[key];
-            s.version = version;
-            s.set_conn(Some(token));
-            s.expiry_s = p.expiry_s;
-            s.window = p.window.max(1);
-            s.will = p.will.take();
-            s.username = p.username.take();
-            s.uid
-        };
+        let s = &mut self.hub.sessions[key];
+        s.attach(token, version, std::mem::take(&mut p.terms));
+        let uid = s.uid();
         // A will delayed by the previous connection is not sent once the
         // session resumes (§3.1.3.2.2); the session is not away any more.
         self.hub.wills.resumed(key, uid);

@@ -14,9 +14,10 @@ use bytes::Bytes;
 use wire::mqtt::QoS;
 
 use super::auth::Access;
+use super::flows::Outgoing;
 use super::outbound::deliver_frame;
 use super::retained::Retained;
-use super::session::{Outgoing, SubOptions};
+use super::session::SubOptions;
 use super::sessions::Sessions;
 use super::{Broker, BrokerShared, Hub};
 use crate::core::{Core, SERVER_ORIGIN};
@@ -215,7 +216,7 @@ impl Hub {
             let session = (sub & FRAME_SUBSCRIBER == 0)
                 .then(|| self.sessions.get(sub as usize))
                 .flatten();
-            let uid = session.map(|s| s.uid);
+            let uid = session.map(|s| s.uid());
             drop_no_local(&mut opts, uid, msg);
             if opts.is_empty() {
                 continue;
@@ -345,7 +346,7 @@ pub fn may_read(shared: &BrokerShared, sessions: &Sessions, key: usize, topic: &
     acl.is_empty()
         || sessions
             .get(key)
-            .is_none_or(|s| acl.allows(s.username.as_deref(), Access::Subscribe, topic))
+            .is_none_or(|s| acl.allows(s.username(), Access::Subscribe, topic))
 }
 
 /// Leaves out the no-local subscriptions of session `uid` if it

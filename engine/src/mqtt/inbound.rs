@@ -127,21 +127,15 @@ impl Broker {
         let key = session_of(core, token);
         let max_expiry = self.cfg().max_session_expiry_s;
         if let Some(s) = key.and_then(|k| self.hub.sessions.get_mut(k)) {
-            if !keep_will {
-                s.will = None;
-            }
-            if let Some(e) = expiry {
-                if s.expiry_s == 0 && e != 0 {
-                    // §3.14.2.2.2: a session that was to end cannot be
-                    // made persistent at DISCONNECT.
-                    return self.fail(
-                        core,
-                        token,
-                        ReasonCode::PROTOCOL_ERROR,
-                        "session expiry was 0",
-                    );
-                }
-                s.expiry_s = e.min(max_expiry);
+            if !s.on_disconnect(keep_will, expiry, max_expiry) {
+                // §3.14.2.2.2: a session that was to end cannot be made
+                // persistent at DISCONNECT.
+                return self.fail(
+                    core,
+                    token,
+                    ReasonCode::PROTOCOL_ERROR,
+                    "session expiry was 0",
+                );
             }
         }
         close(core, token, Some(1000), "client disconnected");

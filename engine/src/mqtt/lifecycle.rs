@@ -83,9 +83,7 @@ impl Hub {
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        s.set_conn(None);
-        s.ended_at_ms = now;
-        let (will, expiry, uid) = (s.will.take(), s.expiry_s, s.uid);
+        let (will, expiry, uid) = (s.ended(now), s.expiry_s(), s.uid());
         if let Some(w) = will {
             if w.delay_s == 0 || expiry == 0 {
                 self.publish_will(core, w.msg);
@@ -110,7 +108,7 @@ impl Hub {
         }
         self.unindex_session(core, key);
         let s = self.sessions.remove(key);
-        for msg in self.wills.take_session(key, s.uid) {
+        for msg in self.wills.take_session(key, s.uid()) {
             self.publish_will(core, msg);
         }
         metrics::set(&core.stats().mqtt_sessions, self.sessions.len() as u64);
@@ -130,7 +128,7 @@ impl Hub {
             .filter(|&&(key, uid)| {
                 self.sessions
                     .get(key)
-                    .is_some_and(|s| s.uid == uid && s.expired(now))
+                    .is_some_and(|s| s.uid() == uid && s.expired(now))
             })
             .map(|&(key, _)| key)
             .collect();

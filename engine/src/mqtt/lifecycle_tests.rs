@@ -11,7 +11,7 @@ use super::*;
 use crate::config::Config;
 use crate::core_state::CoreState;
 use crate::machine::mqtt::message::test_message;
-use crate::mqtt::session::{Session, WillMessage};
+use crate::mqtt::session::{Session, Terms, WillMessage};
 
 /// A clock reading far from zero, as a Unix clock is.
 const T0: u64 = 1_800_000_000_123;
@@ -25,12 +25,17 @@ fn core() -> CoreState {
 fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
     let uid = core.broker_mut().uids.next_uid();
     let mut s = Session::new("dev".into(), uid, ProtocolVersion::V5);
-    s.expiry_s = expiry_s;
-    s.set_conn(Some(1));
-    s.will = Some(WillMessage {
+    let will = WillMessage {
         msg: Arc::new(test_message(1, 0)),
         delay_s,
-    });
+    };
+    let terms = Terms {
+        expiry_s,
+        window: 1,
+        will: Some(will),
+        username: None,
+    };
+    s.attach(1, ProtocolVersion::V5, terms);
     let key = core.broker_mut().hub.sessions.insert(Box::new(s));
     let now_ms = core.core_mut().now_ms();
     core.core_mut().set_clock(now_ms, T0);
@@ -115,15 +120,4 @@ fn due_wills_are_taken_past_their_deadline() {
     assert_eq!(take_due_wills(&mut delayed, T0 + 1).len(), 1);
     assert_eq!(delayed.len(), 1);
     assert_eq!(delayed[0].1, 2);
-}
-
-#[test]
-fn session_expiry_counts_in_milliseconds() {
-    let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
-    s.expiry_s = 2;
-    s.ended_at_ms = T0 + 999;
-    assert!(!s.expired(T0 + 2_999));
-    assert!(s.expired(T0 + 3_000));
-    s.set_conn(Some(1));
-    assert!(!s.expired(u64::MAX), "a connected session does not expire");
 }

@@ -31,12 +31,14 @@
 //! - [`outbound`]: a message to one session: window, queue, encoding.
 //! - [`subscribe`]: SUBSCRIBE, UNSUBSCRIBE, retained messages on subscribe.
 //! - [`lifecycle`]: wills, session expiry, connection end.
-//! - [`session`], [`retained`], [`auth`]: the state these act on.
+//! - [`session`], [`flows`], [`retained`], [`auth`]: the state these act
+//!   on.
 
 pub mod auth;
 pub mod connect;
 pub mod connection;
 pub mod fanout;
+pub mod flows;
 pub mod home;
 pub mod inbound;
 pub mod lifecycle;

@@ -11,8 +11,8 @@ use wire::mqtt::{
     ReasonCode,
 };
 
+use super::flows::{AwaitAck, Outgoing};
 use super::publish::MessageSpec;
-use super::session::{AwaitAck, Inflight, Outgoing};
 use super::sessions::Sessions;
 use super::Hub;
 use crate::config::MqttConfig;
@@ -309,10 +309,12 @@ impl Sessions {
     ) -> Option<(Token, bool)> {
         let (cap, policy) = (cfg.offline_queue_messages, cfg.offline_queue_full);
         let s = self.get_mut(key)?;
-        let Some(token) = s.conn() else {
+        let token = s.conn();
+        let flows = s.flows_mut();
+        let Some(token) = token else {
             // Away: QoS 0 is not kept for absent clients (MQTT §3.1.2.4
             // leaves it optional; mosquitto does the same by default).
-            if out.qos != QoS::AtMostOnce && s.enqueue(out, cap, policy) {
+            if out.qos != QoS::AtMostOnce && flows.enqueue(out, cap, policy) {
                 metrics::inc(&core.stats().mqtt_queue_dropped_total);
             }
             return None;
@@ -322,17 +324,17 @@ impl Sessions {
                 .write_publish(core, token, &out, None, false)
                 .map(|o| (token, o));
         }
-        if !s.window_open() || s.queued() > 0 {
-            if s.enqueue(out, cap, policy) {
+        if !flows.window_open() || flows.queued() > 0 {
+            if flows.enqueue(out, cap, policy) {
                 metrics::inc(&core.stats().mqtt_queue_dropped_total);
             }
             // A connected client that acknowledges slower than it is fed
             // pauses its publishers once half its queue is used, so that
             // the queue bound drops messages only for clients that are
             // away (or when many publishers land at once).
-            return Some((token, s.queued() * 2 >= cap));
+            return Some((token, flows.queued() * 2 >= cap));
         }
-        let packet_id = s.start_flight(out.clone());
+        let packet_id = flows.start_flight(out.clone());
         outbox
             .write_publish(core, token, &out, Some(packet_id), false)
             .map(|o| (token, o))
@@ -348,7 +350,7 @@ impl Sessions {
             .and_then(Conn::mqtt_ref)
             .and_then(|m| m.session());
         key.and_then(|k| self.get(k as usize))
-            .is_some_and(|s| s.queued() * 4 > cap)
+            .is_some_and(|s| s.flows().queued() * 4 > cap)
     }
 
     /// Moves queued messages into the window while it has room.
@@ -361,16 +363,17 @@ impl Sessions {
             let Some(token) = s.conn() else {
                 return;
             };
-            if !s.window_open() {
+            let flows = s.flows_mut();
+            if !flows.window_open() {
                 return;
             }
-            let Some(out) = s.pop_queued() else {
+            let Some(out) = flows.pop_queued() else {
                 return;
             };
             if out.msg.expired(now) {
                 continue;
             }
-            let packet_id = (out.qos != QoS::AtMostOnce).then(|| s.start_flight(out.clone()));
+            let packet_id = (out.qos != QoS::AtMostOnce).then(|| flows.start_flight(out.clone()));
             outbox.write_publish(core, token, &out, packet_id, false);
         }
     }
@@ -384,11 +387,7 @@ impl Sessions {
         let Some(token) = s.conn() else {
             return;
         };
-        let inflight: Vec<Inflight> = s
-            .flows()
-            .map(|f| f.inflight.iter().cloned().collect())
-            .unwrap_or_default();
-        for f in inflight {
+        for f in s.flows().inflight() {
             match f.awaiting {
                 AwaitAck::Pubcomp => {
                     outbox.send(core, token, &Packet::Pubrel(Ack::new(f.packet_id)));

@@ -40,15 +40,15 @@ impl Broker {
         };
         let (p, topic) = (publish.packet(), publish.topic());
         if let Some(id) = p.packet_id.filter(|_| p.qos == QoS::ExactlyOnce) {
-            let s = &self.hub.sessions[key];
-            if s.awaits_release(id) {
+            let flows = self.hub.sessions[key].flows();
+            if flows.awaits_release(id) {
                 // A resent QoS 2 PUBLISH: answer again, route once.
                 return self
                     .hub
                     .outbox
                     .send(core, token, &Packet::Pubrec(Ack::new(id)));
             }
-            if s.unreleased() >= usize::from(self.cfg().receive_maximum) {
+            if flows.unreleased() >= usize::from(self.cfg().receive_maximum) {
                 return self.fail(
                     core,
                     token,
@@ -57,15 +57,11 @@ impl Broker {
                 );
             }
         }
-        let username = self.hub.sessions[key].username.clone();
+        let s = &self.hub.sessions[key];
         let acl = &self.shared.acl;
-        let allowed = acl.is_empty() || acl.allows(username.as_deref(), Access::Publish, topic);
+        let allowed = acl.is_empty() || acl.allows(s.username(), Access::Publish, topic);
         let mut code = ReasonCode::SUCCESS;
         if allowed {
-            let (uid, client) = {
-                let s = &self.hub.sessions[key];
-                (s.uid, s.client_id.clone())
-            };
             let msg = self.hub.outbox.new_message(
                 core,
                 MessageSpec {
@@ -74,8 +70,8 @@ impl Broker {
                     props: p.properties,
                     qos: p.qos,
                     retain: p.retain,
-                    origin: uid,
-                    sender: &client,
+                    origin: s.uid(),
+                    sender: s.client_id(),
                 },
             );
             let me = core.settings().core;
@@ -102,7 +98,7 @@ impl Broker {
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 if code == ReasonCode::SUCCESS {
-                    self.hub.sessions[key].flows_mut().awaiting_rel.push(id);
+                    self.hub.sessions[key].flows_mut().await_release(id);
                 }
                 self.hub.outbox.send(core, token, &Packet::Pubrec(ack(id)));
             }
@@ -115,13 +111,13 @@ impl Broker {
         let Some(key) = session_of(core, token) else {
             return;
         };
-        let s = &mut self.hub.sessions[key];
+        let flows = self.hub.sessions[key].flows_mut();
         if got == AwaitAck::Pubrec && a.reason.0 >= 0x80 {
             // A refused QoS 2 delivery ends there (§4.3.3).
-            s.abandon(a.packet_id);
+            flows.abandon(a.packet_id);
             return self.hub.pump(core, key);
         }
-        match s.on_ack(a.packet_id, got) {
+        match flows.on_ack(a.packet_id, got) {
             Ok(Some(_)) => self.hub.pump(core, key),
             Ok(None) => {
                 self.hub
@@ -145,8 +141,8 @@ impl Broker {
             return;
         };
         let s = &mut self.hub.sessions[key];
-        let known = s.release(a.packet_id);
-        let v5 = s.version.is_v5();
+        let known = s.flows_mut().release(a.packet_id);
+        let v5 = s.version().is_v5();
         let mut comp = Ack::new(a.packet_id);
         if !known && v5 {
             comp.reason = reason::PACKET_ID_NOT_FOUND;

@@ -1,19 +1,19 @@
 //! A client's session: what outlives its network connection when the
 //! client asks for a persistent session (MQTT 5 §4.1): subscriptions,
-//! messages in flight each way, and the queue of messages waiting for a
-//! free slot in the in-flight window or for the client to come back.
+//! messages in flight each way and the queue of messages waiting for a
+//! free slot in the in-flight window or for the client to come back (its
+//! [`Flows`]), and what its current connection set: the protocol, the
+//! user, the will and the Session Expiry Interval.
 //!
 //! A session lives on its client id's home core and never leaves it
 //! ([`super::home`]): a client reconnecting on another core is sent there.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use wire::mqtt::{ProtocolVersion, QoS};
+use wire::mqtt::ProtocolVersion;
 
-use crate::config::QueueFull;
-pub use crate::machine::mqtt::AwaitAck;
+use super::flows::Flows;
 use crate::machine::mqtt::Message;
 use crate::sys::Token;
 
@@ -22,30 +22,6 @@ pub use crate::route::topics::SubOptions;
 
 /// A subscription: the filter as written and its options.
 pub type Subscription = (Box<str>, SubOptions);
-
-/// A message owed to the client.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    /// The message.
-    pub msg: Arc<Message>,
-    /// QoS it is delivered with: min(published, granted).
-    pub qos: QoS,
-    /// The RETAIN flag to send.
-    pub retain: bool,
-    /// Identifiers of every subscription it matched (MQTT 5).
-    pub sub_ids: Vec<u32>,
-}
-
-/// An outgoing QoS 1 or 2 message that holds a packet id.
-#[derive(Clone, Debug)]
-pub struct Inflight {
-    /// Its packet id.
-    pub packet_id: u16,
-    /// What comes next.
-    pub awaiting: AwaitAck,
-    /// The message (kept to resend with DUP after a reconnect).
-    pub out: Outgoing,
-}
 
 /// The will: published when the connection ends without DISCONNECT.
 #[derive(Clone, Debug)]
@@ -56,63 +32,47 @@ pub struct WillMessage {
     pub delay_s: u32,
 }
 
-/// Why an acknowledgement did not fit the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AckError {
-    /// No message in flight has this packet id (0x92 in MQTT 5).
-    UnknownPacketId,
+/// What a connection's CONNECT sets on its session.
+#[derive(Debug, Default)]
+pub struct Terms {
+    /// Session Expiry Interval (s) after the connection ends.
+    pub expiry_s: u32,
+    /// The in-flight window towards the client.
+    pub window: u16,
+    /// The connection's will.
+    pub will: Option<WillMessage>,
+    /// The user name (ACL checks).
+    pub username: Option<Box<str>>,
 }
 
 /// A client's session.
 #[derive(Debug)]
 pub struct Session {
     /// The client identifier.
-    pub client_id: Arc<str>,
+    client_id: Arc<str>,
     /// Node-unique id (no-local checks, index entries across moves).
-    pub uid: u64,
+    uid: u64,
     /// The protocol of its latest connection.
-    pub version: ProtocolVersion,
+    version: ProtocolVersion,
     /// The connection on this core, while connected (token + 1, so that
     /// the option costs no extra word).
     conn: Option<NonZeroU64>,
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
-    pub expiry_s: u32,
+    expiry_s: u32,
     /// The core's clock (`Core::unix_ms`) when the connection ended;
     /// expiry counts from it, in milliseconds.
-    pub ended_at_ms: u64,
+    ended_at_ms: u64,
     /// Subscriptions as the client wrote them (`$share/..` included);
     /// boxed so that a session without any pays one pointer.
     #[allow(clippy::box_collection)]
     subs: Option<Box<Vec<Subscription>>>,
-    /// Messages in flight and queued; allocated while there are any, so
-    /// an idle device's session pays one pointer for them.
-    flows: Option<Box<Flows>>,
+    /// Messages in flight each way, the window and the queue.
+    flows: Flows,
     /// The user name of the current connection (ACL checks).
-    pub username: Option<Box<str>>,
-    /// Most messages in flight to the client: min(its Receive Maximum,
-    /// the server's `max_inflight`).
-    pub window: u16,
+    username: Option<Box<str>>,
     /// The will of the current connection.
-    pub will: Option<WillMessage>,
-    next_packet_id: u16,
-}
-
-/// A session's messages in flight each way and its queue.
-#[derive(Debug, Default)]
-pub struct Flows {
-    /// Outgoing QoS 1/2 messages holding packet ids, oldest first.
-    pub inflight: VecDeque<Inflight>,
-    /// Messages waiting for the window or for the client.
-    pub queue: VecDeque<Outgoing>,
-    /// Incoming QoS 2 packet ids: PUBREC sent, PUBREL not yet received.
-    pub awaiting_rel: Vec<u16>,
-}
-
-impl Flows {
-    fn is_empty(&self) -> bool {
-        self.inflight.is_empty() && self.queue.is_empty() && self.awaiting_rel.is_empty()
-    }
+    will: Option<WillMessage>,
 }
 
 impl Session {
@@ -126,158 +86,126 @@ impl Session {
             expiry_s: 0,
             ended_at_ms: 0,
             subs: None,
-            flows: None,
+            flows: Flows::default(),
             username: None,
-            window: 1,
             will: None,
-            next_packet_id: 1,
         }
     }
 
-    /// Whether the session, away since `ended_at_ms`, has outlived its
-    /// Session Expiry Interval at `now_ms` (never while connected, never
-    /// for `u32::MAX`).
+    /// The client identifier.
+    #[inline]
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The node-unique session id (no-local checks, the wills' and away
+    /// lists' check that a key still names the same session).
+    #[inline]
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// The protocol of its latest connection.
+    #[inline]
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The user name of the current connection (ACL checks).
+    #[inline]
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// The connection on this core, while connected.
+    #[inline]
+    pub fn conn(&self) -> Option<Token> {
+        self.conn.map(|t| t.get() - 1)
+    }
+
+    /// Binds the session to connection `token` (protocol `version`) and
+    /// takes on what its CONNECT asked for.
+    pub fn attach(&mut self, token: Token, version: ProtocolVersion, terms: Terms) {
+        self.version = version;
+        self.set_conn(Some(token));
+        self.expiry_s = terms.expiry_s;
+        self.flows.set_window(terms.window);
+        self.will = terms.will;
+        self.username = terms.username;
+    }
+
+    /// Unbinds the session from its connection (taken over by a new one)
+    /// and returns that connection.
+    pub fn detach(&mut self) -> Option<Token> {
+        let old = self.conn();
+        self.set_conn(None);
+        old
+    }
+
+    /// The connection ended at `now_ms` (`Core::unix_ms`): the session is
+    /// away from then on, its expiry counting from it. Returns the will,
+    /// to publish now or after its delay.
+    pub fn ended(&mut self, now_ms: u64) -> Option<WillMessage> {
+        self.set_conn(None);
+        self.ended_at_ms = now_ms;
+        self.will.take()
+    }
+
+    /// Session Expiry Interval (s) after the connection ends; 0 ends the
+    /// session with the connection, `u32::MAX` never.
+    #[inline]
+    pub fn expiry_s(&self) -> u32 {
+        self.expiry_s
+    }
+
+    /// Whether the session, away since it [`ended`](Session::ended), has
+    /// outlived its Session Expiry Interval at `now_ms` (never while
+    /// connected, never for `u32::MAX`).
     pub fn expired(&self, now_ms: u64) -> bool {
         self.conn.is_none()
             && self.expiry_s != u32::MAX
             && crate::timers::passed(self.ended_at_ms, now_ms, u64::from(self.expiry_s) * 1000)
     }
 
-    /// The flows, if any message is in flight or queued.
-    pub fn flows(&self) -> Option<&Flows> {
-        self.flows.as_deref()
-    }
-
-    /// The flows, created on first use.
-    pub fn flows_mut(&mut self) -> &mut Flows {
-        self.flows.get_or_insert_with(Box::default)
-    }
-
-    /// Frees the flows once nothing is in flight or queued.
-    pub fn release_flows(&mut self) {
-        if self.flows.as_ref().is_some_and(|f| f.is_empty()) {
-            self.flows = None;
+    /// What the client's DISCONNECT asks of the session: the will is
+    /// dropped unless `keep_will`, and a Session Expiry Interval in it
+    /// (capped at `max_expiry_s`) replaces the session's. Returns false,
+    /// keeping the expiry, if that would make persistent a session that
+    /// was to end with its connection (§3.14.2.2.2: a protocol error).
+    pub fn on_disconnect(
+        &mut self,
+        keep_will: bool,
+        expiry_s: Option<u32>,
+        max_expiry_s: u32,
+    ) -> bool {
+        if !keep_will {
+            self.will = None;
         }
-    }
-
-    /// Messages queued.
-    pub fn queued(&self) -> usize {
-        self.flows().map_or(0, |f| f.queue.len())
-    }
-
-    /// Messages in flight to the client.
-    pub fn in_flight(&self) -> usize {
-        self.flows().map_or(0, |f| f.inflight.len())
-    }
-
-    /// Takes the oldest queued message.
-    pub fn pop_queued(&mut self) -> Option<Outgoing> {
-        let out = self.flows.as_mut()?.queue.pop_front();
-        self.release_flows();
-        out
-    }
-
-    /// Whether an incoming QoS 2 message with `id` awaits its PUBREL.
-    pub fn awaits_release(&self, id: u16) -> bool {
-        self.flows().is_some_and(|f| f.awaiting_rel.contains(&id))
-    }
-
-    /// Incoming QoS 2 messages awaiting PUBREL.
-    pub fn unreleased(&self) -> usize {
-        self.flows().map_or(0, |f| f.awaiting_rel.len())
-    }
-
-    /// Ends the QoS 2 flow of an incoming `id`; false if it was unknown.
-    pub fn release(&mut self, id: u16) -> bool {
-        let Some(f) = self.flows.as_mut() else {
-            return false;
-        };
-        let Some(i) = f.awaiting_rel.iter().position(|&x| x == id) else {
-            return false;
-        };
-        f.awaiting_rel.swap_remove(i);
-        self.release_flows();
-        true
-    }
-
-    /// Queues a message; a full queue drops one (the oldest or this one,
-    /// per `policy`) and returns true.
-    pub fn enqueue(&mut self, out: Outgoing, cap: usize, policy: QueueFull) -> bool {
-        let queue = &mut self.flows_mut().queue;
-        if queue.len() < cap {
-            queue.push_back(out);
-            return false;
-        }
-        if policy == QueueFull::DropOldest {
-            queue.pop_front();
-            queue.push_back(out);
-        }
-        true
-    }
-
-    /// Whether the in-flight window has room.
-    pub fn window_open(&self) -> bool {
-        self.in_flight() < usize::from(self.window)
-    }
-
-    /// Puts a message in flight under a fresh packet id and returns it.
-    pub fn start_flight(&mut self, out: Outgoing) -> u16 {
-        let packet_id = self.next_packet_id();
-        let awaiting = match out.qos {
-            QoS::ExactlyOnce => AwaitAck::Pubrec,
-            _ => AwaitAck::Puback,
-        };
-        self.flows_mut().inflight.push_back(Inflight {
-            packet_id,
-            awaiting,
-            out,
-        });
-        packet_id
-    }
-
-    /// A packet id not held by any message in flight.
-    pub fn next_packet_id(&mut self) -> u16 {
-        loop {
-            let id = self.next_packet_id;
-            self.next_packet_id = id.checked_add(1).unwrap_or(1);
-            let taken = self
-                .flows()
-                .is_some_and(|f| f.inflight.iter().any(|i| i.packet_id == id));
-            if !taken {
-                return id;
+        if let Some(e) = expiry_s {
+            if self.expiry_s == 0 && e != 0 {
+                return false;
             }
+            self.expiry_s = e.min(max_expiry_s);
         }
+        true
     }
 
-    /// Records the answer `got` for `packet_id`; returns the message's
-    /// entry once the handshake is done (PUBACK, PUBCOMP), else `None`
-    /// (PUBREC: the caller sends PUBREL).
-    pub fn on_ack(&mut self, packet_id: u16, got: AwaitAck) -> Result<Option<Inflight>, AckError> {
-        let inflight = &mut self
-            .flows
-            .as_mut()
-            .ok_or(AckError::UnknownPacketId)?
-            .inflight;
-        let i = inflight
-            .iter()
-            .position(|f| f.packet_id == packet_id && f.awaiting == got)
-            .ok_or(AckError::UnknownPacketId)?;
-        if got == AwaitAck::Pubrec {
-            inflight[i].awaiting = AwaitAck::Pubcomp;
-            return Ok(None);
-        }
-        let done = inflight.remove(i);
-        self.release_flows();
-        Ok(done)
+    /// Takes the will of the current connection.
+    #[inline]
+    pub fn take_will(&mut self) -> Option<WillMessage> {
+        self.will.take()
     }
 
-    /// Drops a QoS 2 message whose PUBREC carried a failure reason: the
-    /// flow ends there (MQTT 5 §4.3.3).
-    pub fn abandon(&mut self, packet_id: u16) {
-        if let Some(f) = self.flows.as_mut() {
-            f.inflight.retain(|f| f.packet_id != packet_id);
-        }
-        self.release_flows();
+    /// Messages in flight each way, the window and the queue.
+    #[inline]
+    pub fn flows(&self) -> &Flows {
+        &self.flows
+    }
+
+    /// The flows, to change.
+    #[inline]
+    pub fn flows_mut(&mut self) -> &mut Flows {
+        &mut self.flows
     }
 
     /// The options of the subscription to `filter`, if any.
@@ -317,13 +245,8 @@ impl Session {
         true
     }
 
-    /// The connection on this core, while connected.
-    pub fn conn(&self) -> Option<Token> {
-        self.conn.map(|t| t.get() - 1)
-    }
-
     /// Binds the session to a connection (or to none).
-    pub fn set_conn(&mut self, token: Option<Token>) {
+    fn set_conn(&mut self, token: Option<Token>) {
         // Tokens stay below 2^56 (conn.rs), so + 1 cannot overflow.
         self.conn = token.and_then(|t| NonZeroU64::new(t + 1));
     }
@@ -333,69 +256,49 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn out(n: u8) -> Outgoing {
-        Outgoing {
-            msg: Arc::new(crate::machine::mqtt::message::test_message(u64::from(n), 0)),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            sub_ids: Vec::new(),
+    /// A clock reading far from zero, as a Unix clock is.
+    const T0: u64 = 1_800_000_000_123;
+
+    fn terms(expiry_s: u32) -> Terms {
+        Terms {
+            expiry_s,
+            window: 10,
+            will: Some(WillMessage {
+                msg: Arc::new(crate::machine::mqtt::message::test_message(1, 0)),
+                delay_s: 0,
+            }),
+            username: Some("u".into()),
         }
     }
 
     #[test]
-    fn a_full_queue_drops_by_policy() {
-        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
-        assert!(!s.enqueue(out(1), 2, QueueFull::DropOldest));
-        assert!(!s.enqueue(out(2), 2, QueueFull::DropOldest));
-        assert!(s.enqueue(out(3), 2, QueueFull::DropOldest));
-        let ids: Vec<u64> = s
-            .flows()
-            .unwrap()
-            .queue
-            .iter()
-            .map(|o| o.msg.meta.id)
-            .collect();
-        assert_eq!(ids, [2, 3]);
-        assert!(s.enqueue(out(4), 2, QueueFull::DropNew));
-        let ids: Vec<u64> = s
-            .flows()
-            .unwrap()
-            .queue
-            .iter()
-            .map(|o| o.msg.meta.id)
-            .collect();
-        assert_eq!(ids, [2, 3]);
+    fn session_expiry_counts_in_milliseconds() {
+        let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
+        s.attach(7, ProtocolVersion::V5, terms(2));
+        assert_eq!(s.conn(), Some(7));
+        assert!(!s.expired(u64::MAX), "a connected session does not expire");
+        assert!(s.ended(T0 + 999).is_some(), "its will");
+        assert_eq!(s.conn(), None);
+        assert!(!s.expired(T0 + 2_999));
+        assert!(s.expired(T0 + 3_000));
+        s.attach(1, ProtocolVersion::V311, terms(2));
+        assert!(!s.expired(u64::MAX), "a connected session does not expire");
+        assert_eq!(s.detach(), Some(1));
+        assert_eq!(s.conn(), None);
     }
 
     #[test]
-    fn packet_ids_skip_those_in_flight_and_zero() {
-        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
-        s.next_packet_id = u16::MAX;
-        assert_eq!(s.next_packet_id(), u16::MAX);
-        let first = s.next_packet_id();
-        assert_eq!(first, 1);
-        s.flows_mut().inflight.push_back(Inflight {
-            packet_id: 2,
-            awaiting: AwaitAck::Puback,
-            out: out(1),
-        });
-        assert_eq!(s.next_packet_id(), 3);
-    }
-
-    #[test]
-    fn qos2_handshake_moves_through_pubrec_to_pubcomp() {
-        let mut s = Session::new("c".into(), 1, ProtocolVersion::V5);
-        s.flows_mut().inflight.push_back(Inflight {
-            packet_id: 9,
-            awaiting: AwaitAck::Pubrec,
-            out: out(1),
-        });
-        assert_eq!(
-            s.on_ack(9, AwaitAck::Puback).unwrap_err(),
-            AckError::UnknownPacketId
-        );
-        assert!(s.on_ack(9, AwaitAck::Pubrec).unwrap().is_none());
-        assert!(s.on_ack(9, AwaitAck::Pubcomp).unwrap().is_some());
-        assert!(s.flows().is_none(), "an idle session frees its flows");
+    fn a_disconnect_cannot_make_an_ending_session_persistent() {
+        let mut s = Session::new("dev".into(), 1, ProtocolVersion::V5);
+        s.attach(1, ProtocolVersion::V5, terms(0));
+        assert!(!s.on_disconnect(true, Some(5), 60));
+        assert_eq!(s.expiry_s(), 0);
+        assert!(s.take_will().is_some(), "kept");
+        s.attach(1, ProtocolVersion::V5, terms(10));
+        assert!(s.on_disconnect(false, Some(120), 60));
+        assert_eq!(s.expiry_s(), 60, "capped");
+        assert!(s.take_will().is_none(), "dropped");
+        assert!(s.on_disconnect(true, Some(0), 60));
+        assert_eq!(s.expiry_s(), 0);
     }
 }

@@ -25,18 +25,18 @@ pub struct Sessions {
 impl Sessions {
     /// Stores a session (its client id must not be here yet).
     pub fn insert(&mut self, s: Box<Session>) -> usize {
-        let hash = self.hasher.hash_one(&*s.client_id);
+        let hash = self.hasher.hash_one(s.client_id());
         let key = self.slab.insert(s);
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.by_client.insert_unique(hash, key as u32, |&k| {
-            hasher.hash_one(&*slab[k as usize].client_id)
+            hasher.hash_one(slab[k as usize].client_id())
         });
         key
     }
 
     /// Removes and returns session `key`.
     pub fn remove(&mut self, key: usize) -> Box<Session> {
-        let hash = self.hasher.hash_one(&*self.slab[key].client_id);
+        let hash = self.hasher.hash_one(self.slab[key].client_id());
         if let Ok(entry) = self.by_client.find_entry(hash, |&k| k as usize == key) {
             entry.remove();
         }
@@ -48,7 +48,7 @@ impl Sessions {
         let hash = self.hasher.hash_one(client_id);
         let slab = &self.slab;
         self.by_client
-            .find(hash, |&k| &*slab[k as usize].client_id == client_id)
+            .find(hash, |&k| slab[k as usize].client_id() == client_id)
             .map(|&k| k as usize)
     }
 
@@ -106,7 +106,7 @@ mod tests {
         }
         assert_eq!(t.key_of("c42"), Some(keys[42]));
         let s = t.remove(keys[42]);
-        assert_eq!(&*s.client_id, "c42");
+        assert_eq!(s.client_id(), "c42");
         assert_eq!(t.key_of("c42"), None);
         assert_eq!(t.key_of("c43"), Some(keys[43]));
         assert_eq!(t.len(), 99);

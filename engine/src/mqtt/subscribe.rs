@@ -11,7 +11,8 @@ use wire::mqtt::{
 use super::auth::Access;
 use super::connection::session_of;
 use super::fanout::may_read;
-use super::session::{Outgoing, SubOptions};
+use super::flows::Outgoing;
+use super::session::SubOptions;
 use super::{Broker, Hub};
 use crate::core::Core;
 use crate::machine::mqtt::reason;
@@ -68,17 +69,13 @@ impl Broker {
         f: &Subscription<'_>,
         sub_id: u32,
     ) -> (u8, bool) {
-        let v5 = self.hub.sessions[key].version.is_v5();
+        let v5 = self.hub.sessions[key].version().is_v5();
         let fail = |code: ReasonCode| (if v5 { code.0 } else { 0x80 }, false);
         let Some((group, _)) = split_shared(f.filter) else {
             return fail(reason::FILTER_INVALID);
         };
-        let user = self.hub.sessions[key].username.clone();
-        if !self
-            .shared
-            .acl
-            .allows(user.as_deref(), Access::Subscribe, f.filter)
-        {
+        let user = self.hub.sessions[key].username();
+        if !self.shared.acl.allows(user, Access::Subscribe, f.filter) {
             metrics::inc(&core.stats().mqtt_acl_denied_total);
             return fail(reason::NOT_AUTHORIZED);
         }
