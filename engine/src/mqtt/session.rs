@@ -247,7 +247,7 @@ impl Session {
 
     /// Binds the session to a connection (or to none).
     fn set_conn(&mut self, token: Option<Token>) {
-        // Tokens stay below 2^56 (conn.rs), so + 1 cannot overflow.
+        // Tokens stay below 2^56 (conn/table.rs), so + 1 cannot overflow.
         self.conn = token.and_then(|t| NonZeroU64::new(t + 1));
     }
 }
