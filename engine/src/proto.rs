@@ -5,14 +5,15 @@
 //! module only does what a step asks.
 //!
 //! [`WireStage`] borrows the core and the MQTT broker for one call. What
-//! its steps ask of the core is `Core`'s: `route`, `queue_in`,
-//! `encode_frame`, and SUBSCRIBE / UNSUBSCRIBE in the core's topic index
-//! (`core.topics()`, shared with MQTT sessions). The broker is needed for
-//! a SEND to a topic or conversation, which reaches MQTT subscribers too
-//! (`Broker::route_topic`, matching in the core's index), and for an MQTT
-//! connection's way of closing. The glue (`CoreState`) builds one per call
-//! from its byte dispatch, its sweep and its `send_close`; the WebSocket
-//! stage builds one for the envelope endpoint's messages.
+//! its steps ask of the core is `Core`'s: `route`, `queue_in`, its
+//! `scratch().encode_frame`, and SUBSCRIBE / UNSUBSCRIBE in the core's
+//! topic index (`core.topics()`, shared with MQTT sessions). The broker is
+//! needed for a SEND to a topic or conversation, which reaches MQTT
+//! subscribers too (`Broker::route_topic`, matching in the core's index),
+//! and for an MQTT connection's way of closing. The glue (`CoreState`)
+//! builds one per call from its byte dispatch, its sweep and its
+//! `send_close`; the WebSocket stage builds one for the envelope
+//! endpoint's messages.
 
 use wire::{Control, ErrorCode, FrameHeader, FrameType, TargetKind};
 
@@ -142,6 +143,7 @@ impl<'a> WireStage<'a> {
         let h = FrameHeader::new(FrameType::Close, 0);
         let f = self
             .core
+            .scratch()
             .encode_frame(|enc, out| enc.close(out, h, &wire::Close { code, reason }));
         match ws_close {
             // The envelope endpoint gets the `wire` CLOSE frame first,
@@ -162,6 +164,7 @@ impl<'a> WireStage<'a> {
     fn send_error(&mut self, token: Token, h: FrameHeader, code: ErrorCode, reason: &str) {
         let f = self
             .core
+            .scratch()
             .encode_frame(|enc, out| enc.error(out, h, &wire::ErrorMsg { code, reason }));
         self.core.queue_in(token, Lane::High, f);
     }
@@ -170,7 +173,7 @@ impl<'a> WireStage<'a> {
     /// connection stops taking input.
     fn on_step(&mut self, token: Token, step: Step<'_>) -> Control {
         metrics::inc(&self.core.stats().frames_in_total);
-        let clock = self.core.conn_clock();
+        let clock = self.core.clock().conn_clock();
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return Control::Pause;
         };
@@ -191,6 +194,7 @@ impl<'a> WireStage<'a> {
                 let (lane, _) = crate::priority::priority_of(pong.flags);
                 let f = self
                     .core
+                    .scratch()
                     .encode_frame(|enc, out| enc.pong(out, pong, payload));
                 self.core.queue_in(token, lane, f);
             }
@@ -232,7 +236,11 @@ impl<'a> WireStage<'a> {
             let reason = "server is draining";
             return self.fail_about(token, Some(h), ErrorCode::GoingAway, reason);
         }
-        let (user, change) = self.core.registry().users_mut().join(hello.user_id, token);
+        let (user, change) = self
+            .core
+            .registry_mut()
+            .users_mut()
+            .join(hello.user_id, token);
         // Presence goes out before WELCOME so that anything the client does
         // after reading WELCOME finds it on every core.
         self.core.announce(NameKind::User, &user, change);
@@ -250,13 +258,14 @@ impl<'a> WireStage<'a> {
         let h = FrameHeader::new(FrameType::Welcome, 0);
         let f = self
             .core
+            .scratch()
             .encode_frame(|enc, out| enc.welcome(out, h, &welcome));
         self.core.queue_in(token, Lane::High, f);
     }
 
     fn on_send(&mut self, token: Token, h: &FrameHeader, send: &wire::Send<'_>) -> Control {
         let h = *h;
-        let server_id = self.core.ids().next_id_at(self.core.unix_ms());
+        let server_id = self.core.ids().next_id_at(self.core.clock().unix_ms);
         let sender = self
             .core
             .conns()
@@ -274,6 +283,7 @@ impl<'a> WireStage<'a> {
         };
         let out = self
             .core
+            .scratch()
             .encode_frame(|enc, out| enc.deliver(out, dh, &deliver));
         if out.len() - wire::HEADER_LEN > self.core.settings().limits.max_payload_len as usize {
             // A client need accept no payload over the max_payload_len its
@@ -347,7 +357,10 @@ impl<'a> WireStage<'a> {
                 server_message_id: 0,
                 recipients: topics.len() as u32,
             };
-            let f = self.core.encode_frame(|enc, out| enc.ack(out, ah, &ack));
+            let f = self
+                .core
+                .scratch()
+                .encode_frame(|enc, out| enc.ack(out, ah, &ack));
             self.core.queue_in(token, Lane::High, f);
         }
     }

@@ -11,6 +11,7 @@ use crate::core::closing::AfterFlush;
 use crate::core_state::CoreState;
 use crate::metrics;
 use crate::sys::{Backend, Completion, Epoch, SendBatch, Token};
+use crate::timers::Clock;
 
 /// Mesh messages handled per tick before completions get their turn.
 const MESH_BUDGET: usize = 4096;
@@ -81,9 +82,11 @@ impl<B: Backend> Reactor<B> {
     ) -> Self {
         let now = backend.now_ns();
         let mut state = state;
-        let now_ms = state.core().now_ms();
-        let unix_ms = epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000;
-        state.core_mut().set_clock(now_ms, unix_ms);
+        let clock = Clock {
+            now_ms: state.core().clock().now_ms,
+            unix_ms: epoch.unix_ms + (now.saturating_sub(epoch.mono_ns)) / 1_000_000,
+        };
+        state.core_mut().set_clock(clock);
         Reactor {
             state,
             backend,
@@ -131,9 +134,10 @@ impl<B: Backend> Reactor<B> {
         // than the event (see `timers`).
         let now = self.backend.now_ns();
         let now_ms = now.saturating_sub(self.epoch.mono_ns) / 1_000_000;
-        self.state
-            .core_mut()
-            .set_clock(now_ms, self.epoch.unix_ms + now_ms);
+        self.state.core_mut().set_clock(Clock {
+            now_ms,
+            unix_ms: self.epoch.unix_ms + now_ms,
+        });
         self.last_tick_ns = now;
         self.drain_mesh();
         self.handle_completions();
@@ -155,7 +159,7 @@ impl<B: Backend> Reactor<B> {
 
     fn wait(&mut self) -> std::io::Result<()> {
         let busy = self.state.core().mesh().has_outbox()
-            || !self.state.core_mut().intents().resume.is_empty();
+            || !self.state.core_mut().intents_mut().resume.is_empty();
         let timeout = if busy || !self.state.core_mut().mesh_mut().prepare_sleep() {
             Some(Duration::ZERO)
         } else {
@@ -223,7 +227,7 @@ impl<B: Backend> Reactor<B> {
         }
         let mut conn = Conn::new(
             s.core().settings().limits.max_payload_len,
-            s.core().conn_clock(),
+            s.core().clock().conn_clock(),
         );
         match kind {
             Some(ListenerKind::WebSocket) => conn.set_ws(Some(crate::machine::ws::WsConn::new())),
@@ -284,7 +288,7 @@ impl<B: Backend> Reactor<B> {
         conn.peer_finished_sending();
         if conn.phase() == Phase::Lingering {
             // The peer read its reason and closed: the linger is over.
-            self.state.core_mut().intents().close.push(token);
+            self.state.core_mut().intents_mut().close.push(token);
         } else if !conn.is_paused() {
             self.state.begin_close(token);
         }
@@ -302,12 +306,12 @@ impl<B: Backend> Reactor<B> {
         match written {
             Some(written) => metrics::add(&s.core().stats().bytes_out_total, written as u64),
             // The peer is gone; nothing more can be written.
-            None => s.core_mut().intents().close.push(token),
+            None => s.core_mut().intents_mut().close.push(token),
         }
         if more {
-            s.core_mut().intents().flush.push(token);
+            s.core_mut().intents_mut().flush.push(token);
         } else if linger {
-            s.core_mut().intents().linger.push(token);
+            s.core_mut().intents_mut().linger.push(token);
         }
         recycle(&mut self.batches, batch);
         let backlogged = s.mqtt_backlogged(token);
@@ -315,7 +319,7 @@ impl<B: Backend> Reactor<B> {
     }
 
     fn apply_intents(&mut self) {
-        let mut pause = std::mem::take(&mut self.state.core_mut().intents().pause);
+        let mut pause = std::mem::take(&mut self.state.core_mut().intents_mut().pause);
         for token in pause.drain(..) {
             if self
                 .state
@@ -327,24 +331,24 @@ impl<B: Backend> Reactor<B> {
                 self.backend.pause_recv(token);
             }
         }
-        self.state.core_mut().intents().pause = pause;
+        self.state.core_mut().intents_mut().pause = pause;
         self.resume_waiters();
         self.flush_sends();
         self.detach_leaving();
         self.start_lingering();
-        let mut close = std::mem::take(&mut self.state.core_mut().intents().close);
+        let mut close = std::mem::take(&mut self.state.core_mut().intents_mut().close);
         for token in close.drain(..) {
             if self.state.remove_conn(token) {
                 self.backend.close(token);
             }
         }
-        self.state.core_mut().intents().close = close;
+        self.state.core_mut().intents_mut().close = close;
     }
 
     /// Connections whose final frames are written: shut their write side
     /// and keep reading (see [`crate::core::closing`]), or close them.
     fn start_lingering(&mut self) {
-        let mut linger = std::mem::take(&mut self.state.core_mut().intents().linger);
+        let mut linger = std::mem::take(&mut self.state.core_mut().intents_mut().linger);
         for token in linger.drain(..) {
             match self.state.after_final_flush(token) {
                 AfterFlush::Linger { resume_recv } => {
@@ -353,15 +357,15 @@ impl<B: Backend> Reactor<B> {
                         self.backend.resume_recv(token);
                     }
                 }
-                AfterFlush::Close => self.state.core_mut().intents().close.push(token),
+                AfterFlush::Close => self.state.core_mut().intents_mut().close.push(token),
                 AfterFlush::Nothing => {}
             }
         }
-        self.state.core_mut().intents().linger = linger;
+        self.state.core_mut().intents_mut().linger = linger;
     }
 
     fn resume_waiters(&mut self) {
-        let mut resume = std::mem::take(&mut self.state.core_mut().intents().resume);
+        let mut resume = std::mem::take(&mut self.state.core_mut().intents_mut().resume);
         self.state.core_mut().mesh_mut().flush_outbox(&mut resume);
         for token in resume.drain(..) {
             if self.state.on_resume(token) {
@@ -370,13 +374,13 @@ impl<B: Backend> Reactor<B> {
         }
         // Resuming may queue more resumes (a re-fed frame drained a queue);
         // they run next tick, which `wait` makes immediate.
-        if self.state.core_mut().intents().resume.is_empty() {
-            self.state.core_mut().intents().resume = resume;
+        if self.state.core_mut().intents_mut().resume.is_empty() {
+            self.state.core_mut().intents_mut().resume = resume;
         }
     }
 
     fn flush_sends(&mut self) {
-        let mut flush = std::mem::take(&mut self.state.core_mut().intents().flush);
+        let mut flush = std::mem::take(&mut self.state.core_mut().intents_mut().flush);
         for token in flush.drain(..) {
             let Some(conn) = self.state.core_mut().conns_mut().get_mut(token) else {
                 continue;
@@ -390,14 +394,14 @@ impl<B: Backend> Reactor<B> {
             conn.fill_batch(&mut batch, BATCH_BUFS_MAX, BATCH_BYTES_MAX);
             self.backend.send(token, batch);
         }
-        self.state.core_mut().intents().flush = flush;
+        self.state.core_mut().intents_mut().flush = flush;
     }
 
     /// Detaches the connections leaving for another core whose sends are
     /// done; the others wait for their `Sent` (the contract allows no
     /// detach with a send in flight).
     fn detach_leaving(&mut self) {
-        let mut detach = std::mem::take(&mut self.state.core_mut().intents().detach);
+        let mut detach = std::mem::take(&mut self.state.core_mut().intents_mut().detach);
         detach.retain(|&token| {
             let Some(conn) = self.state.core().conns().get(token) else {
                 return false;
@@ -411,7 +415,7 @@ impl<B: Backend> Reactor<B> {
             self.backend.detach(token);
             false
         });
-        self.state.core_mut().intents().detach = detach;
+        self.state.core_mut().intents_mut().detach = detach;
     }
 
     /// Closes connections past their HELLO or idle timeout, a slice of the
@@ -420,7 +424,7 @@ impl<B: Backend> Reactor<B> {
     fn sweep(&mut self, now_ns: u64) {
         self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
         let s = &mut self.state;
-        let now = s.core().conn_clock();
+        let now = s.core().clock().conn_clock();
         let cap = s.core().conns().capacity();
         let slice = cap / 4 + 1;
         for _ in 0..slice.min(cap) {

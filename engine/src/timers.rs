@@ -20,6 +20,26 @@
 //! interval and its interval plus one second; message expiry is checked
 //! whenever a message is about to be delivered.
 
+/// A core's two clocks, read together once per tick and handed around by
+/// value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// Monotonic clock, in milliseconds since the process epoch.
+    pub now_ms: u64,
+    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
+    /// `now_ms`, so it never steps and agrees between cores (message ids,
+    /// wills, session and message expiry).
+    pub unix_ms: u64,
+}
+
+impl Clock {
+    /// The reading in the form connections store it ([`conn_clock`]).
+    #[inline]
+    pub fn conn_clock(self) -> u32 {
+        conn_clock(self.now_ms)
+    }
+}
+
 /// Whether more than `interval_ms` has passed from `since_ms` to `now_ms`
 /// (readings of the same clock; a `since_ms` after `now_ms` has not
 /// passed anything).

@@ -3,11 +3,11 @@
 //! every one of those cores has said how many it delivered to
 //! (`Core::ack_ticket` and `Core::on_delivered`, in `routing.rs`).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use slab::Slab;
-use wire::{Encoder, ErrorCode, FrameHeader, FrameType};
+use wire::{ErrorCode, FrameHeader, FrameType};
 
-use super::arena::reserve;
+use super::arena::Scratch;
 use crate::metrics::{self, CoreStats};
 use crate::sys::Token;
 
@@ -41,39 +41,32 @@ impl Answer {
         }
     }
 
-    /// Encodes the answer into `arena`: ERROR `NoSuchTarget` (counted) if
+    /// Encodes the answer into the arena: ERROR `NoSuchTarget` (counted) if
     /// nobody received a message whose target must exist, else an ACK if
     /// the SEND asked for one, else nothing.
-    pub(super) fn frame(
-        &self,
-        enc: &mut Encoder,
-        arena: &mut BytesMut,
-        stats: &CoreStats,
-    ) -> Option<Bytes> {
+    pub(super) fn frame(&self, scratch: &mut Scratch, stats: &CoreStats) -> Option<Bytes> {
         let header = |kind| {
             let mut h = FrameHeader::new(kind, 0);
             h.message_id = self.send.message_id;
             h.stream_id = self.send.stream_id;
             h
         };
-        let arena = reserve(arena);
         if self.recipients == 0 && self.empty_is_error {
             metrics::inc(&stats.no_target_total);
             let error = wire::ErrorMsg {
                 code: ErrorCode::NoSuchTarget,
                 reason: "no such target",
             };
-            enc.error(arena, header(FrameType::Error), &error);
+            Some(scratch.encode_frame(|enc, out| enc.error(out, header(FrameType::Error), &error)))
         } else if self.send.flags.contains(wire::Flags::ACK_REQUESTED) {
             let ack = wire::Ack {
                 server_message_id: self.server_message_id,
                 recipients: self.recipients,
             };
-            enc.ack(arena, header(FrameType::Ack), &ack);
+            Some(scratch.encode_frame(|enc, out| enc.ack(out, header(FrameType::Ack), &ack)))
         } else {
-            return None;
+            None
         }
-        Some(arena.split().freeze())
     }
 }
 

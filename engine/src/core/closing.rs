@@ -152,7 +152,7 @@ impl Core {
             return (AfterFlush::Close, None);
         }
         let unrouted = self.unroute(token);
-        let now = self.conn_clock();
+        let now = self.clock.conn_clock();
         let resume_recv = self.conns.start_lingering(token, now).expect("live");
         metrics::inc(&self.stats.connections_lingered_total);
         let lingering = self.conns.lingering() as u64;

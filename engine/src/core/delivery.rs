@@ -90,7 +90,7 @@ impl Core {
             count += 1;
             pause_origin |= over && shed == Shed::Never && self.wait_on(m, origin);
         }
-        self.ws_forms.end();
+        self.scratch.end_shared_forms();
         metrics::add(&self.stats.messages_delivered_total, u64::from(count));
         (count, pause_origin)
     }

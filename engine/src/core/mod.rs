@@ -8,8 +8,10 @@
 //! handled. Its methods live beside the concept they serve: queueing
 //! (`delivery.rs`), routing to local and remote members (`routing.rs`),
 //! ACK tickets (`acks.rs`), backpressure (`backpressure.rs`), the end of a
-//! connection (`closing.rs`). It knows no protocol stage: the stages (`wire`
-//! in `proto.rs`, `mqtt/`, `ws/`) act on it, and the glue
+//! connection (`closing.rs`), writing to a WebSocket connection (`ws.rs`);
+//! the buffers frames are written into are its [`Scratch`] (`arena.rs`),
+//! its clocks one [`Clock`] value. It knows no protocol stage: the stages
+//! (`wire` in `proto.rs`, `mqtt/`, `ws/`) act on it, and the glue
 //! ([`crate::core_state::CoreState`]) joins them.
 
 pub mod acks;
@@ -24,11 +26,12 @@ mod ws;
 
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use wire::TargetKind;
 
 use self::acks::Acks;
 pub(crate) use self::arena::reserve;
+pub use self::arena::Scratch;
 use self::targets::Targets;
 pub use self::targets::{connection_id, parse_connection_id};
 use crate::config::Limits;
@@ -38,6 +41,7 @@ use crate::mesh::{MeshMsg, MeshPort, NameKind};
 use crate::metrics::CoreStats;
 use crate::route::{Change, Registry};
 use crate::sys::Token;
+use crate::timers::Clock;
 
 /// The origin core of messages the server publishes itself (wills): no
 /// connection to pause.
@@ -93,23 +97,13 @@ pub struct Core {
     stats: Arc<CoreStats>,
     /// Work for the backend.
     intents: Intents,
-    /// Monotonic clock, in milliseconds since the process epoch, read once
-    /// per tick (timers: see [`crate::timers`]).
-    now_ms: u64,
-    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
-    /// `now_ms`, so it never steps and agrees between cores (message ids,
-    /// wills, session and message expiry).
-    unix_ms: u64,
+    /// The clocks, read once per tick by the reactor (timers: see
+    /// [`crate::timers`]).
+    clock: Clock,
     /// SIGTERM received: no new connections or HELLOs.
     draining: bool,
-    encoder: wire::Encoder,
-    arena: BytesMut,
-    /// A JSON text message's frame, reused (WebSocket envelope endpoint).
-    json_frame: BytesMut,
-    /// An outbound frame's JSON form, reused.
-    json_text: Vec<u8>,
-    /// The WebSocket messages of the frame being fanned out, per form.
-    ws_forms: crate::machine::ws::SharedForms,
+    /// The buffers frames are written into, reused.
+    scratch: Scratch,
     /// SENDs waiting for other cores' answers before their ACK.
     acks: Acks,
     /// The local members of the target being delivered to.
@@ -133,41 +127,15 @@ impl Core {
             ids,
             stats,
             intents: Intents::default(),
-            now_ms: 0,
-            unix_ms: crate::ids::unix_ms(),
+            clock: Clock {
+                now_ms: 0,
+                unix_ms: crate::ids::unix_ms(),
+            },
             draining: false,
-            encoder: wire::Encoder::new(),
-            arena: BytesMut::new(),
-            json_frame: BytesMut::new(),
-            json_text: Vec::new(),
-            ws_forms: crate::machine::ws::SharedForms::new(),
+            scratch: Scratch::new(),
             acks: Acks::default(),
             targets: Targets::default(),
         }
-    }
-
-    /// The clock reading in the form connections store it
-    /// ([`crate::timers::conn_clock`]).
-    pub fn conn_clock(&self) -> u32 {
-        crate::timers::conn_clock(self.now_ms)
-    }
-
-    /// Encodes one frame into the arena with the core's encoder and returns
-    /// it. Borrows the two fields apart: swapping the encoder out would
-    /// build (and allocate) a fresh one per frame.
-    pub fn encode_frame<F>(&mut self, f: F) -> Bytes
-    where
-        F: FnOnce(&mut wire::Encoder, &mut BytesMut),
-    {
-        f(&mut self.encoder, reserve(&mut self.arena));
-        self.arena.split().freeze()
-    }
-
-    /// Copies a short name into the arena and returns it as `Bytes`.
-    pub(crate) fn arena_bytes(&mut self, s: &[u8]) -> Bytes {
-        let arena = reserve(&mut self.arena);
-        arena.put_slice(s);
-        arena.split().freeze()
     }
 
     /// Tells every other core about a presence change.
@@ -198,9 +166,9 @@ impl Core {
         &mut self.conns
     }
 
-    /// Users and topics.
+    /// Users and topics, to join, leave or match.
     #[inline]
-    pub fn registry(&mut self) -> &mut Registry {
+    pub fn registry_mut(&mut self) -> &mut Registry {
         &mut self.registry
     }
 
@@ -230,31 +198,21 @@ impl Core {
 
     /// Work for the backend, recorded for the reactor to apply.
     #[inline]
-    pub fn intents(&mut self) -> &mut Intents {
+    pub fn intents_mut(&mut self) -> &mut Intents {
         &mut self.intents
     }
 
-    /// Monotonic clock, in milliseconds since the process epoch, read once
-    /// per tick (timers: see [`crate::timers`]).
+    /// This tick's clock readings (timers: see [`crate::timers`]).
     #[inline]
-    pub fn now_ms(&self) -> u64 {
-        self.now_ms
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
-    /// Wall clock in Unix milliseconds: the epoch's wall clock plus
-    /// `now_ms`, so it never steps and agrees between cores (message ids,
-    /// wills, session and message expiry).
-    #[inline]
-    pub fn unix_ms(&self) -> u64 {
-        self.unix_ms
-    }
-
-    /// The reactor's clock reading for this tick (both clocks move
+    /// The reactor's clock readings for this tick (both clocks move
     /// together).
     #[inline]
-    pub fn set_clock(&mut self, now_ms: u64, unix_ms: u64) {
-        self.now_ms = now_ms;
-        self.unix_ms = unix_ms;
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     /// SIGTERM received: no new connections or HELLOs.
@@ -269,11 +227,10 @@ impl Core {
         self.draining = true;
     }
 
-    /// The encode arena, for a stage that writes a frame of its own
-    /// (see [`reserve`]).
+    /// The buffers frames are written into: the encoder and its arena.
     #[inline]
-    pub(crate) fn arena(&mut self) -> &mut BytesMut {
-        &mut self.arena
+    pub fn scratch(&mut self) -> &mut Scratch {
+        &mut self.scratch
     }
 }
 

@@ -45,9 +45,9 @@ impl Core {
         let target = match kind {
             TargetKind::Connection => {
                 let token = super::parse_connection_id(id).map_or(0, |(_, t)| t);
-                self.arena_bytes(&token.to_be_bytes())
+                self.scratch.arena_bytes(&token.to_be_bytes())
             }
-            _ => self.arena_bytes(id.as_bytes()),
+            _ => self.scratch.arena_bytes(id.as_bytes()),
         };
         let d = Delivery {
             kind,
@@ -105,7 +105,7 @@ impl Core {
     ) -> Option<u32> {
         let answer = Answer::new(header, server_id, recipients, empty_is_error);
         if remote == 0 {
-            if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+            if let Some(f) = answer.frame(&mut self.scratch, &self.stats) {
                 self.queue_in(from, Lane::High, f);
             }
             return None;
@@ -123,7 +123,7 @@ impl Core {
         if self.conns.get(token).is_none() {
             return;
         }
-        if let Some(f) = answer.frame(&mut self.encoder, &mut self.arena, &self.stats) {
+        if let Some(f) = answer.frame(&mut self.scratch, &self.stats) {
             self.queue_in(token, Lane::High, f);
         }
     }

@@ -91,7 +91,7 @@ impl CoreState {
             MeshMsg::Deliver(d) => self.core.on_delivery(from, d),
             MeshMsg::Delivered { ticket, recipients } => self.core.on_delivered(ticket, recipients),
             MeshMsg::Pause(token) => self.core.pause(token),
-            MeshMsg::Resume(token) => self.core.intents().resume.push(token),
+            MeshMsg::Resume(token) => self.core.intents_mut().resume.push(token),
             MeshMsg::Presence {
                 kind,
                 name,
@@ -100,7 +100,7 @@ impl CoreState {
                 let Ok(name) = std::str::from_utf8(&name) else {
                     return;
                 };
-                let registry = self.core.registry();
+                let registry = self.core.registry_mut();
                 registry.set_remote(kind, name, from as u16, present);
             }
             other => self.on_mqtt_mesh(from, other),

@@ -161,7 +161,7 @@ impl Hub {
         group: &str,
     ) {
         match core
-            .registry()
+            .registry_mut()
             .topics_mut()
             .pick_shared_local(filter, group)
         {
@@ -179,7 +179,7 @@ impl Hub {
     /// A retained message published on another core.
     pub fn retain(&mut self, core: &mut Core, msg: &Arc<Message>) {
         let max = self.shared.cfg.max_retained;
-        if self.retained.apply(msg, max, core.unix_ms()) == Retained::Full {
+        if self.retained.apply(msg, max, core.clock().unix_ms) == Retained::Full {
             metrics::inc(&core.stats().mqtt_retained_full_total);
         }
     }
@@ -198,7 +198,7 @@ impl Hub {
         let topic = msg.topic_str();
         let matches = &mut self.matches;
         let remote = core
-            .registry()
+            .registry_mut()
             .topics()
             .match_local(topic, |sub, o| matches.push((sub, *o)));
         let mut matches = std::mem::take(&mut self.matches);
@@ -228,7 +228,7 @@ impl Hub {
             }
         }
         self.outbox.end_fanout();
-        core.end_shared_forms();
+        core.scratch().end_shared_forms();
         self.matches = matches;
         metrics::add(
             &core.stats().messages_delivered_total,
@@ -247,7 +247,7 @@ impl Hub {
     ) -> (u32, bool) {
         let mut local = Vec::new();
         let mut remote = Vec::new();
-        let topics = core.registry().topics_mut();
+        let topics = core.registry_mut().topics_mut();
         topics.match_shared(msg.topic_str(), |pick| match pick {
             SharedPick::Local(sub, o) => local.push((sub, *o)),
             SharedPick::Remote {
@@ -413,7 +413,7 @@ impl Broker {
             origin: 0,
             id: s.server_id,
         };
-        let arena = crate::core::reserve(core.arena());
+        let arena = crate::core::reserve(core.scratch().arena());
         let msg = Arc::new(Message::new(arena, parts, meta));
         let me = core.settings().core;
         let f = self

@@ -65,7 +65,7 @@ impl Leaving {
         self.0.insert(token, (home, bytes));
         // Reads stop; bytes already under way are stashed and go along.
         core.pause(token);
-        core.intents().detach.push(token);
+        core.intents_mut().detach.push(token);
         true
     }
 
@@ -139,7 +139,10 @@ pub fn adopt(core: &mut Core, max_packet_bytes: u32, ws: Option<Box<WsConn>>) ->
         metrics::inc(&core.stats().accept_errors_total);
         return None;
     }
-    let mut conn = Conn::new(core.settings().limits.max_payload_len, core.conn_clock());
+    let mut conn = Conn::new(
+        core.settings().limits.max_payload_len,
+        core.clock().conn_clock(),
+    );
     conn.set_ws(ws);
     conn.set_input(Input::Mqtt(MqttConn::new(max_packet_bytes)));
     let token = core.conns_mut().insert(conn);

@@ -172,7 +172,7 @@ impl Host for Fed<'_> {
     }
 
     fn begin_packet(&mut self) -> bool {
-        let clock = self.core.conn_clock();
+        let clock = self.core.clock().conn_clock();
         let Some(conn) = self.core.conns_mut().get_mut(self.token) else {
             return false;
         };

@@ -79,7 +79,7 @@ impl Hub {
     /// The session's client is gone: publish or delay its will, then keep
     /// the session until it expires, or end it now.
     pub fn session_left(&mut self, core: &mut Core, key: usize) {
-        let now = core.unix_ms();
+        let now = core.clock().unix_ms;
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
@@ -117,7 +117,7 @@ impl Hub {
     /// Timers, from the reactor's sweep: delayed wills that are due and
     /// sessions that expired, at the tick's `unix_ms`.
     pub fn sweep(&mut self, core: &mut Core) {
-        let now = core.unix_ms();
+        let now = core.clock().unix_ms;
         for msg in take_due_wills(&mut self.wills.delayed, now) {
             self.publish_will(core, msg);
         }

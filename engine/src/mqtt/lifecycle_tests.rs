@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::core_state::CoreState;
 use crate::machine::mqtt::message::test_message;
 use crate::mqtt::session::{Session, Terms, WillMessage};
+use crate::timers::Clock;
 
 /// A clock reading far from zero, as a Unix clock is.
 const T0: u64 = 1_800_000_000_123;
@@ -37,16 +38,19 @@ fn left_at_t0(core: &mut CoreState, expiry_s: u32, delay_s: u32) -> usize {
     };
     s.attach(1, ProtocolVersion::V5, terms);
     let key = core.broker_mut().hub.sessions.insert(Box::new(s));
-    let now_ms = core.core_mut().now_ms();
-    core.core_mut().set_clock(now_ms, T0);
+    let now_ms = core.core().clock().now_ms;
+    core.core_mut().set_clock(Clock {
+        now_ms,
+        unix_ms: T0,
+    });
     let (c, broker) = core.parts_mut();
     broker.hub.session_left(c, key);
     key
 }
 
 fn sweep_at(core: &mut CoreState, unix_ms: u64) {
-    let now_ms = core.core_mut().now_ms();
-    core.core_mut().set_clock(now_ms, unix_ms);
+    let now_ms = core.core().clock().now_ms;
+    core.core_mut().set_clock(Clock { now_ms, unix_ms });
     core.mqtt_sweep();
 }
 

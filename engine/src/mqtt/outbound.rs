@@ -88,7 +88,7 @@ impl Outbox {
         };
         self.out.clear();
         if wire::mqtt::encode(packet, v, &mut self.out).is_ok() {
-            let b = core.arena_bytes(&self.out);
+            let b = core.scratch().arena_bytes(&self.out);
             core.queue_in(token, Lane::Normal, b);
         }
     }
@@ -107,7 +107,7 @@ impl Outbox {
         };
         self.out.clear();
         if m.close(reason, what, &mut self.out) {
-            let b = core.arena_bytes(&self.out);
+            let b = core.scratch().arena_bytes(&self.out);
             core.queue_in(token, Lane::Normal, b);
         }
         super::connection::close(core, token, Some(ws_code(reason)), what);
@@ -130,13 +130,13 @@ impl Outbox {
                 }
                 PropertyId::MESSAGE_EXPIRY_INTERVAL => {
                     if let PropertyValue::U32(s) = p.value {
-                        expires_at = core.unix_ms() + u64::from(s) * 1000;
+                        expires_at = core.clock().unix_ms + u64::from(s) * 1000;
                     }
                 }
                 _ => {}
             }
         }
-        let id = core.ids().next_id_at(core.unix_ms());
+        let id = core.ids().next_id_at(core.clock().unix_ms);
         let parts = Parts {
             topic: m.topic,
             payload: m.payload,
@@ -152,7 +152,7 @@ impl Outbox {
             origin: m.origin,
             id,
         };
-        let arena = crate::core::reserve(core.arena());
+        let arena = crate::core::reserve(core.scratch().arena());
         Arc::new(Message::new(arena, parts, meta))
     }
 
@@ -200,8 +200,8 @@ impl Outbox {
         }
         let mut head = std::mem::take(&mut self.out);
         head.clear();
-        let encoded =
-            self.encode_publish_head(core.unix_ms(), out, packet_id, dup, v, alias, &mut head);
+        let now = core.clock().unix_ms;
+        let encoded = self.encode_publish_head(now, out, packet_id, dup, v, alias, &mut head);
         let payload = msg.payload();
         let too_big = max != 0 && head.len() + payload.len() > max as usize;
         let r = if encoded.is_err() || too_big {
@@ -219,13 +219,13 @@ impl Outbox {
             // as a second iovec, and WebSocket clients get one packet per
             // message.
             head.extend_from_slice(payload);
-            let packet = core.arena_bytes(&head);
+            let packet = core.scratch().arena_bytes(&head);
             if shareable {
                 self.shared_packets.put(msg, variant, &packet);
             }
             core.queue_in(token, Lane::Normal, packet)
         } else {
-            let b = core.arena_bytes(&head);
+            let b = core.scratch().arena_bytes(&head);
             // Head and payload are one message: nothing may come between.
             core.queue_part(token, Lane::Normal, b, true);
             core.queue_part(token, Lane::Normal, msg.payload_bytes(), false)
@@ -291,7 +291,7 @@ impl Outbox {
 
 /// Queues bytes already in MQTT form.
 pub fn send_raw(core: &mut Core, token: Token, bytes: &[u8]) {
-    let b = core.arena_bytes(bytes);
+    let b = core.scratch().arena_bytes(bytes);
     core.queue_in(token, Lane::Normal, b);
 }
 
@@ -355,7 +355,7 @@ impl Sessions {
 
     /// Moves queued messages into the window while it has room.
     pub fn pump(&mut self, core: &mut Core, outbox: &mut Outbox, key: usize) {
-        let now = core.unix_ms();
+        let now = core.clock().unix_ms;
         loop {
             let Some(s) = self.get_mut(key) else {
                 return;
@@ -441,5 +441,6 @@ pub fn deliver_frame(core: &mut Core, msg: &Message) -> Bytes {
         },
         body: msg.payload(),
     };
-    core.encode_frame(|enc, buf| enc.deliver(buf, h, &d))
+    core.scratch()
+        .encode_frame(|enc, buf| enc.deliver(buf, h, &d))
 }

@@ -60,7 +60,7 @@ pub struct Session {
     /// Session Expiry Interval (s) after the connection ends; 0 ends the
     /// session with the connection, `u32::MAX` never.
     expiry_s: u32,
-    /// The core's clock (`Core::unix_ms`) when the connection ended;
+    /// The core's clock (`Clock::unix_ms`) when the connection ended;
     /// expiry counts from it, in milliseconds.
     ended_at_ms: u64,
     /// Subscriptions as the client wrote them (`$share/..` included);

@@ -142,7 +142,7 @@ impl Hub {
     ) {
         let mut found = Vec::new();
         self.retained
-            .matching(filter, core.unix_ms(), |m| found.push(m.clone()));
+            .matching(filter, core.clock().unix_ms, |m| found.push(m.clone()));
         for msg in found {
             if !may_read(&self.shared, &self.sessions, key, msg.topic_str()) {
                 continue;

@@ -78,6 +78,7 @@ fn deliver(core: &mut CoreState, n: usize) -> Bytes {
     };
     let h = wire::FrameHeader::new(wire::FrameType::Deliver, 0);
     core.core_mut()
+        .scratch()
         .encode_frame(|enc, out| enc.deliver(out, h, &d))
 }
 
@@ -131,7 +132,7 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
             core.core_mut()
                 .queue_in(t, crate::mesh::Lane::Normal, frame.clone());
         }
-        core.core_mut().end_shared_forms();
+        core.core_mut().scratch().end_shared_forms();
         let mut first_of_kind: Vec<(Kind, Bytes)> = Vec::new();
         for (i, &(kind, t)) in tokens.iter().enumerate() {
             let queued = drain(&mut core, t);
@@ -155,7 +156,7 @@ fn every_receiver_gets_its_own_writers_bytes_from_one_encoding_per_form() {
         .ws_messages_shared_total
         .load(Ordering::Relaxed);
     assert_eq!(shared, 3 * 5);
-    assert_eq!(core.core_mut().shared_forms_len(), 0);
+    assert_eq!(core.core_mut().scratch().shared_forms_len(), 0);
 }
 
 #[test]

@@ -19,7 +19,7 @@ impl WsStage<'_> {
     /// Bytes on a WebSocket connection; `data` may be empty to re-read what
     /// was stashed while paused.
     pub(crate) fn on_bytes(&mut self, token: Token, data: &[u8]) {
-        let clock = self.core.conn_clock();
+        let clock = self.core.clock().conn_clock();
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
         };
@@ -129,7 +129,8 @@ impl WsStage<'_> {
 
     /// A JSON text message: becomes the `wire` frame a TCP client sends.
     fn on_json(&mut self, token: Token, text: &str) {
-        let (out, r) = self.core.json_to_frame(text);
+        let max = self.core.settings().limits.max_payload_len;
+        let (out, r) = self.core.scratch().json_to_frame(text, max);
         match r {
             Ok(()) => self.wire().feed(token, &out),
             Err(e) => {
@@ -137,7 +138,7 @@ impl WsStage<'_> {
                 self.wire().fail(token, e.code, &e.reason);
             }
         }
-        self.core.reuse_json_frame(out);
+        self.core.scratch().reuse_json_frame(out);
     }
 
     fn on_error(&mut self, token: Token, e: &WsError) {

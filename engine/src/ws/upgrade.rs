@@ -44,7 +44,7 @@ impl WsStage<'_> {
 
     /// Sets up the protocol on top of a connection just upgraded.
     fn upgraded(&mut self, token: Token, endpoint: Endpoint) {
-        let clock = self.core.conn_clock();
+        let clock = self.core.clock().conn_clock();
         let max_packet = self.broker.cfg().max_packet_bytes;
         let Some(conn) = self.core.conns_mut().get_mut(token) else {
             return;
