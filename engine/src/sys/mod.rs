@@ -42,7 +42,6 @@
 //! - Nothing here allocates per message in steady state.
 
 pub mod epoll;
-mod gather;
 #[cfg(test)]
 pub mod sim;
 #[cfg(test)]

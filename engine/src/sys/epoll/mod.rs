@@ -26,7 +26,6 @@ use mio::{Events, Interest, Poll};
 
 use self::pool::BufPool;
 use self::send::{PendingSends, WriteOutcome};
-use super::gather::Gather;
 use super::{
     token_generation, token_index, Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token,
     Waker, TOKEN_BITS,
@@ -115,8 +114,6 @@ pub struct EpollBackend {
     timer: timer::WakeTimer,
     /// The last poll handed out completions without waiting.
     skipped_wait: bool,
-    /// Scratch for writes of many small buffers (`send::write_batch`).
-    gather: Gather,
 }
 
 impl Backend for EpollBackend {
@@ -146,7 +143,6 @@ impl Backend for EpollBackend {
             wakers: Vec::new(),
             timer,
             skipped_wait: false,
-            gather: Gather::default(),
         })
     }
 
@@ -216,8 +212,8 @@ impl Backend for EpollBackend {
     }
 
     fn send(&mut self, token: Token, batch: SendBatch) {
-        // A borrow of `slots` alone (not `self.slot`), so that the write
-        // below may use `gather`.
+        // A borrow of `slots` alone (not `self.slot`), so that the
+        // blocked send below may use `self.sends`.
         let slot = self.slots.get(token_index(token));
         let Some(slot) = slot.filter(|s| s.owned_by(token)) else {
             let result = Err(io::ErrorKind::NotConnected.into());
@@ -226,7 +222,7 @@ impl Backend for EpollBackend {
         };
         debug_assert_eq!(slot.send, NO_SEND, "two sends in flight for {token:#x}");
         let stream = slot.stream.as_ref().expect("owned slot has a stream");
-        match send::write_batch(stream, &batch, 0, &mut self.gather) {
+        match send::write_batch(stream, &batch, 0) {
             WriteOutcome::Done(n) => self.done.push(sent(token, Ok(n), batch)),
             WriteOutcome::Failed(e) => self.done.push(sent(token, Err(e), batch)),
             WriteOutcome::Blocked(written) => {
@@ -405,7 +401,7 @@ impl EpollBackend {
         let id = slot.send;
         let stream = slot.stream.as_ref().expect("owned slot has a stream");
         let (batch, written) = self.sends.get(id);
-        let result = match send::write_batch(stream, batch, written, &mut self.gather) {
+        let result = match send::write_batch(stream, batch, written) {
             WriteOutcome::Blocked(written) => {
                 self.sends.set_written(id, written);
                 return;

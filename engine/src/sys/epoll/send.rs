@@ -9,7 +9,6 @@
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
-use crate::sys::gather::Gather;
 use crate::sys::{SendBatch, Token};
 
 /// Slices per `writev`. The reactor's batches are at most 64 buffers;
@@ -27,23 +26,16 @@ pub(super) enum WriteOutcome {
 }
 
 /// Writes `batch` from byte `written` on until it is done or the socket
-/// is full. Many small buffers are copied into one first (`gather`).
+/// is full.
 pub(super) fn write_batch(
     stream: &TcpStream,
     batch: &SendBatch,
     mut written: usize,
-    gather: &mut Gather,
 ) -> WriteOutcome {
     let total = batch.len();
     while written < total {
         let mut slices = [IoSlice::new(&[]); IOVECS_PER_WRITE];
-        let count = match gather.coalesce(batch, written) {
-            Some(one) => {
-                slices[0] = IoSlice::new(one);
-                1
-            }
-            None => fill_slices(&mut slices, batch, written),
-        };
+        let count = fill_slices(&mut slices, batch, written);
         match (&*stream).write_vectored(&slices[..count]) {
             Ok(0) => return WriteOutcome::Failed(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,

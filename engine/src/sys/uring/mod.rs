@@ -39,7 +39,6 @@ use self::send_slots::SendSlots;
 use self::slots::Slots;
 use self::user_data::{op_of, Op, PAYLOAD_MASK};
 use self::wake::Wakers;
-use super::gather::Gather;
 use super::{Backend, BackendConfig, Completion, RecvBuf, SendBatch, Token, Waker};
 
 /// The io_uring backend; see the module docs.
@@ -58,8 +57,6 @@ pub struct UringBackend {
     /// Recvs and sends (the ops that use our memory) whose final CQE has
     /// not been reaped.
     in_flight: usize,
-    /// Scratch for sends of many small buffers (`send_now`).
-    gather: Gather,
 }
 
 impl Backend for UringBackend {
@@ -91,7 +88,6 @@ impl Backend for UringBackend {
             wakers: Wakers::default(),
             done: Vec::new(),
             in_flight: 0,
-            gather: Gather::default(),
         })
     }
 

@@ -16,7 +16,6 @@ use io_uring::{opcode, types};
 use super::ring::Cqe;
 use super::user_data::{user_data, Op};
 use super::UringBackend;
-use crate::sys::gather::Gather;
 use crate::sys::{Completion, SendBatch, Token};
 
 impl UringBackend {
@@ -35,7 +34,7 @@ impl UringBackend {
         // ring round trip (and without a completion that would end the
         // next wait early). Only a full socket goes through the ring,
         // which waits for room.
-        match send_now(fd, &batch, &mut self.gather) {
+        match send_now(fd, &batch) {
             Ok(0) => {}
             Ok(n) => return self.done.push(sent(token, Ok(n), batch)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -72,19 +71,16 @@ impl UringBackend {
 const IOVECS_NOW: usize = 64;
 
 /// One non-blocking `sendmsg` of as much of `batch` as fits; `Ok(0)` or
-/// `WouldBlock` when the socket is full. Many small buffers are copied
-/// into one first (`gather`).
-fn send_now(fd: std::os::fd::RawFd, batch: &SendBatch, gather: &mut Gather) -> io::Result<usize> {
+/// `WouldBlock` when the socket is full. One iovec per buffer: copying
+/// many small buffers into one first saved the kernel its iovec
+/// allocation but cost more at max than it saved
+/// (`bench-results/regression-2026-12-08.md`).
+fn send_now(fd: std::os::fd::RawFd, batch: &SendBatch) -> io::Result<usize> {
     let mut slices = [io::IoSlice::new(&[]); IOVECS_NOW];
     let mut count = 0;
-    if let Some(one) = gather.coalesce(batch, 0) {
-        slices[0] = io::IoSlice::new(one);
-        count = 1;
-    } else {
-        for buf in batch.bufs.iter().filter(|b| !b.is_empty()).take(IOVECS_NOW) {
-            slices[count] = io::IoSlice::new(buf);
-            count += 1;
-        }
+    for buf in batch.bufs.iter().filter(|b| !b.is_empty()).take(IOVECS_NOW) {
+        slices[count] = io::IoSlice::new(buf);
+        count += 1;
     }
     // SAFETY: msghdr is plain data; all zeroes is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
