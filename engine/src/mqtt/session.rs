@@ -142,9 +142,9 @@ impl Session {
         old
     }
 
-    /// The connection ended at `now_ms` (`Core::unix_ms`): the session is
-    /// away from then on, its expiry counting from it. Returns the will,
-    /// to publish now or after its delay.
+    /// The connection ended at `now_ms` (`Clock::unix_ms`, the core's wall
+    /// clock): the session is away from then on, its expiry counting from
+    /// it. Returns the will, to publish now or after its delay.
     pub fn ended(&mut self, now_ms: u64) -> Option<WillMessage> {
         self.set_conn(None);
         self.ended_at_ms = now_ms;
