@@ -69,24 +69,7 @@ mod tests {
     #[test]
     fn aliases_are_assigned_reused_and_recycled_oldest_first() {
         let mut a = OutboundAliases::new(2);
-        let m = |t: &str| {
-            let parts = super::super::message::Parts {
-                topic: t,
-                payload: b"",
-                props: b"",
-                sender: "",
-            };
-            let meta = super::super::message::Meta {
-                qos: wire::mqtt::QoS::AtMostOnce,
-                retain: false,
-                high_priority: false,
-                droppable: false,
-                expires_at: 0,
-                origin: 0,
-                id: 0,
-            };
-            Message::new(&mut bytes::BytesMut::new(), parts, meta)
-        };
+        let m = super::super::message::test_message_on;
         let (x, y, z) = (m("x"), m("y"), m("z"));
         assert_eq!(a.for_topic(&x), AliasUse::Assign(1));
         assert_eq!(a.for_topic(&y), AliasUse::Assign(2));

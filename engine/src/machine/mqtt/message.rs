@@ -157,6 +157,27 @@ pub(crate) fn test_message(id: u64, expires_at: u64) -> Message {
     Message::new(&mut BytesMut::new(), parts, meta)
 }
 
+/// An empty QoS 0 message on `topic` (tests of topic aliases).
+#[cfg(test)]
+pub(crate) fn test_message_on(topic: &str) -> Message {
+    let parts = Parts {
+        topic,
+        payload: b"",
+        props: b"",
+        sender: "",
+    };
+    let meta = Meta {
+        qos: QoS::AtMostOnce,
+        retain: false,
+        high_priority: false,
+        droppable: false,
+        expires_at: 0,
+        origin: 0,
+        id: 0,
+    };
+    Message::new(&mut BytesMut::new(), parts, meta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,24 +248,7 @@ fn connect_takes_version_keep_alive_and_the_clients_limits() {
     assert_eq!(pair.server.session(), Some(3));
     assert_eq!(pair.server.poll_timeout(0, &pair.limits), Some(90_000));
     // Aliases towards the client: at most 32 whatever it allows.
-    let msg = |t: &str| {
-        let parts = Parts {
-            topic: t,
-            payload: b"",
-            props: b"",
-            sender: "",
-        };
-        let meta = Meta {
-            qos: QoS::AtMostOnce,
-            retain: false,
-            high_priority: false,
-            droppable: false,
-            expires_at: 0,
-            origin: 0,
-            id: 0,
-        };
-        Message::new(&mut bytes::BytesMut::new(), parts, meta)
-    };
+    let msg = super::message::test_message_on;
     for i in 1..=32 {
         let use_ = pair.server.alias_for(&msg(&format!("t/{i}")));
         assert_eq!(use_, Some(AliasUse::Assign(i)));
